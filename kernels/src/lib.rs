@@ -1,0 +1,77 @@
+//! The numeric and categorical kernels behind weft's `compute` interface.
+//!
+//! Every kernel works on Arrow arrays and treats nulls and NaN alike as
+//! missing. The host calls these on behalf of sandboxed steps; the SDK's native
+//! backend calls the same code, so a step unit-tested with `cargo test` sees
+//! exactly what it will see inside `weft`.
+
+mod categorical;
+mod convert;
+mod elementwise;
+mod stats;
+
+pub use categorical::{one_hot, value_counts, UnknownPolicy};
+pub use convert::{
+    from_bools, from_f32s, from_f64s, from_s64s, from_strings, to_bools, to_f32s, to_f64s,
+    to_s64s, to_strings, validity, Dtype,
+};
+pub use elementwise::{affine, fill_nulls};
+pub use stats::{column_stats, quantiles, Stats};
+
+/// A single value: a fill value or a category.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scalar {
+    /// Missing (null, or NaN in a float column).
+    Null,
+    /// A floating-point number.
+    Float(f64),
+    /// An integer.
+    Int(i64),
+    /// A boolean.
+    Boolean(bool),
+    /// A string.
+    Text(String),
+}
+
+impl std::fmt::Display for Scalar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Scalar::Null => f.write_str("null"),
+            Scalar::Float(v) => write!(f, "{v}"),
+            Scalar::Int(v) => write!(f, "{v}"),
+            Scalar::Boolean(v) => write!(f, "{v}"),
+            Scalar::Text(v) => f.write_str(v),
+        }
+    }
+}
+
+/// Why a kernel refused its input.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum KernelError {
+    /// The column's type does not suit the kernel.
+    #[error("{kernel} does not accept a {found} column (expected {expected})")]
+    Dtype {
+        /// The kernel's name.
+        kernel: &'static str,
+        /// What the column holds.
+        found: String,
+        /// What the kernel accepts.
+        expected: &'static str,
+    },
+    /// Columns or parameters do not fit together.
+    #[error("{0}")]
+    Invalid(String),
+    /// A value not among the categories, under `UnknownPolicy::Error`.
+    #[error("value {value:?} (row {row}) was not seen when fitting; known categories: {known}")]
+    UnknownCategory {
+        /// The unexpected value.
+        value: String,
+        /// Its row in the batch.
+        row: usize,
+        /// The categories, comma-separated.
+        known: String,
+    },
+}
+
+/// Result of a kernel.
+pub type Result<T> = std::result::Result<T, KernelError>;
