@@ -1,1 +1,14 @@
+//! weft: machine-learning pipeline steps as sandboxed WebAssembly components.
+//!
+//! The host reads columnar data, hands it to steps as Arrow-backed handles,
+//! runs their heavy math natively through the `compute` interface, and writes
+//! the results, reports and fitted states.
 
+mod bindings;
+pub mod cli;
+pub mod compute;
+pub mod data;
+pub mod exec;
+pub mod manifest;
+pub mod plugin;
+pub mod sandbox;

@@ -98,7 +98,11 @@ impl Ord for Key<'_> {
 }
 
 /// Call `f` with the key of every row.
-fn each_key<'a>(array: &'a dyn Array, kernel: &'static str, mut f: impl FnMut(usize, Key<'a>) -> Result<()>) -> Result<()> {
+fn each_key<'a>(
+    array: &'a dyn Array,
+    kernel: &'static str,
+    mut f: impl FnMut(usize, Key<'a>) -> Result<()>,
+) -> Result<()> {
     let valid = |i: usize| array.is_valid(i);
     macro_rules! visit {
         ($values:expr, $key:expr) => {
@@ -108,30 +112,52 @@ fn each_key<'a>(array: &'a dyn Array, kernel: &'static str, mut f: impl FnMut(us
         };
     }
     match array.data_type() {
-        DataType::Float64 => visit!(array.as_primitive::<Float64Type>().values().iter(), |v: &f64| Key::float(*v)),
-        DataType::Float32 => visit!(array.as_primitive::<Float32Type>().values().iter(), |v: &f32| Key::float(*v as f64)),
-        DataType::Int64 => visit!(array.as_primitive::<Int64Type>().values().iter(), |v: &i64| Key::Int(*v)),
+        DataType::Float64 => visit!(
+            array.as_primitive::<Float64Type>().values().iter(),
+            |v: &f64| Key::float(*v)
+        ),
+        DataType::Float32 => visit!(
+            array.as_primitive::<Float32Type>().values().iter(),
+            |v: &f32| Key::float(*v as f64)
+        ),
+        DataType::Int64 => visit!(
+            array.as_primitive::<Int64Type>().values().iter(),
+            |v: &i64| Key::Int(*v)
+        ),
         DataType::Boolean => visit!(array.as_boolean().values().iter(), Key::Bool),
-        DataType::Utf8 => visit!(array.as_string::<i32>().iter(), |v: Option<&'a str>| Key::Text(v.unwrap_or_default())),
+        DataType::Utf8 => visit!(array.as_string::<i32>().iter(), |v: Option<&'a str>| {
+            Key::Text(v.unwrap_or_default())
+        }),
         _ if Dtype::of(array.data_type()) == Some(Dtype::S64) => {
             return Err(KernelError::Invalid(format!(
                 "{kernel}: cast {} columns to Int64 first",
                 array.data_type()
             )))
         }
-        _ => return Err(dtype_error(kernel, array, "a numeric, boolean or text column")),
+        _ => {
+            return Err(dtype_error(
+                kernel,
+                array,
+                "a numeric, boolean or text column",
+            ))
+        }
     }
     Ok(())
 }
 
 fn dtype_of(columns: &[&dyn Array], kernel: &'static str) -> Result<Option<Dtype>> {
     let mut dtypes = columns.iter().map(|c| {
-        Dtype::of(c.data_type()).ok_or_else(|| dtype_error(kernel, *c, "a numeric, boolean or text column"))
+        Dtype::of(c.data_type())
+            .ok_or_else(|| dtype_error(kernel, *c, "a numeric, boolean or text column"))
     });
-    let Some(first) = dtypes.next().transpose()? else { return Ok(None) };
+    let Some(first) = dtypes.next().transpose()? else {
+        return Ok(None);
+    };
     for d in dtypes {
         if d? != first {
-            return Err(KernelError::Invalid(format!("{kernel}: columns have different types")));
+            return Err(KernelError::Invalid(format!(
+                "{kernel}: columns have different types"
+            )));
         }
     }
     Ok(Some(first))
@@ -165,7 +191,11 @@ fn widen(array: &dyn Array) -> Result<ArrayRef> {
 }
 
 /// One f64 indicator column per category, in the order given.
-pub fn one_hot(column: &dyn Array, categories: &[Scalar], unknown: UnknownPolicy) -> Result<Vec<ArrayRef>> {
+pub fn one_hot(
+    column: &dyn Array,
+    categories: &[Scalar],
+    unknown: UnknownPolicy,
+) -> Result<Vec<ArrayRef>> {
     let dtype = dtype_of(&[column], "one-hot")?.expect("one column");
     let index: HashMap<Key, usize> = categories
         .iter()
@@ -183,7 +213,11 @@ pub fn one_hot(column: &dyn Array, categories: &[Scalar], unknown: UnknownPolicy
                 return Err(KernelError::UnknownCategory {
                     value: key.to_scalar().to_string(),
                     row,
-                    known: categories.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(", "),
+                    known: categories
+                        .iter()
+                        .map(|c| c.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
                 })
             }
         }
@@ -206,7 +240,11 @@ mod tests {
         let counts = value_counts(&[&a]).unwrap();
         assert_eq!(
             counts,
-            vec![(Scalar::Text("a".into()), 1), (Scalar::Text("b".into()), 2), (Scalar::Null, 1)]
+            vec![
+                (Scalar::Text("a".into()), 1),
+                (Scalar::Text("b".into()), 2),
+                (Scalar::Null, 1)
+            ]
         );
     }
 
@@ -228,7 +266,10 @@ mod tests {
     #[test]
     fn narrow_ints_count_as_ints() {
         let a = Int32Array::from(vec![3, 1, 3]);
-        assert_eq!(value_counts(&[&a]).unwrap(), vec![(Scalar::Int(1), 1), (Scalar::Int(3), 2)]);
+        assert_eq!(
+            value_counts(&[&a]).unwrap(),
+            vec![(Scalar::Int(1), 1), (Scalar::Int(3), 2)]
+        );
     }
 
     #[test]
@@ -236,7 +277,10 @@ mod tests {
         let a = StringArray::from(vec!["x", "z", "y"]);
         let cats = [Scalar::Text("x".into()), Scalar::Text("y".into())];
         let cols = one_hot(&a, &cats, UnknownPolicy::Ignore).unwrap();
-        let v: Vec<Vec<f64>> = cols.iter().map(|c| c.as_primitive::<Float64Type>().values().to_vec()).collect();
+        let v: Vec<Vec<f64>> = cols
+            .iter()
+            .map(|c| c.as_primitive::<Float64Type>().values().to_vec())
+            .collect();
         assert_eq!(v, vec![vec![1.0, 0.0, 0.0], vec![0.0, 0.0, 1.0]]);
         let err = one_hot(&a, &cats, UnknownPolicy::Error).unwrap_err();
         assert!(err.to_string().contains("\"z\" (row 1)"), "{err}");

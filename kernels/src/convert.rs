@@ -187,13 +187,19 @@ pub fn to_strings(array: &dyn Array) -> Result<Vec<String>> {
 /// The column as a Float64 array, refusing non-numeric columns.
 pub(crate) fn as_f64(array: &dyn Array, kernel: &'static str) -> Result<ArrayRef> {
     match Dtype::of(array.data_type()) {
-        Some(Dtype::F32 | Dtype::F64 | Dtype::S64) => arrow::compute::cast(array, &DataType::Float64)
-            .map_err(|e| KernelError::Invalid(e.to_string())),
+        Some(Dtype::F32 | Dtype::F64 | Dtype::S64) => {
+            arrow::compute::cast(array, &DataType::Float64)
+                .map_err(|e| KernelError::Invalid(e.to_string()))
+        }
         _ => Err(wrong(kernel, array, "a numeric column")),
     }
 }
 
 /// The kernel error for a column of the wrong type.
-pub(crate) fn dtype_error(kernel: &'static str, array: &dyn Array, expected: &'static str) -> KernelError {
+pub(crate) fn dtype_error(
+    kernel: &'static str,
+    array: &dyn Array,
+    expected: &'static str,
+) -> KernelError {
     wrong(kernel, array, expected)
 }

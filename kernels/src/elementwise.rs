@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Float32Array, Float64Array, Int64Array, StringArray};
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Float32Array, Float64Array, Int64Array, StringArray,
+};
 use arrow::datatypes::{DataType, Float32Type, Float64Type};
 
 use crate::convert::{as_f64, dtype_error, Dtype};
@@ -16,7 +18,10 @@ pub fn affine(column: &dyn Array, a: f64, b: f64) -> Result<ArrayRef> {
         return Ok(Arc::new(f.unary::<_, Float32Type>(|x| (x - a) * b)));
     }
     let cast = as_f64(column, "affine")?;
-    Ok(Arc::new(cast.as_primitive::<Float64Type>().unary::<_, Float64Type>(|x| (x - a) * b)))
+    Ok(Arc::new(
+        cast.as_primitive::<Float64Type>()
+            .unary::<_, Float64Type>(|x| (x - a) * b),
+    ))
 }
 
 /// Nulls (and NaN in float columns) replaced by `value`.
@@ -35,16 +40,25 @@ pub fn fill_nulls(column: &dyn Array, value: &Scalar) -> Result<ArrayRef> {
         (_, Scalar::Null) => return Err(mismatch()),
         (Some(Dtype::F32), Scalar::Float(_) | Scalar::Int(_)) => {
             let v = scalar_f64(value) as f32;
-            let f = column.as_primitive_opt::<Float32Type>().ok_or_else(mismatch)?;
+            let f = column
+                .as_primitive_opt::<Float32Type>()
+                .ok_or_else(mismatch)?;
             Arc::new(Float32Array::from_iter_values(
-                f.values().iter().enumerate().map(|(i, x)| if missing(i, x.is_nan()) { v } else { *x }),
+                f.values()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, x)| if missing(i, x.is_nan()) { v } else { *x }),
             ))
         }
         (Some(Dtype::S64), Scalar::Int(v)) => {
-            let cast = arrow::compute::cast(column, &DataType::Int64).map_err(|e| KernelError::Invalid(e.to_string()))?;
+            let cast = arrow::compute::cast(column, &DataType::Int64)
+                .map_err(|e| KernelError::Invalid(e.to_string()))?;
             let ints = cast.as_primitive::<arrow::datatypes::Int64Type>();
             Arc::new(Int64Array::from_iter_values(
-                ints.values().iter().enumerate().map(|(i, x)| if missing(i, false) { *v } else { *x }),
+                ints.values()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, x)| if missing(i, false) { *v } else { *x }),
             ))
         }
         (Some(Dtype::F64 | Dtype::S64), Scalar::Float(_) | Scalar::Int(_)) => {
@@ -52,7 +66,10 @@ pub fn fill_nulls(column: &dyn Array, value: &Scalar) -> Result<ArrayRef> {
             let cast = as_f64(column, "fill-nulls")?;
             let f = cast.as_primitive::<Float64Type>();
             Arc::new(Float64Array::from_iter_values(
-                f.values().iter().enumerate().map(|(i, x)| if missing(i, x.is_nan()) { v } else { *x }),
+                f.values()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, x)| if missing(i, x.is_nan()) { v } else { *x }),
             ))
         }
         (Some(Dtype::Boolean), Scalar::Boolean(v)) => {
@@ -62,11 +79,20 @@ pub fn fill_nulls(column: &dyn Array, value: &Scalar) -> Result<ArrayRef> {
             ))
         }
         (Some(Dtype::Text), Scalar::Text(v)) => {
-            let cast = arrow::compute::cast(column, &DataType::Utf8).map_err(|e| KernelError::Invalid(e.to_string()))?;
+            let cast = arrow::compute::cast(column, &DataType::Utf8)
+                .map_err(|e| KernelError::Invalid(e.to_string()))?;
             let s = cast.as_string::<i32>();
-            Arc::new(StringArray::from_iter_values(s.iter().map(|x| x.unwrap_or(v))))
+            Arc::new(StringArray::from_iter_values(
+                s.iter().map(|x| x.unwrap_or(v)),
+            ))
         }
-        (None, _) => return Err(dtype_error("fill-nulls", column, "a numeric, boolean or text column")),
+        (None, _) => {
+            return Err(dtype_error(
+                "fill-nulls",
+                column,
+                "a numeric, boolean or text column",
+            ))
+        }
         _ => return Err(mismatch()),
     })
 }
@@ -103,7 +129,10 @@ mod tests {
     fn fill_replaces_null_and_nan() {
         let a = Float64Array::from(vec![Some(1.0), None, Some(f64::NAN)]);
         let out = fill_nulls(&a, &Scalar::Float(9.0)).unwrap();
-        assert_eq!(out.as_primitive::<Float64Type>().values().to_vec(), vec![1.0, 9.0, 9.0]);
+        assert_eq!(
+            out.as_primitive::<Float64Type>().values().to_vec(),
+            vec![1.0, 9.0, 9.0]
+        );
         assert_eq!(out.null_count(), 0);
     }
 
@@ -111,7 +140,10 @@ mod tests {
     fn fill_int_with_float_gives_f64() {
         let a = Int64Array::from(vec![Some(1), None]);
         let out = fill_nulls(&a, &Scalar::Float(2.5)).unwrap();
-        assert_eq!(out.as_primitive::<Float64Type>().values().to_vec(), vec![1.0, 2.5]);
+        assert_eq!(
+            out.as_primitive::<Float64Type>().values().to_vec(),
+            vec![1.0, 2.5]
+        );
     }
 
     #[test]

@@ -12,8 +12,8 @@ mod stats;
 
 pub use categorical::{one_hot, value_counts, UnknownPolicy};
 pub use convert::{
-    from_bools, from_f32s, from_f64s, from_s64s, from_strings, to_bools, to_f32s, to_f64s,
-    to_s64s, to_strings, validity, Dtype,
+    from_bools, from_f32s, from_f64s, from_s64s, from_strings, to_bools, to_f32s, to_f64s, to_s64s,
+    to_strings, validity, Dtype,
 };
 pub use elementwise::{affine, fill_nulls};
 pub use stats::{column_stats, quantiles, Stats};

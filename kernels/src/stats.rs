@@ -38,10 +38,16 @@ impl Stats {
     /// Combine statistics of two disjoint sets of values (Chan et al.).
     pub fn merge(&self, other: &Stats) -> Stats {
         if self.count == 0 {
-            return Stats { nulls: self.nulls + other.nulls, ..*other };
+            return Stats {
+                nulls: self.nulls + other.nulls,
+                ..*other
+            };
         }
         if other.count == 0 {
-            return Stats { nulls: self.nulls + other.nulls, ..*self };
+            return Stats {
+                nulls: self.nulls + other.nulls,
+                ..*self
+            };
         }
         let (na, nb) = (self.count as f64, other.count as f64);
         let n = na + nb;
@@ -68,12 +74,20 @@ fn each_valid(array: &dyn Array, kernel: &'static str, mut f: impl FnMut(f64)) -
     if let Some(a) = array.as_primitive_opt::<Float64Type>() {
         match a.nulls() {
             None => a.values().iter().for_each(|v| visit(*v, true)),
-            Some(n) => a.values().iter().zip(n.iter()).for_each(|(v, ok)| visit(*v, ok)),
+            Some(n) => a
+                .values()
+                .iter()
+                .zip(n.iter())
+                .for_each(|(v, ok)| visit(*v, ok)),
         }
     } else if let Some(a) = array.as_primitive_opt::<Float32Type>() {
         match a.nulls() {
             None => a.values().iter().for_each(|v| visit(*v as f64, true)),
-            Some(n) => a.values().iter().zip(n.iter()).for_each(|(v, ok)| visit(*v as f64, ok)),
+            Some(n) => a
+                .values()
+                .iter()
+                .zip(n.iter())
+                .for_each(|(v, ok)| visit(*v as f64, ok)),
         }
     } else {
         return each_valid(as_f64(array, kernel)?.as_ref(), kernel, f);
@@ -96,7 +110,13 @@ pub fn column_stats(columns: &[&dyn Array]) -> Result<Stats> {
     }
     if count == 0 {
         let nan = f64::NAN;
-        return Ok(Stats { nulls: rows, mean: nan, min: nan, max: nan, ..Stats::default() });
+        return Ok(Stats {
+            nulls: rows,
+            mean: nan,
+            min: nan,
+            max: nan,
+            ..Stats::default()
+        });
     }
     let mean = sum / count as f64;
     let (mut sq, mut dev) = (0.0f64, 0.0f64);
@@ -108,14 +128,24 @@ pub fn column_stats(columns: &[&dyn Array]) -> Result<Stats> {
         })?;
     }
     let m2 = (sq - dev * dev / count as f64).max(0.0);
-    Ok(Stats { count, nulls: rows - count, sum, mean, m2, min, max })
+    Ok(Stats {
+        count,
+        nulls: rows - count,
+        sum,
+        mean,
+        m2,
+        min,
+        max,
+    })
 }
 
 /// Exact quantiles of the valid values of all `columns` together, using
 /// numpy's default "linear" method; NaN for each `q` when there are no values.
 pub fn quantiles(columns: &[&dyn Array], qs: &[f64]) -> Result<Vec<f64>> {
     if let Some(q) = qs.iter().find(|q| !(0.0..=1.0).contains(*q)) {
-        return Err(crate::KernelError::Invalid(format!("quantile {q} is outside [0, 1]")));
+        return Err(crate::KernelError::Invalid(format!(
+            "quantile {q} is outside [0, 1]"
+        )));
     }
     let mut values = Vec::new();
     for col in columns {
@@ -152,7 +182,10 @@ mod tests {
     fn stats_skip_nulls_and_nan() {
         let a = Float64Array::from(vec![Some(1.0), None, Some(f64::NAN), Some(3.0)]);
         let s = column_stats(&[&a]).unwrap();
-        assert_eq!((s.count, s.nulls, s.sum, s.mean, s.m2, s.min, s.max), (2, 2, 4.0, 2.0, 2.0, 1.0, 3.0));
+        assert_eq!(
+            (s.count, s.nulls, s.sum, s.mean, s.m2, s.min, s.max),
+            (2, 2, 4.0, 2.0, 2.0, 1.0, 3.0)
+        );
     }
 
     #[test]
@@ -167,7 +200,9 @@ mod tests {
     fn merge_equals_stats_of_union() {
         let a = Float64Array::from(vec![1.0, 5.0, 2.5]);
         let b = Float64Array::from(vec![10.0, -3.0]);
-        let merged = column_stats(&[&a]).unwrap().merge(&column_stats(&[&b]).unwrap());
+        let merged = column_stats(&[&a])
+            .unwrap()
+            .merge(&column_stats(&[&b]).unwrap());
         let whole = column_stats(&[&a, &b]).unwrap();
         assert_eq!(merged.count, whole.count);
         assert!((merged.m2 - whole.m2).abs() < 1e-12 * whole.m2);

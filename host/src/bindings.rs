@@ -1,0 +1,14 @@
+//! Host-side bindings of the `weft:step` world, generated from `wit/`.
+
+wasmtime::component::bindgen!({
+    path: "../wit",
+    world: "plugin",
+    with: {
+        "weft:step/types.column": crate::sandbox::Column,
+        "weft:step/types.batch": crate::sandbox::Batch,
+    },
+    imports: { default: trappable },
+});
+
+pub use exports::weft::step::step::{Kind, Metric};
+pub use weft::step::types::StepError;

@@ -1,0 +1,87 @@
+//! Plain-text tables for the terminal.
+
+use std::fmt::Write;
+
+use crate::exec::RunReport;
+use crate::plugin::Plugin;
+
+/// Columns padded to their widest cell.
+fn render(rows: &[Vec<String>]) -> String {
+    let widths: Vec<usize> = (0..rows[0].len())
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        let _ = writeln!(out, "{}", cells.join("  ").trim_end());
+    }
+    out
+}
+
+/// The end-of-run summary.
+pub fn summary(report: &RunReport) -> String {
+    let mut rows = vec![[
+        "step", "plugin", "kind", "rows in", "rows out", "fit rows", "time", "metrics",
+    ]
+    .map(String::from)
+    .to_vec()];
+    for s in &report.steps {
+        let metrics: Vec<String> = s
+            .metrics
+            .iter()
+            .take(4)
+            .map(|m| format!("{}={:.4}", m.name, m.value))
+            .collect();
+        rows.push(vec![
+            s.name.clone(),
+            s.plugin_version.clone(),
+            format!("{:?}", s.kind).to_lowercase(),
+            s.rows_in.to_string(),
+            s.rows_out.to_string(),
+            s.fit_rows.to_string(),
+            format!("{:.3}s", s.duration_seconds),
+            metrics.join(" "),
+        ]);
+    }
+    format!(
+        "{}\n{} rows -> {} in {:.2}s ({} workers)\n",
+        render(&rows),
+        report.rows_out,
+        report.output,
+        report.duration_seconds,
+        report.workers
+    )
+}
+
+/// `weft inspect` as text.
+pub fn inspect(plugin: &Plugin) -> String {
+    let m = &plugin.meta;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} {} ({:?}, {})",
+        m.name,
+        m.version,
+        m.kind,
+        if m.stateful { "stateful" } else { "stateless" }
+    );
+    let _ = writeln!(out, "  {}", m.description);
+    let _ = writeln!(
+        out,
+        "file:    {}\nsha256:  {}",
+        plugin.path.display(),
+        plugin.digest
+    );
+    let _ = writeln!(out, "imports: {}", plugin.imports.join(", "));
+    let _ = writeln!(out, "exports: {}", plugin.exports.join(", "));
+    let _ = writeln!(
+        out,
+        "config schema:\n{}",
+        serde_json::to_string_pretty(&m.config_schema).unwrap_or_default()
+    );
+    out
+}

@@ -1,0 +1,276 @@
+//! One live instance of a step: a store, its bindings, and the calls into it
+//! with limits armed. A trapped instance is thrown away and remade from the
+//! plugin's `InstancePre` before its next call.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow::record_batch::RecordBatch;
+use wasmtime::{Store, Trap};
+
+use crate::bindings::{self, Metric, StepError};
+use crate::plugin::Plugin;
+use crate::sandbox::{Batch, Emitted, Grant, Limits, OutputLimit, StepCtx, TICK};
+
+/// How a step is set up: everything needed to (re)make an instance.
+#[derive(Debug, Clone)]
+pub struct StepSetup {
+    /// Step name, for logs and errors.
+    pub name: String,
+    /// Config document, JSON.
+    pub config: String,
+    /// Host-enforced limits.
+    pub limits: Limits,
+    /// Read-only folders.
+    pub grants: Vec<Grant>,
+}
+
+/// Why a call into a step failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Failure {
+    /// The step rejected its config.
+    #[error("invalid config: {0}")]
+    InvalidConfig(String),
+    /// The step rejected its input.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    /// The step reported an internal error.
+    #[error("internal error: {0}")]
+    Internal(String),
+    /// The call ran past `limits.timeoutSeconds`.
+    #[error("ran longer than its limit of {0:?} (limits.timeoutSeconds) and was stopped")]
+    Timeout(Duration),
+    /// The call ran out of fuel.
+    #[error("used up its fuel of {0} (limits.fuel) and was stopped")]
+    Fuel(u64),
+    /// The step's memory would have grown past its cap.
+    #[error("tried to grow its memory past {0} bytes (limits.memory) and was stopped")]
+    Memory(u64),
+    /// The guest's stack overflowed.
+    #[error("overflowed its stack (runaway recursion) and was stopped")]
+    Stack,
+    /// The step made more host columns than allowed.
+    #[error("{0}")]
+    Output(String),
+    /// The guest panicked or hit `unreachable`.
+    #[error("crashed (wasm trap: {trap}){}", if .stderr.is_empty() { String::new() } else { format!("; it printed: {}", .stderr) })]
+    Crash {
+        /// The trap.
+        trap: String,
+        /// The tail of the guest's stderr.
+        stderr: String,
+    },
+    /// A host-side failure while calling the step.
+    #[error("host error: {0}")]
+    Host(String),
+}
+
+/// A failed call, naming the step and the call.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("step {step:?} failed in {call}: {failure}")]
+pub struct StepFailure {
+    /// Step name.
+    pub step: String,
+    /// The call (`transform`, `fit`, ...).
+    pub call: &'static str,
+    /// What went wrong.
+    pub failure: Failure,
+}
+
+/// A live instance of one step.
+pub struct Instance {
+    plugin: Arc<Plugin>,
+    setup: Arc<StepSetup>,
+    state: Option<Arc<Vec<u8>>>,
+    live: Option<(Store<StepCtx>, bindings::Plugin)>,
+    emitted: Vec<Emitted>,
+}
+
+impl Instance {
+    /// Instantiate and configure the step, loading `state` if given.
+    pub fn new(
+        plugin: Arc<Plugin>,
+        setup: Arc<StepSetup>,
+        state: Option<Arc<Vec<u8>>>,
+    ) -> Result<Instance, StepFailure> {
+        let mut instance = Instance {
+            plugin,
+            setup,
+            state,
+            live: None,
+            emitted: Vec::new(),
+        };
+        instance.revive()?;
+        Ok(instance)
+    }
+
+    fn fail(&self, call: &'static str, failure: Failure) -> StepFailure {
+        StepFailure {
+            step: self.setup.name.clone(),
+            call,
+            failure,
+        }
+    }
+
+    fn revive(&mut self) -> Result<(), StepFailure> {
+        let host = |e: wasmtime::Error| Failure::Host(format!("{e:#}"));
+        let ctx = StepCtx::new(&self.setup.name, &self.setup.limits, &self.setup.grants)
+            .map_err(|e| self.fail("instantiate", host(e)))?;
+        let mut store = Store::new(self.plugin.pre.engine(), ctx);
+        store.limiter(|c| c.limiter());
+        store.set_epoch_deadline(u64::MAX / 2);
+        let bindings =
+            self.plugin.pre.instantiate(&mut store).map_err(|e| {
+                self.fail("instantiate", classify(e, &self.setup.limits, &mut store))
+            })?;
+        self.live = Some((store, bindings));
+        let config = self.setup.config.clone();
+        self.call("configure", |b, s| {
+            b.weft_step_step().call_configure(s, &config)
+        })?;
+        if let Some(state) = self.state.clone() {
+            self.call("load-state", |b, s| {
+                b.weft_step_step().call_load_state(s, &state)
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Call into the step with its limits armed; a trap discards the instance.
+    fn call<T>(
+        &mut self,
+        call: &'static str,
+        f: impl FnOnce(&bindings::Plugin, &mut Store<StepCtx>) -> wasmtime::Result<Result<T, StepError>>,
+    ) -> Result<T, StepFailure> {
+        if self.live.is_none() {
+            self.revive()?;
+        }
+        let limits = &self.setup.limits;
+        let (store, bindings) = self.live.as_mut().expect("revived above");
+        store.set_epoch_deadline((limits.timeout.as_millis() / TICK.as_millis()).max(1) as u64);
+        if let Some(fuel) = limits.fuel {
+            store.set_fuel(fuel).map_err(|e| StepFailure {
+                step: self.setup.name.clone(),
+                call,
+                failure: Failure::Host(e.to_string()),
+            })?;
+        }
+        store.data_mut().begin_call();
+        let result = f(bindings, store);
+        store.data_mut().flush_stdio();
+        self.emitted.append(&mut store.data_mut().emitted);
+        let failure = match result {
+            Ok(Ok(v)) => return Ok(v),
+            Ok(Err(StepError::InvalidConfig(m))) => Failure::InvalidConfig(m),
+            Ok(Err(StepError::InvalidInput(m))) => Failure::InvalidInput(m),
+            Ok(Err(StepError::Internal(m))) => Failure::Internal(m),
+            Err(trap) => {
+                let failure = classify(trap, limits, store);
+                self.live = None;
+                failure
+            }
+        };
+        Err(self.fail(call, failure))
+    }
+
+    /// The step's transform of `batch`.
+    pub fn transform(&mut self, batch: RecordBatch) -> Result<RecordBatch, StepFailure> {
+        let out = self.with_batch("transform", batch, |b, s, r| {
+            b.weft_step_step().call_transform(s, r)
+        })?;
+        let (store, _) = self.live.as_mut().expect("call succeeded");
+        let taken = store.data_mut().table.delete(out);
+        taken
+            .map(|b| b.0)
+            .map_err(|e| self.fail("transform", Failure::Host(e.to_string())))
+    }
+
+    /// Feed one batch to `fit`.
+    pub fn fit(&mut self, batch: RecordBatch) -> Result<(), StepFailure> {
+        self.with_batch("fit", batch, |b, s, r| b.weft_step_step().call_fit(s, r))
+    }
+
+    /// Feed one batch to `update` (evaluate steps).
+    pub fn update(&mut self, batch: RecordBatch) -> Result<(), StepFailure> {
+        self.with_batch("update", batch, |b, s, r| {
+            b.weft_step_step().call_update(s, r)
+        })
+    }
+
+    fn with_batch<T>(
+        &mut self,
+        call: &'static str,
+        batch: RecordBatch,
+        f: impl FnOnce(
+            &bindings::Plugin,
+            &mut Store<StepCtx>,
+            wasmtime::component::Resource<Batch>,
+        ) -> wasmtime::Result<Result<T, StepError>>,
+    ) -> Result<T, StepFailure> {
+        if self.live.is_none() {
+            self.revive()?;
+        }
+        let (store, _) = self.live.as_mut().expect("revived above");
+        let handle = store
+            .data_mut()
+            .table
+            .push(Batch(batch))
+            .map_err(|e| StepFailure {
+                step: self.setup.name.clone(),
+                call,
+                failure: Failure::Host(e.to_string()),
+            })?;
+        let borrowed = wasmtime::component::Resource::new_borrow(handle.rep());
+        let result = self.call(call, |b, s| f(b, s, borrowed));
+        if let Some((store, _)) = self.live.as_mut() {
+            let _ = store.data_mut().table.delete(handle);
+        }
+        result
+    }
+
+    /// The fitted state.
+    pub fn state(&mut self) -> Result<Vec<u8>, StepFailure> {
+        self.call("state", |b, s| b.weft_step_step().call_state(s))
+    }
+
+    /// Combine shard states into one.
+    pub fn merge(&mut self, states: &[Vec<u8>]) -> Result<Vec<u8>, StepFailure> {
+        self.call("merge", |b, s| b.weft_step_step().call_merge(s, states))
+    }
+
+    /// The evaluation's metrics.
+    pub fn report(&mut self) -> Result<Vec<Metric>, StepFailure> {
+        self.call("report", |b, s| b.weft_step_step().call_report(s))
+    }
+
+    /// Metrics the step emitted through the host `metrics` import so far.
+    pub fn take_emitted(&mut self) -> Vec<Emitted> {
+        std::mem::take(&mut self.emitted)
+    }
+}
+
+/// Turn a trap into a failure a person can act on.
+fn classify(error: wasmtime::Error, limits: &Limits, store: &mut Store<StepCtx>) -> Failure {
+    if let Some(limit) = error.downcast_ref::<OutputLimit>() {
+        return Failure::Output(limit.to_string());
+    }
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => return Failure::Timeout(limits.timeout),
+        Some(Trap::OutOfFuel) => return Failure::Fuel(limits.fuel.unwrap_or_default()),
+        Some(Trap::StackOverflow) => return Failure::Stack,
+        Some(Trap::AllocationTooLarge) => return Failure::Memory(limits.memory_bytes),
+        _ => {}
+    }
+    let text = format!("{error:#}");
+    if text.contains("forcing trap when growing memory") || text.contains("memory size") {
+        return Failure::Memory(limits.memory_bytes);
+    }
+    let trap = error.downcast_ref::<Trap>().map_or_else(
+        || text.lines().next().unwrap_or_default().to_owned(),
+        |t| t.to_string(),
+    );
+    Failure::Crash {
+        trap,
+        stderr: store.data().stderr_tail(),
+    }
+}

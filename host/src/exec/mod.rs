@@ -1,0 +1,364 @@
+//! The in-process executor: loads a pipeline's plugins, fits stateful steps
+//! in as few passes as their dependencies allow, then streams batches through
+//! every step on parallel workers and writes data, states and a report.
+
+mod instance;
+mod pass;
+mod report;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::data::{self, DataError, Format};
+use crate::manifest::{parse_bytes, LimitsSpec, Manifest};
+use crate::plugin::{sha256_hex, Cache, Plugin, PluginError, StepKind};
+use crate::sandbox::{Grant, Limits, PoolSize, Sandbox};
+
+pub use instance::{Failure, Instance, StepFailure, StepSetup};
+pub use pass::Progress;
+pub use report::{MetricValue, RunReport, StateFile, StepReport};
+
+/// Why a run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// A plugin could not be loaded.
+    #[error(transparent)]
+    Plugin(#[from] PluginError),
+    /// Reading or writing data failed.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// A step failed.
+    #[error(transparent)]
+    Step(#[from] StepFailure),
+    /// The manifest asks for something that cannot work.
+    #[error("{0}")]
+    Invalid(String),
+    /// The sandbox could not be set up.
+    #[error("sandbox: {0}")]
+    Sandbox(String),
+}
+
+/// One step, resolved: plugin loaded, config checked, limits parsed.
+pub struct StepPlan {
+    /// Setup for instances.
+    pub setup: Arc<StepSetup>,
+    /// The plugin.
+    pub plugin: Arc<Plugin>,
+    /// The plugin's key in the manifest.
+    pub plugin_name: String,
+    /// Whether it is fitted before the transform pass.
+    pub fit: bool,
+    /// Indices of the steps it reads.
+    pub needs: Vec<usize>,
+}
+
+impl StepPlan {
+    /// Transform or evaluate.
+    pub fn kind(&self) -> StepKind {
+        self.plugin.meta.kind
+    }
+}
+
+/// A pipeline ready to run.
+pub struct Prepared {
+    /// The manifest.
+    pub manifest: Manifest,
+    /// Steps, in manifest order.
+    pub steps: Vec<StepPlan>,
+    /// Execution order.
+    pub order: Vec<usize>,
+    /// Worker threads for the transform pass.
+    pub workers: usize,
+    /// Rows per batch.
+    pub batch_rows: usize,
+    /// Keeps the engine and its epoch ticker alive for the run.
+    _sandbox: Sandbox,
+}
+
+/// Options of a run beyond the manifest.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Load fitted states from this folder instead of fitting.
+    pub state_dir: Option<PathBuf>,
+    /// Override the number of workers.
+    pub workers: Option<usize>,
+    /// Compile cache.
+    pub cache: Option<PathBuf>,
+    /// Skip the compile cache.
+    pub no_cache: bool,
+}
+
+fn limits_of(specs: [Option<&LimitsSpec>; 2]) -> Limits {
+    let mut limits = Limits::default();
+    for spec in specs.into_iter().flatten().rev() {
+        if let Some(m) = spec.memory.as_deref().and_then(|m| parse_bytes(m).ok()) {
+            limits.memory_bytes = m;
+        }
+        if let Some(t) = spec.timeout_seconds {
+            limits.timeout = Duration::from_secs_f64(t);
+        }
+        if let Some(f) = spec.fuel {
+            limits.fuel = Some(f);
+        }
+        if let Some(o) = spec.max_output.as_deref().and_then(|o| parse_bytes(o).ok()) {
+            limits.output_bytes = o;
+        }
+    }
+    limits
+}
+
+/// Load plugins, check configs and build the sandbox for `manifest`.
+pub fn prepare(manifest: Manifest, options: &RunOptions) -> Result<Prepared, RunError> {
+    let spec = &manifest.pipeline.spec;
+    let workers = options
+        .workers
+        .or(spec.workers)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let limits: Vec<Limits> = spec
+        .steps
+        .iter()
+        .map(|s| limits_of([s.limits.as_ref(), spec.limits.as_ref()]))
+        .collect();
+    let pool = PoolSize {
+        instances: ((workers + 3) * spec.steps.len() + 4) as u32,
+        max_memory_bytes: limits.iter().map(|l| l.memory_bytes).max().unwrap_or(0),
+        fuel: limits.iter().any(|l| l.fuel.is_some()),
+    };
+    let sandbox = Sandbox::new(pool).map_err(|e| RunError::Sandbox(format!("{e:#}")))?;
+    let cache = if options.no_cache {
+        Cache::new(None)
+    } else {
+        options
+            .cache
+            .clone()
+            .map_or_else(Cache::default_location, |d| Cache::new(Some(d)))
+    };
+    let mut plugins: BTreeMap<&str, Arc<Plugin>> = BTreeMap::new();
+    for (name, r) in &spec.plugins {
+        let path = manifest.resolve(&r.path);
+        plugins.insert(
+            name,
+            Arc::new(Plugin::load(&sandbox, &cache, &path, r.sha256.as_deref())?),
+        );
+    }
+    let index: BTreeMap<&str, usize> = spec
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.name.as_str(), i))
+        .collect();
+    let mut steps = Vec::new();
+    for (step, limits) in spec.steps.iter().zip(limits) {
+        let plugin = plugins[step.plugin.as_str()].clone();
+        if let Err(problems) = plugin.check_config(&step.config) {
+            return Err(RunError::Invalid(
+                manifest
+                    .error_at(
+                        &format!("name: {}", step.name),
+                        "config",
+                        format!(
+                            "step {:?}: config does not match the schema of plugin {:?}: {}",
+                            step.name,
+                            plugin.meta.name,
+                            problems.join("; ")
+                        ),
+                    )
+                    .to_string(),
+            ));
+        }
+        let grants = step
+            .mounts
+            .iter()
+            .map(|m| Grant {
+                host: manifest.resolve(&m.path),
+                guest: m.guest.clone(),
+            })
+            .collect();
+        let fit =
+            plugin.meta.kind == StepKind::Transform && step.fit.unwrap_or(plugin.meta.stateful);
+        steps.push(StepPlan {
+            setup: Arc::new(StepSetup {
+                name: step.name.clone(),
+                config: step.config.to_string(),
+                limits,
+                grants,
+            }),
+            plugin,
+            plugin_name: step.plugin.clone(),
+            fit,
+            needs: step.needs.iter().map(|n| index[n.as_str()]).collect(),
+        });
+    }
+    let order = manifest.order.clone();
+    let batch_rows = spec.batch_rows.unwrap_or(65536);
+    Ok(Prepared {
+        manifest,
+        steps,
+        order,
+        workers,
+        batch_rows,
+        _sandbox: sandbox,
+    })
+}
+
+/// Where a run writes.
+pub struct OutputPaths {
+    /// The data file.
+    pub data: PathBuf,
+    /// Folder of report.json and state/.
+    pub dir: PathBuf,
+}
+
+impl Prepared {
+    /// The input file.
+    pub fn input(&self) -> PathBuf {
+        self.manifest
+            .resolve(&self.manifest.pipeline.spec.input.path)
+    }
+
+    /// Output locations: a data file names its format, a folder gets data.parquet.
+    pub fn output(&self) -> OutputPaths {
+        let path = self
+            .manifest
+            .resolve(&self.manifest.pipeline.spec.output.path);
+        if Format::of(&path).is_some() {
+            let dir = path
+                .parent()
+                .map_or_else(|| PathBuf::from("."), Path::to_owned);
+            OutputPaths { data: path, dir }
+        } else {
+            OutputPaths {
+                data: path.join("data.parquet"),
+                dir: path,
+            }
+        }
+    }
+
+    /// Steps whose inputs `targets` depend on, transitively (excluding targets).
+    fn ancestors(&self, targets: &[usize]) -> Vec<bool> {
+        let mut seen = vec![false; self.steps.len()];
+        let mut stack: Vec<usize> = targets
+            .iter()
+            .flat_map(|t| self.steps[*t].needs.clone())
+            .collect();
+        while let Some(i) = stack.pop() {
+            if !std::mem::replace(&mut seen[i], true) {
+                stack.extend(&self.steps[i].needs);
+            }
+        }
+        seen
+    }
+
+    fn load_states(&self, dir: &Path) -> Result<Vec<Option<Arc<Vec<u8>>>>, RunError> {
+        let index: BTreeMap<String, StateFile> = match std::fs::read(dir.join("index.json")) {
+            Ok(b) => serde_json::from_slice(&b).map_err(|e| {
+                RunError::Invalid(format!("{}: {e}", dir.join("index.json").display()))
+            })?,
+            Err(_) => BTreeMap::new(),
+        };
+        self.steps
+            .iter()
+            .map(|s| {
+                if !s.fit {
+                    return Ok(None);
+                }
+                let path = dir.join(format!("{}.bin", s.setup.name));
+                let bytes = std::fs::read(&path).map_err(|e| RunError::Invalid(format!(
+                    "{}: cannot read the fitted state of step {:?}: {e}",
+                    path.display(),
+                    s.setup.name
+                )))?;
+                if let Some(entry) = index.get(&s.setup.name) {
+                    if entry.plugin_sha256 != s.plugin.digest {
+                        return Err(RunError::Invalid(format!(
+                            "{}: state of step {:?} was fitted with plugin {} but the manifest loads {}; refit or use the same plugin",
+                            path.display(), s.setup.name, entry.plugin_sha256, s.plugin.digest
+                        )));
+                    }
+                    if entry.sha256 != sha256_hex(&bytes) {
+                        return Err(RunError::Invalid(format!("{}: state file does not match its digest in index.json", path.display())));
+                    }
+                }
+                Ok(Some(Arc::new(bytes)))
+            })
+            .collect()
+    }
+
+    /// Run the pipeline: fit passes, the transform pass, then outputs.
+    pub fn run(&self, options: &RunOptions, progress: &Progress) -> Result<RunReport, RunError> {
+        let started = Instant::now();
+        let mut states = match &options.state_dir {
+            Some(dir) => self.load_states(dir)?,
+            None => vec![None; self.steps.len()],
+        };
+        let mut stats = vec![report::StepStats::default(); self.steps.len()];
+        loop {
+            let targets: Vec<usize> = self
+                .order
+                .iter()
+                .copied()
+                .filter(|&i| self.steps[i].fit && states[i].is_none())
+                .filter(|&i| {
+                    self.ancestors(&[i])
+                        .iter()
+                        .enumerate()
+                        .all(|(j, up)| !up || !self.steps[j].fit || states[j].is_some())
+                })
+                .collect();
+            if targets.is_empty() {
+                break;
+            }
+            let upstream = self.ancestors(&targets);
+            let fitted = pass::Pass {
+                prepared: self,
+                compute: upstream,
+                sinks: targets.clone(),
+                states: &states,
+                produce: false,
+                label: "fit",
+            }
+            .run(None, progress, &mut stats)?;
+            for (t, mut instance) in targets.into_iter().zip(fitted.sinks) {
+                states[t] = Some(Arc::new(instance.state()?));
+            }
+        }
+        let evaluators: Vec<usize> = self
+            .order
+            .iter()
+            .copied()
+            .filter(|&i| self.steps[i].kind() == StepKind::Evaluate)
+            .collect();
+        let out = self.output();
+        let writer = data::Writer::create(&out.data)?;
+        let done = pass::Pass {
+            prepared: self,
+            compute: vec![true; self.steps.len()],
+            sinks: evaluators.clone(),
+            states: &states,
+            produce: true,
+            label: "transform",
+        }
+        .run(Some(writer), progress, &mut stats)?;
+        let mut metrics = vec![Vec::new(); self.steps.len()];
+        for (e, mut instance) in evaluators.into_iter().zip(done.sinks) {
+            metrics[e] = instance
+                .report()?
+                .into_iter()
+                .map(MetricValue::from)
+                .collect();
+        }
+        let report = report::build(
+            self,
+            &out,
+            &states,
+            stats,
+            metrics,
+            done.rows,
+            started.elapsed(),
+        );
+        report::write(self, &out, &report, &states)?;
+        Ok(report)
+    }
+}

@@ -1,0 +1,401 @@
+//! One pass over the input: a reader thread, parallel workers that run the
+//! step graph on each batch, and the caller's thread, which feeds sequential
+//! consumers (fitting and evaluating steps) in input order and writes output.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use crossbeam_channel::bounded;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::report::StepStats;
+use super::{Instance, Prepared, RunError};
+use crate::data::{Reader, Writer};
+use crate::plugin::StepKind;
+
+/// How progress is shown: a bar on a terminal, log lines otherwise.
+pub struct Progress {
+    bar: Option<ProgressBar>,
+}
+
+impl Progress {
+    /// A bar when stderr is a terminal and `quiet` is off; log lines otherwise.
+    pub fn new(quiet: bool) -> Progress {
+        use std::io::IsTerminal;
+        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
+            let bar = ProgressBar::new_spinner();
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} {msg} {human_pos} rows ({per_sec}) {elapsed}",
+                )
+                .expect("valid template"),
+            );
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        Progress { bar }
+    }
+
+    /// No output at all.
+    pub fn hidden() -> Progress {
+        Progress { bar: None }
+    }
+
+    fn start(&self, label: &str, total: Option<u64>) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(0);
+            bar.set_length(total.unwrap_or(0));
+            if total.is_some() {
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{msg} [{bar:30}] {human_pos}/{human_len} rows ({per_sec}, eta {eta})",
+                    )
+                    .expect("valid template"),
+                );
+            }
+            bar.set_message(label.to_owned());
+        }
+        tracing::info!(pass = label, "pass started");
+    }
+
+    fn advance(&self, rows: u64) {
+        if let Some(bar) = &self.bar {
+            bar.inc(rows);
+        }
+    }
+
+    fn finish(&self, label: &str, rows: u64, took: Duration) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+        tracing::info!(
+            pass = label,
+            rows,
+            seconds = took.as_secs_f64(),
+            "pass finished"
+        );
+    }
+}
+
+/// What one pass computes.
+pub(super) struct Pass<'a> {
+    pub prepared: &'a Prepared,
+    /// Steps whose output is computed (transform or pass-through).
+    pub compute: Vec<bool>,
+    /// Steps fed sequentially with their input (fit targets or evaluators).
+    pub sinks: Vec<usize>,
+    pub states: &'a [Option<Arc<Vec<u8>>>],
+    /// Whether the pass produces output rows.
+    pub produce: bool,
+    pub label: &'static str,
+}
+
+/// The result of a pass.
+pub(super) struct Done {
+    /// The sink instances, in the order of `Pass::sinks`.
+    pub sinks: Vec<Instance>,
+    /// Rows written.
+    pub rows: u64,
+}
+
+/// A worker's result for one batch.
+struct Worked {
+    output: Option<RecordBatch>,
+    sink_inputs: Vec<RecordBatch>,
+    rows_in: u64,
+}
+
+type Outcome = Result<Worked, RunError>;
+
+impl Pass<'_> {
+    fn instance(&self, i: usize, fitting: bool) -> Result<Instance, RunError> {
+        let step = &self.prepared.steps[i];
+        let state = if fitting {
+            None
+        } else {
+            self.states[i].clone()
+        };
+        Ok(Instance::new(
+            step.plugin.clone(),
+            step.setup.clone(),
+            state,
+        )?)
+    }
+
+    fn worker_instances(&self) -> Result<Vec<Option<Instance>>, RunError> {
+        (0..self.prepared.steps.len())
+            .map(|i| {
+                let transform = self.prepared.steps[i].kind() == StepKind::Transform;
+                (self.compute[i] && transform)
+                    .then(|| self.instance(i, false))
+                    .transpose()
+            })
+            .collect()
+    }
+
+    /// Run the step graph on one batch.
+    fn work(
+        &self,
+        instances: &mut [Option<Instance>],
+        stats: &mut [StepStats],
+        batch: RecordBatch,
+    ) -> Outcome {
+        let steps = &self.prepared.steps;
+        let rows_in = batch.num_rows() as u64;
+        let mut outputs: Vec<Option<RecordBatch>> = vec![None; steps.len()];
+        let mut sink_inputs = Vec::with_capacity(self.sinks.len());
+        for &i in &self.prepared.order {
+            let is_sink = self.sinks.contains(&i);
+            if !self.compute[i] && !is_sink {
+                continue;
+            }
+            let needs: Vec<&RecordBatch> = steps[i]
+                .needs
+                .iter()
+                .map(|n| outputs[*n].as_ref().expect("needs run first"))
+                .collect();
+            let input = if needs.is_empty() {
+                batch.clone()
+            } else {
+                batch_union(&needs).map_err(RunError::Invalid)?
+            };
+            if is_sink {
+                sink_inputs.push(input.clone());
+            }
+            if !self.compute[i] {
+                continue;
+            }
+            let s = &mut stats[i];
+            s.rows_in += input.num_rows() as u64;
+            s.batches += 1;
+            let out = match instances[i].as_mut() {
+                Some(instance) => {
+                    let t = Instant::now();
+                    let out = instance.transform(input)?;
+                    s.busy += t.elapsed();
+                    out
+                }
+                None => input,
+            };
+            s.rows_out += out.num_rows() as u64;
+            outputs[i] = Some(out);
+        }
+        let output = self
+            .produce
+            .then(|| self.terminal_output(&mut outputs))
+            .transpose()?;
+        Ok(Worked {
+            output,
+            sink_inputs,
+            rows_in,
+        })
+    }
+
+    /// The union of the outputs of steps nothing else needs.
+    fn terminal_output(
+        &self,
+        outputs: &mut [Option<RecordBatch>],
+    ) -> Result<RecordBatch, RunError> {
+        let steps = &self.prepared.steps;
+        let needed: Vec<bool> = (0..steps.len())
+            .map(|i| steps.iter().any(|s| s.needs.contains(&i)))
+            .collect();
+        let terminal: Vec<&RecordBatch> = self
+            .prepared
+            .order
+            .iter()
+            .filter(|i| !needed[**i])
+            .filter_map(|i| outputs[*i].as_ref())
+            .collect();
+        batch_union(&terminal).map_err(RunError::Invalid)
+    }
+
+    /// Run the pass; returns the sink instances for their final calls.
+    pub fn run(
+        self,
+        writer: Option<Writer>,
+        progress: &Progress,
+        stats: &mut [StepStats],
+    ) -> Result<Done, RunError> {
+        let started = Instant::now();
+        let prepared = self.prepared;
+        let reader = Reader::open(&prepared.input(), prepared.batch_rows)?;
+        let input_schema = reader.schema();
+        progress.start(self.label, reader.total_rows());
+        let fitting = self.label == "fit";
+        let sinks: Vec<Instance> = self
+            .sinks
+            .iter()
+            .map(|&i| self.instance(i, fitting))
+            .collect::<Result<_, _>>()?;
+        let mut sink = Sink {
+            sinks,
+            writer,
+            fitting,
+            rows: 0,
+            rows_in: 0,
+        };
+        let pass = &self;
+        let (work_tx, work_rx) = bounded::<(u64, RecordBatch)>(prepared.workers * 2);
+        let (done_tx, done_rx) = bounded::<(u64, Outcome)>(prepared.workers * 2);
+        let result = std::thread::scope(|scope| {
+            let reader_tx = done_tx.clone();
+            scope.spawn(move || {
+                for (seq, batch) in (0u64..).zip(reader) {
+                    let sent = match batch {
+                        Ok(b) => work_tx.send((seq, b)).is_ok(),
+                        Err(e) => reader_tx.send((seq, Err(e.into()))).is_ok() && false,
+                    };
+                    if !sent {
+                        return;
+                    }
+                }
+            });
+            let workers: Vec<_> = (0..prepared.workers)
+                .map(|_| {
+                    let (rx, tx) = (work_rx.clone(), done_tx.clone());
+                    scope.spawn(move || pass.worker(rx, tx))
+                })
+                .collect();
+            drop((work_rx, done_tx));
+            let sunk = sink.drain(done_rx, &self.sinks, stats, progress);
+            for w in workers {
+                for (total, local) in stats
+                    .iter_mut()
+                    .zip(w.join().expect("worker threads do not panic"))
+                {
+                    total.add(local);
+                }
+            }
+            sunk
+        });
+        result?;
+        progress.finish(self.label, sink.rows_in, started.elapsed());
+        let rows = match sink.writer {
+            Some(w) => w.finish(input_schema)?,
+            None => 0,
+        };
+        Ok(Done {
+            sinks: sink.sinks,
+            rows,
+        })
+    }
+
+    fn worker(
+        &self,
+        rx: crossbeam_channel::Receiver<(u64, RecordBatch)>,
+        tx: crossbeam_channel::Sender<(u64, Outcome)>,
+    ) -> Vec<StepStats> {
+        let mut stats = vec![StepStats::default(); self.prepared.steps.len()];
+        let mut instances = match self.worker_instances() {
+            Ok(i) => i,
+            Err(e) => {
+                let _ = tx.send((0, Err(e)));
+                return stats;
+            }
+        };
+        for (seq, batch) in rx {
+            let outcome = self.work(&mut instances, &mut stats, batch);
+            let failed = outcome.is_err();
+            if tx.send((seq, outcome)).is_err() || failed {
+                break;
+            }
+        }
+        for (s, instance) in stats.iter_mut().zip(&mut instances) {
+            if let Some(instance) = instance {
+                s.emitted.extend(instance.take_emitted());
+            }
+        }
+        stats
+    }
+}
+
+/// The sequential end of a pass.
+struct Sink {
+    sinks: Vec<Instance>,
+    writer: Option<Writer>,
+    fitting: bool,
+    rows: u64,
+    rows_in: u64,
+}
+
+impl Sink {
+    /// Consume worker results in input order until the workers are done.
+    fn drain(
+        &mut self,
+        done: crossbeam_channel::Receiver<(u64, Outcome)>,
+        ids: &[usize],
+        stats: &mut [StepStats],
+        progress: &Progress,
+    ) -> Result<(), RunError> {
+        let mut pending = BTreeMap::new();
+        let mut next = 0u64;
+        for (seq, outcome) in done {
+            pending.insert(seq, outcome?);
+            while let Some(worked) = pending.remove(&next) {
+                next += 1;
+                let before = self.rows_in;
+                self.consume(worked, ids, stats)?;
+                progress.advance(self.rows_in - before);
+            }
+        }
+        for (instance, &i) in self.sinks.iter_mut().zip(ids) {
+            stats[i].emitted.extend(instance.take_emitted());
+        }
+        Ok(())
+    }
+
+    fn consume(
+        &mut self,
+        worked: Worked,
+        ids: &[usize],
+        stats: &mut [StepStats],
+    ) -> Result<(), RunError> {
+        for ((instance, input), &i) in self.sinks.iter_mut().zip(worked.sink_inputs).zip(ids) {
+            let t = Instant::now();
+            if self.fitting {
+                stats[i].fit_rows += input.num_rows() as u64;
+                instance.fit(input)?;
+            } else {
+                instance.update(input)?;
+            }
+            stats[i].busy += t.elapsed();
+        }
+        if let (Some(writer), Some(out)) = (self.writer.as_mut(), worked.output.as_ref()) {
+            writer.write(out)?;
+            self.rows += out.num_rows() as u64;
+        }
+        self.rows_in += worked.rows_in;
+        Ok(())
+    }
+}
+
+/// Columns of `batches` merged left to right; a later column of the same name
+/// replaces an earlier one in place.
+pub(crate) fn batch_union(batches: &[&RecordBatch]) -> Result<RecordBatch, String> {
+    let Some(first) = batches.first() else {
+        return Err("the pipeline produced no output batch".into());
+    };
+    if batches.len() == 1 {
+        return Ok((*first).clone());
+    }
+    let mut fields: Vec<arrow::datatypes::FieldRef> = Vec::new();
+    let mut columns = Vec::new();
+    for b in batches {
+        for (f, c) in b.schema().fields().iter().zip(b.columns()) {
+            match fields.iter().position(|x| x.name() == f.name()) {
+                Some(i) => (fields[i], columns[i]) = (f.clone(), c.clone()),
+                None => {
+                    fields.push(f.clone());
+                    columns.push(c.clone());
+                }
+            }
+        }
+    }
+    let schema: SchemaRef = Arc::new(arrow::datatypes::Schema::new(fields));
+    RecordBatch::try_new(schema, columns)
+        .map_err(|e| format!("cannot merge the outputs of several steps: {e}"))
+}

@@ -1,0 +1,214 @@
+//! The run report (`report.json`), fitted-state files and their index.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::{OutputPaths, Prepared, RunError};
+use crate::bindings::Metric;
+use crate::data;
+use crate::plugin::{sha256_hex, StepKind};
+use crate::sandbox::Emitted;
+
+/// Counters one step accumulates over a run.
+#[derive(Debug, Clone, Default)]
+pub struct StepStats {
+    /// Rows given to transform.
+    pub rows_in: u64,
+    /// Rows it returned.
+    pub rows_out: u64,
+    /// Rows given to fit.
+    pub fit_rows: u64,
+    /// Batches transformed.
+    pub batches: u64,
+    /// Time inside the step's calls, summed over workers.
+    pub busy: Duration,
+    /// Metrics emitted through the host import.
+    pub emitted: Vec<Emitted>,
+}
+
+impl StepStats {
+    /// Add another worker's counters.
+    pub fn add(&mut self, other: StepStats) {
+        self.rows_in += other.rows_in;
+        self.rows_out += other.rows_out;
+        self.fit_rows += other.fit_rows;
+        self.batches += other.batches;
+        self.busy += other.busy;
+        self.emitted.extend(other.emitted);
+    }
+}
+
+/// A metric in the report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricValue {
+    /// Name.
+    pub name: String,
+    /// Value.
+    pub value: f64,
+    /// Labels.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+}
+
+impl From<Metric> for MetricValue {
+    fn from(m: Metric) -> Self {
+        MetricValue {
+            name: m.name,
+            value: m.value,
+            labels: m.labels.into_iter().collect(),
+        }
+    }
+}
+
+impl From<Emitted> for MetricValue {
+    fn from(m: Emitted) -> Self {
+        MetricValue {
+            name: m.name,
+            value: m.value,
+            labels: m.labels.into_iter().collect(),
+        }
+    }
+}
+
+/// A fitted state written to `state/<step>.bin`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StateFile {
+    /// Path relative to the output folder.
+    pub path: String,
+    /// sha256 of the state bytes.
+    pub sha256: String,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// sha256 of the plugin that fitted it.
+    pub plugin_sha256: String,
+}
+
+/// One step in the report.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepReport {
+    /// Step name.
+    pub name: String,
+    /// Plugin key in the manifest.
+    pub plugin: String,
+    /// sha256 of the plugin file.
+    pub plugin_sha256: String,
+    /// Plugin's own name and version.
+    pub plugin_version: String,
+    /// `transform` or `evaluate`.
+    pub kind: StepKind,
+    /// Rows in.
+    pub rows_in: u64,
+    /// Rows out.
+    pub rows_out: u64,
+    /// Rows seen by fit (0 when not fitted in this run).
+    pub fit_rows: u64,
+    /// Time spent in the step, summed over workers.
+    pub duration_seconds: f64,
+    /// The fitted state, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<StateFile>,
+    /// Reported and emitted metrics.
+    pub metrics: Vec<MetricValue>,
+}
+
+/// The whole run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunReport {
+    /// Pipeline name.
+    pub pipeline: String,
+    /// Data file written.
+    pub output: String,
+    /// Rows written.
+    pub rows_out: u64,
+    /// Wall time of the run.
+    pub duration_seconds: f64,
+    /// Workers used.
+    pub workers: usize,
+    /// Steps in execution order.
+    pub steps: Vec<StepReport>,
+}
+
+pub(super) fn build(
+    prepared: &Prepared,
+    out: &OutputPaths,
+    states: &[Option<Arc<Vec<u8>>>],
+    stats: Vec<StepStats>,
+    mut metrics: Vec<Vec<MetricValue>>,
+    rows_out: u64,
+    took: Duration,
+) -> RunReport {
+    let mut stats: Vec<Option<StepStats>> = stats.into_iter().map(Some).collect();
+    let steps = prepared
+        .order
+        .iter()
+        .map(|&i| {
+            let plan = &prepared.steps[i];
+            let s = stats[i].take().unwrap_or_default();
+            let mut m = std::mem::take(&mut metrics[i]);
+            m.extend(s.emitted.into_iter().map(MetricValue::from));
+            StepReport {
+                name: plan.setup.name.clone(),
+                plugin: plan.plugin_name.clone(),
+                plugin_sha256: plan.plugin.digest.clone(),
+                plugin_version: format!("{} {}", plan.plugin.meta.name, plan.plugin.meta.version),
+                kind: plan.kind(),
+                rows_in: s.rows_in,
+                rows_out: s.rows_out,
+                fit_rows: s.fit_rows,
+                duration_seconds: s.busy.as_secs_f64(),
+                state: states[i].as_ref().map(|bytes| StateFile {
+                    path: format!("state/{}.bin", plan.setup.name),
+                    sha256: sha256_hex(bytes),
+                    bytes: bytes.len() as u64,
+                    plugin_sha256: plan.plugin.digest.clone(),
+                }),
+                metrics: m,
+            }
+        })
+        .collect();
+    RunReport {
+        pipeline: prepared.manifest.pipeline.metadata.name.clone(),
+        output: out.data.display().to_string(),
+        rows_out,
+        duration_seconds: took.as_secs_f64(),
+        workers: prepared.workers,
+        steps,
+    }
+}
+
+/// Write states, their index and the report, each atomically.
+pub(super) fn write(
+    prepared: &Prepared,
+    out: &OutputPaths,
+    report: &RunReport,
+    states: &[Option<Arc<Vec<u8>>>],
+) -> Result<(), RunError> {
+    let state_dir = out.dir.join("state");
+    for (plan, state) in prepared.steps.iter().zip(states) {
+        if let Some(bytes) = state {
+            data::write_atomic(&state_dir.join(format!("{}.bin", plan.setup.name)), bytes)?;
+        }
+    }
+    let index: BTreeMap<&str, &StateFile> = report
+        .steps
+        .iter()
+        .filter_map(|s| Some((s.name.as_str(), s.state.as_ref()?)))
+        .collect();
+    if !index.is_empty() {
+        data::write_atomic(&state_dir.join("index.json"), &to_json(&index))?;
+    }
+    data::write_atomic(&out.dir.join("report.json"), &to_json(report))?;
+    Ok(())
+}
+
+fn to_json(value: &impl Serialize) -> Vec<u8> {
+    let mut bytes = serde_json::to_vec_pretty(value).expect("reports serialize");
+    bytes.push(b'\n');
+    bytes
+}

@@ -1,0 +1,422 @@
+//! The `Pipeline` document: serde types shared by `weft run` and the cluster,
+//! and validation whose errors name the file, line and column.
+
+mod quantity;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use quantity::parse_bytes;
+
+/// The API group/version of the document.
+pub const API_VERSION: &str = "weft.dev/v1alpha1";
+
+/// A pipeline manifest.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Pipeline {
+    /// Must be `weft.dev/v1alpha1`.
+    pub api_version: String,
+    /// Must be `Pipeline`.
+    pub kind: String,
+    /// Name and labels.
+    pub metadata: ObjectMeta,
+    /// What to run.
+    pub spec: PipelineSpec,
+}
+
+/// The parts of Kubernetes object metadata weft reads.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectMeta {
+    /// The pipeline's name.
+    pub name: String,
+    /// Namespace, on a cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Labels.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// The pipeline itself.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PipelineSpec {
+    /// Plugins by the name steps use.
+    pub plugins: BTreeMap<String, PluginRef>,
+    /// The data to read.
+    pub input: DataRef,
+    /// Where results go: a folder, or a data file whose extension picks the format.
+    pub output: DataRef,
+    /// Rows per batch (default 65536).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_rows: Option<usize>,
+    /// Parallel workers for the transform pass (default: the machine's cores).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workers: Option<usize>,
+    /// Limits applied to every step unless the step sets its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<LimitsSpec>,
+    /// The steps, in any order; `needs` orders them.
+    pub steps: Vec<Step>,
+}
+
+/// Where a plugin's component file is.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PluginRef {
+    /// Path of the `.wasm` component, relative to the manifest.
+    pub path: String,
+    /// Expected sha256 of the file, hex; checked when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+}
+
+/// A data file or folder.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DataRef {
+    /// Path relative to the manifest (.csv, .parquet, .jsonl; a folder for output).
+    pub path: String,
+}
+
+/// One step of the pipeline.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Step {
+    /// Unique name (lowercase letters, digits, `-`).
+    pub name: String,
+    /// Key into `spec.plugins`.
+    pub plugin: String,
+    /// The step's configuration, checked against the plugin's JSON Schema.
+    #[serde(default = "empty_object")]
+    pub config: serde_json::Value,
+    /// Steps whose output this step reads; none means the pipeline input.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub needs: Vec<String>,
+    /// Whether to fit before transforming (default: whether the plugin is stateful).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fit: Option<bool>,
+    /// This step's limits (override `spec.limits`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<LimitsSpec>,
+    /// Host folders the step may read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mounts: Vec<Mount>,
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::json!({})
+}
+
+/// Per-step limits enforced by the host.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LimitsSpec {
+    /// Linear memory, e.g. `256Mi` (default 512Mi).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<String>,
+    /// Wall time of one call into the step, seconds (default 60).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<f64>,
+    /// Fuel per call; enables fuel metering for the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fuel: Option<u64>,
+    /// Bytes of columns one call may create, e.g. `1Gi` (default 1Gi).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_output: Option<String>,
+}
+
+/// A read-only host folder granted to a step.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Mount {
+    /// Host folder, relative to the manifest.
+    pub path: String,
+    /// Where the step sees it, e.g. `/models`.
+    #[serde(rename = "as")]
+    pub guest: String,
+}
+
+/// A manifest problem, located in its file.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}:{line}:{column}: {message}")]
+pub struct ManifestError {
+    /// The manifest file.
+    pub file: String,
+    /// 1-based line (0 when unknown).
+    pub line: usize,
+    /// 1-based column (0 when unknown).
+    pub column: usize,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+/// A parsed, validated manifest with its source and folder.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    /// The document.
+    pub pipeline: Pipeline,
+    /// The file it came from.
+    pub file: PathBuf,
+    /// Step indices in execution order (dependencies first).
+    pub order: Vec<usize>,
+    source: String,
+}
+
+impl Manifest {
+    /// Read and validate a manifest file.
+    pub fn load(file: &Path) -> Result<Manifest, ManifestError> {
+        let source = std::fs::read_to_string(file).map_err(|e| ManifestError {
+            file: file.display().to_string(),
+            line: 0,
+            column: 0,
+            message: format!("cannot read the manifest: {e}"),
+        })?;
+        Manifest::parse(file, source)
+    }
+
+    /// Parse and validate manifest text that came from `file`.
+    pub fn parse(file: &Path, source: String) -> Result<Manifest, ManifestError> {
+        let pipeline: Pipeline = serde_yaml::from_str(&source).map_err(|e| {
+            let (line, column) = e
+                .location()
+                .map(|l| (l.line(), l.column()))
+                .unwrap_or((0, 0));
+            ManifestError {
+                file: file.display().to_string(),
+                line,
+                column,
+                message: e.to_string(),
+            }
+        })?;
+        let mut manifest = Manifest {
+            pipeline,
+            file: file.to_owned(),
+            order: Vec::new(),
+            source,
+        };
+        manifest.order = manifest.validate()?;
+        Ok(manifest)
+    }
+
+    /// Resolve a manifest-relative path.
+    pub fn resolve(&self, path: &str) -> PathBuf {
+        let base = self.file.parent().unwrap_or(Path::new("."));
+        base.join(path)
+    }
+
+    /// An error located at the first occurrence of `needle` after `after`.
+    pub fn error_at(&self, after: &str, needle: &str, message: String) -> ManifestError {
+        let start = self.source.find(after).unwrap_or(0);
+        let at = self.source[start..].find(needle).map(|i| i + start);
+        let (line, column) = match at {
+            Some(i) => {
+                let before = &self.source[..i];
+                let line = before.matches('\n').count() + 1;
+                (line, i - before.rfind('\n').map_or(0, |n| n + 1) + 1)
+            }
+            None => (0, 0),
+        };
+        ManifestError {
+            file: self.file.display().to_string(),
+            line,
+            column,
+            message,
+        }
+    }
+
+    fn step_error(&self, step: &Step, needle: &str, message: String) -> ManifestError {
+        self.error_at(&format!("name: {}", step.name), needle, message)
+    }
+
+    fn validate(&self) -> Result<Vec<usize>, ManifestError> {
+        let p = &self.pipeline;
+        if p.api_version != API_VERSION {
+            return Err(self.error_at(
+                "",
+                "apiVersion",
+                format!(
+                    "apiVersion is {:?}; weft reads {API_VERSION:?}",
+                    p.api_version
+                ),
+            ));
+        }
+        if p.kind != "Pipeline" {
+            return Err(self.error_at(
+                "",
+                "kind",
+                format!("kind is {:?}; expected \"Pipeline\"", p.kind),
+            ));
+        }
+        if p.spec.batch_rows == Some(0) {
+            return Err(self.error_at("", "batchRows", "batchRows must be at least 1".into()));
+        }
+        if p.spec.workers == Some(0) {
+            return Err(self.error_at("", "workers", "workers must be at least 1".into()));
+        }
+        if p.spec.steps.is_empty() {
+            return Err(self.error_at("", "steps", "the pipeline has no steps".into()));
+        }
+        let mut index = HashMap::new();
+        for (i, step) in p.spec.steps.iter().enumerate() {
+            if !valid_name(&step.name) {
+                return Err(self.step_error(step, &step.name, format!(
+                    "step name {:?} must be 1-63 lowercase letters, digits or '-', starting and ending with a letter or digit",
+                    step.name
+                )));
+            }
+            if index.insert(step.name.as_str(), i).is_some() {
+                return Err(self.step_error(
+                    step,
+                    &step.name,
+                    format!("two steps are named {:?}", step.name),
+                ));
+            }
+            if !p.spec.plugins.contains_key(&step.plugin) {
+                let known: Vec<_> = p.spec.plugins.keys().map(String::as_str).collect();
+                return Err(self.step_error(
+                    step,
+                    "plugin",
+                    format!(
+                    "step {:?} uses plugin {:?}, which spec.plugins does not define (defined: {})",
+                    step.name, step.plugin, known.join(", ")
+                ),
+                ));
+            }
+            for limits in step.limits.iter().chain(p.spec.limits.iter()) {
+                self.check_limits(limits).map_err(|m| {
+                    self.step_error(step, "limits", format!("step {:?}: {m}", step.name))
+                })?;
+            }
+        }
+        for step in &p.spec.steps {
+            for need in &step.needs {
+                if !index.contains_key(need.as_str()) {
+                    return Err(self.step_error(
+                        step,
+                        need,
+                        format!("step {:?} needs {need:?}, which is not a step", step.name),
+                    ));
+                }
+            }
+        }
+        self.topo_order(&index)
+    }
+
+    fn check_limits(&self, limits: &LimitsSpec) -> Result<(), String> {
+        for (field, value) in [
+            ("memory", &limits.memory),
+            ("maxOutput", &limits.max_output),
+        ] {
+            if let Some(v) = value {
+                parse_bytes(v).map_err(|e| format!("limits.{field}: {e}"))?;
+            }
+        }
+        match limits.timeout_seconds {
+            Some(t) if !(t > 0.0 && t.is_finite()) => {
+                Err(format!("limits.timeoutSeconds must be positive, got {t}"))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Kahn's algorithm, taking ready steps in manifest order; names a cycle.
+    fn topo_order(&self, index: &HashMap<&str, usize>) -> Result<Vec<usize>, ManifestError> {
+        let steps = &self.pipeline.spec.steps;
+        let mut waiting: Vec<usize> = steps.iter().map(|s| s.needs.len()).collect();
+        let mut order = Vec::with_capacity(steps.len());
+        while order.len() < steps.len() {
+            let Some(next) = (0..steps.len()).find(|i| waiting[*i] == 0 && !order.contains(i))
+            else {
+                let stuck: Vec<&str> = (0..steps.len())
+                    .filter(|i| !order.contains(i))
+                    .map(|i| steps[i].name.as_str())
+                    .collect();
+                let first = &steps[index[stuck[0]]];
+                return Err(self.step_error(
+                    first,
+                    "needs",
+                    format!("the steps {} need each other in a cycle", stuck.join(", ")),
+                ));
+            };
+            order.push(next);
+            for (i, s) in steps.iter().enumerate() {
+                waiting[i] -= s.needs.iter().filter(|n| index[n.as_str()] == next).count();
+            }
+        }
+        Ok(order)
+    }
+}
+
+fn valid_name(name: &str) -> bool {
+    let ok = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    !name.is_empty()
+        && name.len() <= 63
+        && name.chars().all(|c| ok(c) || c == '-')
+        && name.starts_with(ok)
+        && name.ends_with(ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(yaml: &str) -> Result<Manifest, ManifestError> {
+        Manifest::parse(Path::new("p.yaml"), yaml.to_owned())
+    }
+
+    const HEAD: &str = "apiVersion: weft.dev/v1alpha1\nkind: Pipeline\nmetadata: { name: t }\nspec:\n  plugins:\n    id: { path: id.wasm }\n  input: { path: in.csv }\n  output: { path: out/ }\n  steps:\n";
+
+    #[test]
+    fn orders_by_needs() {
+        let m = parse(&format!(
+            "{HEAD}    - {{ name: b, plugin: id, needs: [a] }}\n    - {{ name: a, plugin: id }}\n"
+        ))
+        .unwrap();
+        assert_eq!(m.order, vec![1, 0]);
+    }
+
+    #[test]
+    fn unknown_field_is_located() {
+        let e = parse(&format!(
+            "{HEAD}    - name: a\n      plugin: id\n      confg: {{}}\n"
+        ))
+        .unwrap_err();
+        assert_eq!(e.line, 12, "{e}");
+        assert!(e.message.contains("unknown field `confg`"), "{e}");
+    }
+
+    #[test]
+    fn cycle_names_the_steps() {
+        let e = parse(&format!("{HEAD}    - {{ name: a, plugin: id, needs: [b] }}\n    - {{ name: b, plugin: id, needs: [a] }}\n")).unwrap_err();
+        assert!(e.message.contains("a, b need each other in a cycle"), "{e}");
+        assert_eq!(e.line, 10);
+    }
+
+    #[test]
+    fn missing_plugin_and_need_are_named() {
+        let e = parse(&format!("{HEAD}    - {{ name: a, plugin: nope }}\n")).unwrap_err();
+        assert!(e.message.contains("plugin \"nope\""), "{e}");
+        let e = parse(&format!(
+            "{HEAD}    - {{ name: a, plugin: id, needs: [zz] }}\n"
+        ))
+        .unwrap_err();
+        assert!(e.message.contains("needs \"zz\""), "{e}");
+        assert_eq!((e.line, e.column), (10, 38));
+    }
+
+    #[test]
+    fn bad_limits_and_names() {
+        let e = parse(&format!(
+            "{HEAD}    - {{ name: a, plugin: id, limits: {{ memory: lots }} }}\n"
+        ))
+        .unwrap_err();
+        assert!(e.message.contains("limits.memory"), "{e}");
+        let e = parse(&format!("{HEAD}    - {{ name: A_b, plugin: id }}\n")).unwrap_err();
+        assert!(e.message.contains("lowercase"), "{e}");
+    }
+}

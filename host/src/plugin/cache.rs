@@ -1,0 +1,62 @@
+//! Compiled components cached on disk, keyed by the sha256 of the `.wasm`
+//! and the engine's compatibility hash, so a plugin compiles once.
+
+use std::hash::{Hash, Hasher};
+use std::path::PathBuf;
+
+use wasmtime::component::Component;
+use wasmtime::Engine;
+
+/// Where compiled components are kept; `None` compiles every time.
+#[derive(Debug, Clone)]
+pub struct Cache {
+    dir: Option<PathBuf>,
+}
+
+impl Cache {
+    /// The cache in `dir`, or no cache.
+    pub fn new(dir: Option<PathBuf>) -> Cache {
+        Cache { dir }
+    }
+
+    /// `$WEFT_CACHE_DIR`, else the user's cache folder (`~/.cache/weft/aot`).
+    pub fn default_location() -> Cache {
+        let dir = std::env::var_os("WEFT_CACHE_DIR")
+            .map(PathBuf::from)
+            .or_else(|| dirs::cache_dir().map(|d| d.join("weft").join("aot")));
+        Cache::new(dir)
+    }
+
+    /// The compiled component for `bytes` whose sha256 is `digest`.
+    pub fn component(
+        &self,
+        engine: &Engine,
+        digest: &str,
+        bytes: &[u8],
+    ) -> wasmtime::Result<Component> {
+        let Some(dir) = &self.dir else {
+            return Component::new(engine, bytes);
+        };
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        engine.precompile_compatibility_hash().hash(&mut hasher);
+        let file = dir.join(format!("{digest}-{:016x}.cwasm", hasher.finish()));
+        if file.exists() {
+            // SAFETY: the file was written by `Component::serialize` of this
+            // engine configuration (the name carries both the module digest
+            // and the engine hash); wasmtime checks its header again.
+            if let Ok(c) = unsafe { Component::deserialize_file(engine, &file) } {
+                return Ok(c);
+            }
+            tracing::warn!(file = %file.display(), "cached component unusable; recompiling");
+        }
+        let component = Component::new(engine, bytes)?;
+        if let Err(e) = component
+            .serialize()
+            .map_err(|e| e.to_string())
+            .and_then(|b| crate::data::write_atomic(&file, &b).map_err(|e| e.to_string()))
+        {
+            tracing::warn!(file = %file.display(), "cannot write the compile cache: {e}");
+        }
+        Ok(component)
+    }
+}

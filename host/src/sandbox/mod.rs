@@ -1,0 +1,310 @@
+//! The sandbox every step runs in: the wasmtime engine (pooling allocator,
+//! epoch interruption), per-store limits and a WASI context with no network,
+//! no environment, no arguments and no files but read-only grants.
+
+mod resources;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::component::{HasSelf, Linker, ResourceTable};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, StoreLimits,
+    StoreLimitsBuilder,
+};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+pub use resources::{Batch, Column};
+
+use crate::bindings::{self, weft::step::log::Level};
+
+/// Length of one epoch tick: the granularity of step deadlines.
+pub const TICK: Duration = Duration::from_millis(10);
+
+/// Bytes of guest stdout/stderr kept per call before writes fail.
+const STDIO_CAPACITY: usize = 1 << 20;
+
+/// Resource handles one step may hold at once.
+const MAX_HANDLES: usize = 1 << 20;
+
+/// What the host allows one step.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Linear memory of the step's instance, in bytes.
+    pub memory_bytes: u64,
+    /// Wall time of one call into the step.
+    pub timeout: Duration,
+    /// Fuel per call (instructions, roughly), when fuel metering is on.
+    pub fuel: Option<u64>,
+    /// Bytes of columns a step may create on the host during one call.
+    pub output_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            memory_bytes: 512 << 20,
+            timeout: Duration::from_secs(60),
+            fuel: None,
+            output_bytes: 1 << 30,
+        }
+    }
+}
+
+/// A host directory a step may read, and where the step sees it.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    /// Directory on the host.
+    pub host: PathBuf,
+    /// Path inside the sandbox.
+    pub guest: String,
+}
+
+/// The shared engine: compilation settings and the instance pool.
+#[derive(Clone)]
+pub struct Sandbox {
+    engine: Engine,
+    linker: Arc<Linker<StepCtx>>,
+    _ticker: Arc<Ticker>,
+}
+
+/// Sizing of the instance pool.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolSize {
+    /// Instances alive at once (all steps, all workers).
+    pub instances: u32,
+    /// Largest linear memory of any step.
+    pub max_memory_bytes: u64,
+    /// Whether any step meters fuel.
+    pub fuel: bool,
+}
+
+impl Sandbox {
+    /// An engine whose pool holds `pool.instances` instances.
+    pub fn new(pool: PoolSize) -> wasmtime::Result<Sandbox> {
+        let mut pooling = PoolingAllocationConfig::new();
+        pooling
+            .total_component_instances(pool.instances)
+            .total_core_instances(pool.instances * 4)
+            .max_core_instances_per_component(16)
+            .total_memories(pool.instances * 2)
+            .max_memories_per_component(2)
+            .total_tables(pool.instances * 4)
+            .max_tables_per_component(4)
+            .total_stacks(pool.instances)
+            .max_memory_size(pool.max_memory_bytes as usize);
+        let mut config = Config::new();
+        config
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pooling))
+            .epoch_interruption(true)
+            .consume_fuel(pool.fuel)
+            .max_wasm_stack(1 << 20)
+            .wasm_simd(true);
+        let engine = Engine::new(&config)?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        bindings::Plugin::add_to_linker::<StepCtx, HasSelf<StepCtx>>(&mut linker, |c| c)?;
+        let ticker = Ticker::start(engine.clone());
+        Ok(Sandbox {
+            engine,
+            linker: Arc::new(linker),
+            _ticker: ticker,
+        })
+    }
+
+    /// The wasmtime engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The linker with WASI and the weft host interfaces.
+    pub fn linker(&self) -> &Linker<StepCtx> {
+        &self.linker
+    }
+}
+
+/// Advances the engine's epoch every [`TICK`] so deadlines fire.
+struct Ticker {
+    stop: Arc<AtomicBool>,
+}
+
+impl Ticker {
+    fn start(engine: Engine) -> Arc<Ticker> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        std::thread::Builder::new()
+            .name("weft-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(TICK);
+                    engine.increment_epoch();
+                }
+            })
+            .expect("spawn epoch thread");
+        Arc::new(Ticker { stop })
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A metric a step emitted through the host `metrics` import.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Emitted {
+    /// Metric name as the step gave it.
+    pub name: String,
+    /// Value.
+    pub value: f64,
+    /// Labels as the step gave them.
+    pub labels: Vec<(String, String)>,
+}
+
+/// The host state of one step instance (the wasmtime store's data).
+pub struct StepCtx {
+    pub(crate) table: ResourceTable,
+    wasi: WasiCtx,
+    limits: StoreLimits,
+    step: Arc<str>,
+    stdout: MemoryOutputPipe,
+    stderr: MemoryOutputPipe,
+    logged: [usize; 2],
+    pub(crate) emitted: Vec<Emitted>,
+    pub(crate) created_bytes: u64,
+    output_bytes: u64,
+}
+
+/// A step went past one of its limits.
+#[derive(Debug, thiserror::Error)]
+#[error("step created more than {limit} bytes of columns in one call (limits.maxOutputBytes)")]
+pub struct OutputLimit {
+    /// The limit in bytes.
+    pub limit: u64,
+}
+
+impl StepCtx {
+    /// Fresh host state for step `step` with `limits` and read-only `grants`.
+    pub fn new(step: &str, limits: &Limits, grants: &[Grant]) -> wasmtime::Result<StepCtx> {
+        let (stdout, stderr) = (
+            MemoryOutputPipe::new(STDIO_CAPACITY),
+            MemoryOutputPipe::new(STDIO_CAPACITY),
+        );
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .socket_addr_check(|_, _| Box::pin(async { false }));
+        for g in grants {
+            wasi.preopened_dir(&g.host, &g.guest, FsPerms::ReadOnly)?;
+        }
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(MAX_HANDLES);
+        Ok(StepCtx {
+            table,
+            wasi: wasi.build(),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(limits.memory_bytes as usize)
+                .instances(32)
+                .trap_on_grow_failure(true)
+                .build(),
+            step: step.into(),
+            stdout,
+            stderr,
+            logged: [0, 0],
+            emitted: Vec::new(),
+            created_bytes: 0,
+            output_bytes: limits.output_bytes,
+        })
+    }
+
+    /// The store limiter (memory cap).
+    pub fn limiter(&mut self) -> &mut StoreLimits {
+        &mut self.limits
+    }
+
+    /// Count `bytes` of host memory created for the step; trap past the limit.
+    pub(crate) fn charge(&mut self, bytes: usize) -> wasmtime::Result<()> {
+        self.created_bytes += bytes as u64;
+        if self.created_bytes > self.output_bytes {
+            return Err(wasmtime::Error::new(OutputLimit {
+                limit: self.output_bytes,
+            }));
+        }
+        Ok(())
+    }
+
+    /// Forward what the guest printed since the last call to the host log.
+    pub fn flush_stdio(&mut self) {
+        for (i, pipe) in [&self.stdout, &self.stderr].into_iter().enumerate() {
+            let bytes = pipe.contents();
+            if bytes.len() > self.logged[i] {
+                for line in String::from_utf8_lossy(&bytes[self.logged[i]..]).lines() {
+                    tracing::info!(step = %self.step, stream = if i == 0 { "stdout" } else { "stderr" }, "{line}");
+                }
+                self.logged[i] = bytes.len();
+            }
+        }
+    }
+
+    /// The last few lines the guest wrote to stderr, for error messages.
+    pub fn stderr_tail(&self) -> String {
+        let bytes = self.stderr.contents();
+        let text = String::from_utf8_lossy(&bytes);
+        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        lines[lines.len().saturating_sub(3)..].join(" | ")
+    }
+
+    /// Start a new call: reset per-call budgets.
+    pub fn begin_call(&mut self) {
+        self.created_bytes = 0;
+    }
+}
+
+impl WasiView for StepCtx {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl bindings::weft::step::log::Host for StepCtx {
+    fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
+        let step = &*self.step;
+        match level {
+            Level::Trace => tracing::trace!(step, "{message}"),
+            Level::Debug => tracing::debug!(step, "{message}"),
+            Level::Info => tracing::info!(step, "{message}"),
+            Level::Warn => tracing::warn!(step, "{message}"),
+            Level::Error => tracing::error!(step, "{message}"),
+        }
+        Ok(())
+    }
+}
+
+impl bindings::weft::step::metrics::Host for StepCtx {
+    fn emit(
+        &mut self,
+        name: String,
+        value: f64,
+        labels: Vec<(String, String)>,
+    ) -> wasmtime::Result<()> {
+        if self.emitted.len() >= 100_000 {
+            wasmtime::bail!("step emitted more than 100000 metrics");
+        }
+        self.emitted.push(Emitted {
+            name,
+            value,
+            labels,
+        });
+        Ok(())
+    }
+}
