@@ -245,9 +245,7 @@ impl Writer {
             Sink::Jsonl(mut w) => w.finish().map_err(|e| content(&self.path, e))?,
             Sink::Parquet(w) => drop(w.close().map_err(|e| content(&self.path, e))?),
         }
-        let temp = self.temp.take().expect("writer not finished");
-        temp.persist(&self.path)
-            .map_err(|e| io(&self.path, e.error))?;
+        publish(self.temp.take().expect("writer not finished"), &self.path)?;
         Ok(self.rows)
     }
 }
@@ -273,6 +271,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DataError> {
         .tempfile_in(dir)
         .map_err(|e| io(dir, e))?;
     std::io::Write::write_all(&mut temp, bytes).map_err(|e| io(path, e))?;
+    publish(temp.into_temp_path(), path)
+}
+
+/// Give a finished temporary file ordinary permissions and rename it into place.
+fn publish(temp: tempfile::TempPath, path: &Path) -> Result<(), DataError> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&temp, std::fs::Permissions::from_mode(0o644))
+        .map_err(|e| io(path, e))?;
     temp.persist(path).map_err(|e| io(path, e.error))?;
     Ok(())
 }

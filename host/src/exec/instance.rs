@@ -53,7 +53,7 @@ pub enum Failure {
     #[error("{0}")]
     Output(String),
     /// The guest panicked or hit `unreachable`.
-    #[error("crashed (wasm trap: {trap}){}", if .stderr.is_empty() { String::new() } else { format!("; it printed: {}", .stderr) })]
+    #[error("crashed ({trap}){}", if .stderr.is_empty() { String::new() } else { format!("; it printed: {}", .stderr) })]
     Crash {
         /// The trap.
         trap: String,

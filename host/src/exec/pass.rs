@@ -2,10 +2,11 @@
 //! step graph on each batch, and the caller's thread, which feeds sequential
 //! consumers (fitting and evaluating steps) in input order and writes output.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use arrow::array::ArrayRef;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use crossbeam_channel::bounded;
@@ -146,8 +147,10 @@ impl Pass<'_> {
         let steps = &self.prepared.steps;
         let rows_in = batch.num_rows() as u64;
         let mut outputs: Vec<Option<RecordBatch>> = vec![None; steps.len()];
+        let mut provenance = Provenance::default();
+        provenance.record(0, &batch);
         let mut sink_inputs = Vec::with_capacity(self.sinks.len());
-        for &i in &self.prepared.order {
+        for (rank, &i) in (1..).zip(&self.prepared.order) {
             let is_sink = self.sinks.contains(&i);
             if !self.compute[i] && !is_sink {
                 continue;
@@ -160,7 +163,7 @@ impl Pass<'_> {
             let input = if needs.is_empty() {
                 batch.clone()
             } else {
-                batch_union(&needs).map_err(RunError::Invalid)?
+                batch_union(&needs, &provenance).map_err(RunError::Invalid)?
             };
             if is_sink {
                 sink_inputs.push(input.clone());
@@ -181,11 +184,12 @@ impl Pass<'_> {
                 None => input,
             };
             s.rows_out += out.num_rows() as u64;
+            provenance.record(rank, &out);
             outputs[i] = Some(out);
         }
         let output = self
             .produce
-            .then(|| self.terminal_output(&mut outputs))
+            .then(|| self.terminal_output(&outputs, &provenance))
             .transpose()?;
         Ok(Worked {
             output,
@@ -197,7 +201,8 @@ impl Pass<'_> {
     /// The union of the outputs of steps nothing else needs.
     fn terminal_output(
         &self,
-        outputs: &mut [Option<RecordBatch>],
+        outputs: &[Option<RecordBatch>],
+        provenance: &Provenance,
     ) -> Result<RecordBatch, RunError> {
         let steps = &self.prepared.steps;
         let needed: Vec<bool> = (0..steps.len())
@@ -210,7 +215,7 @@ impl Pass<'_> {
             .filter(|i| !needed[**i])
             .filter_map(|i| outputs[*i].as_ref())
             .collect();
-        batch_union(&terminal).map_err(RunError::Invalid)
+        batch_union(&terminal, provenance).map_err(RunError::Invalid)
     }
 
     /// Run the pass; returns the sink instances for their final calls.
@@ -373,9 +378,32 @@ impl Sink {
     }
 }
 
-/// Columns of `batches` merged left to right; a later column of the same name
-/// replaces an earlier one in place.
-pub(crate) fn batch_union(batches: &[&RecordBatch]) -> Result<RecordBatch, String> {
+/// Which step (by position in execution order, 0 for the input) first
+/// produced each column array of one batch's trip through the graph. Columns
+/// passed through by handle keep their producer.
+#[derive(Default)]
+struct Provenance(HashMap<usize, usize>);
+
+impl Provenance {
+    fn key(array: &ArrayRef) -> usize {
+        Arc::as_ptr(array) as *const u8 as usize
+    }
+
+    fn record(&mut self, rank: usize, batch: &RecordBatch) {
+        for c in batch.columns() {
+            self.0.entry(Self::key(c)).or_insert(rank);
+        }
+    }
+
+    fn rank(&self, array: &ArrayRef) -> usize {
+        self.0.get(&Self::key(array)).copied().unwrap_or(0)
+    }
+}
+
+/// Columns of `batches` merged left to right. Where several hold a column of
+/// the same name, the one produced last in execution order wins, so two
+/// branches that each change different columns merge into both changes.
+fn batch_union(batches: &[&RecordBatch], provenance: &Provenance) -> Result<RecordBatch, String> {
     let Some(first) = batches.first() else {
         return Err("the pipeline produced no output batch".into());
     };
@@ -383,11 +411,14 @@ pub(crate) fn batch_union(batches: &[&RecordBatch]) -> Result<RecordBatch, Strin
         return Ok((*first).clone());
     }
     let mut fields: Vec<arrow::datatypes::FieldRef> = Vec::new();
-    let mut columns = Vec::new();
+    let mut columns: Vec<ArrayRef> = Vec::new();
     for b in batches {
         for (f, c) in b.schema().fields().iter().zip(b.columns()) {
             match fields.iter().position(|x| x.name() == f.name()) {
-                Some(i) => (fields[i], columns[i]) = (f.clone(), c.clone()),
+                Some(i) if provenance.rank(c) > provenance.rank(&columns[i]) => {
+                    (fields[i], columns[i]) = (f.clone(), c.clone())
+                }
+                Some(_) => {}
                 None => {
                     fields.push(f.clone());
                     columns.push(c.clone());

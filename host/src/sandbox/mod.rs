@@ -181,7 +181,7 @@ pub struct StepCtx {
 
 /// A step went past one of its limits.
 #[derive(Debug, thiserror::Error)]
-#[error("step created more than {limit} bytes of columns in one call (limits.maxOutputBytes)")]
+#[error("step created more than {limit} bytes of columns in one call (limits.maxOutput)")]
 pub struct OutputLimit {
     /// The limit in bytes.
     pub limit: u64,
