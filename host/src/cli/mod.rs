@@ -55,6 +55,14 @@ enum Command {
         /// The Pipeline manifest (YAML).
         manifest: PathBuf,
     },
+    /// Print the first rows of a data file (.csv, .parquet, .jsonl) as a table.
+    Head {
+        /// The data file.
+        file: PathBuf,
+        /// Rows to show.
+        #[arg(short = 'n', long, default_value_t = 10)]
+        rows: usize,
+    },
     /// Show what a plugin is: metadata, contract version, imports, exports, config schema.
     Inspect {
         /// A plugin component (.wasm).
@@ -89,6 +97,7 @@ impl Cli {
             }
             Command::Validate { manifest } => validate(&manifest),
             Command::Inspect { plugin, json } => inspect(&plugin, json),
+            Command::Head { file, rows } => head(&file, rows),
         }
     }
 }
@@ -135,6 +144,19 @@ fn inspect(path: &PathBuf, json: bool) -> Result<ExitCode> {
     } else {
         print!("{}", table::inspect(&plugin));
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn head(file: &PathBuf, rows: usize) -> Result<ExitCode> {
+    let mut reader = crate::data::Reader::open(file, rows.max(1))?;
+    let batch = reader
+        .next()
+        .transpose()?
+        .unwrap_or_else(|| arrow::record_batch::RecordBatch::new_empty(reader.schema()));
+    println!(
+        "{}",
+        arrow::util::pretty::pretty_format_batches(&[batch.slice(0, rows.min(batch.num_rows()))])?
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -430,3 +430,48 @@ fn batch_union(batches: &[&RecordBatch], provenance: &Provenance) -> Result<Reco
     RecordBatch::try_new(schema, columns)
         .map_err(|e| format!("cannot merge the outputs of several steps: {e}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::Int64Array;
+
+    fn batch(cols: &[(&str, &ArrayRef)]) -> RecordBatch {
+        RecordBatch::try_from_iter(cols.iter().map(|(n, c)| (*n, (*c).clone()))).unwrap()
+    }
+
+    #[test]
+    fn union_keeps_each_branch_change() {
+        let (a, b) = (
+            Arc::new(Int64Array::from(vec![1])) as ArrayRef,
+            Arc::new(Int64Array::from(vec![2])) as ArrayRef,
+        );
+        let (a2, b2) = (
+            Arc::new(Int64Array::from(vec![10])) as ArrayRef,
+            Arc::new(Int64Array::from(vec![20])) as ArrayRef,
+        );
+        let mut p = Provenance::default();
+        let input = batch(&[("a", &a), ("b", &b)]);
+        p.record(0, &input);
+        let left = batch(&[("a", &a2), ("b", &b)]);
+        p.record(1, &left);
+        let right = batch(&[("a", &a), ("b", &b2), ("c", &b2)]);
+        p.record(2, &right);
+        let merged = batch_union(&[&left, &right], &p).unwrap();
+        let names: Vec<_> = merged
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        assert_eq!(names, ["a", "b", "c"]);
+        assert!(
+            Arc::ptr_eq(merged.column(0), &a2),
+            "left's change to a survives"
+        );
+        assert!(
+            Arc::ptr_eq(merged.column(1), &b2),
+            "right's change to b survives"
+        );
+    }
+}

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Set up and run every test: unit tests of each crate, native tests of the
+# plugins, and the end-to-end suite (real components, real files, live
+# scikit-learn parity). Needs network access to crates.io and PyPI once.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh --test
+cargo build --release --target wasm32-wasip2 -p impute -p scale -p one-hot -p hostile
+cargo test --workspace --exclude hostile --exclude guest-loop "$@"
