@@ -118,7 +118,7 @@ impl Instance {
             .map_err(|e| self.fail("instantiate", host(e)))?;
         let mut store = Store::new(self.plugin.pre.engine(), ctx);
         store.limiter(|c| c.limiter());
-        store.set_epoch_deadline(u64::MAX / 2);
+        arm(&mut store, &self.setup.limits);
         let bindings =
             self.plugin.pre.instantiate(&mut store).map_err(|e| {
                 self.fail("instantiate", classify(e, &self.setup.limits, &mut store))
@@ -147,14 +147,7 @@ impl Instance {
         }
         let limits = &self.setup.limits;
         let (store, bindings) = self.live.as_mut().expect("revived above");
-        store.set_epoch_deadline((limits.timeout.as_millis() / TICK.as_millis()).max(1) as u64);
-        if let Some(fuel) = limits.fuel {
-            store.set_fuel(fuel).map_err(|e| StepFailure {
-                step: self.setup.name.clone(),
-                call,
-                failure: Failure::Host(e.to_string()),
-            })?;
-        }
+        arm(store, limits);
         store.data_mut().begin_call();
         let result = f(bindings, store);
         store.data_mut().flush_stdio();
@@ -247,6 +240,13 @@ impl Instance {
     pub fn take_emitted(&mut self) -> Vec<Emitted> {
         std::mem::take(&mut self.emitted)
     }
+}
+
+/// Arm a store's deadline and fuel for one call. Steps without a fuel limit
+/// get unlimited fuel (the setter fails harmlessly when metering is off).
+fn arm(store: &mut Store<StepCtx>, limits: &Limits) {
+    store.set_epoch_deadline((limits.timeout.as_millis() / TICK.as_millis()).max(1) as u64);
+    let _ = store.set_fuel(limits.fuel.unwrap_or(u64::MAX));
 }
 
 /// Turn a trap into a failure a person can act on.

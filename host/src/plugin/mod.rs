@@ -226,6 +226,7 @@ fn describe(pre: &bindings::PluginPre<StepCtx>) -> wasmtime::Result<Meta> {
     store.set_epoch_deadline(
         Limits::default().timeout.as_millis() as u64 / crate::sandbox::TICK.as_millis() as u64,
     );
+    let _ = store.set_fuel(u64::MAX);
     let plugin = pre.instantiate(&mut store)?;
     let m = plugin.weft_step_step().call_describe(&mut store)?;
     let config_schema = serde_json::from_str(&m.config_schema)
