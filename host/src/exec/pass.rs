@@ -171,7 +171,13 @@ impl Pass<'_> {
             if !self.compute[i] {
                 continue;
             }
-            let s = &mut stats[i];
+            // Fit passes recompute upstream steps; only the transform pass counts.
+            let mut scratch = StepStats::default();
+            let s = if self.produce {
+                &mut stats[i]
+            } else {
+                &mut scratch
+            };
             s.rows_in += input.num_rows() as u64;
             s.batches += 1;
             let out = match instances[i].as_mut() {

@@ -1,0 +1,310 @@
+//! Columns, batches and kernels on the native target, for unit tests: the
+//! same kernels the host runs, over in-process Arrow arrays.
+
+use std::cell::RefCell;
+
+use arrow::array::{Array, ArrayRef};
+
+use crate::{Dtype, Metric, Result, Scalar, Stats, StepError, UnknownPolicy};
+
+fn input(e: weft_kernels::KernelError) -> StepError {
+    StepError::InvalidInput(e.to_string())
+}
+
+fn kernel_scalar(s: &Scalar) -> weft_kernels::Scalar {
+    match s {
+        Scalar::Null => weft_kernels::Scalar::Null,
+        Scalar::Int(v) => weft_kernels::Scalar::Int(*v),
+        Scalar::Float(v) => weft_kernels::Scalar::Float(*v),
+        Scalar::Boolean(v) => weft_kernels::Scalar::Boolean(*v),
+        Scalar::Text(v) => weft_kernels::Scalar::Text(v.clone()),
+    }
+}
+
+fn sdk_scalar(s: weft_kernels::Scalar) -> Scalar {
+    match s {
+        weft_kernels::Scalar::Null => Scalar::Null,
+        weft_kernels::Scalar::Int(v) => Scalar::Int(v),
+        weft_kernels::Scalar::Float(v) => Scalar::Float(v),
+        weft_kernels::Scalar::Boolean(v) => Scalar::Boolean(v),
+        weft_kernels::Scalar::Text(v) => Scalar::Text(v),
+    }
+}
+
+/// A column (an Arrow array).
+#[derive(Clone, Debug)]
+pub struct Column(pub ArrayRef);
+
+fn owned(validity: Option<&[bool]>) -> Option<Vec<bool>> {
+    validity.map(<[bool]>::to_vec)
+}
+
+impl Column {
+    /// A column of f64 values; `validity[i] == false` marks a null.
+    pub fn from_f64s(values: &[f64], validity: Option<&[bool]>) -> Column {
+        Column(
+            weft_kernels::from_f64s(values.to_vec(), owned(validity))
+                .expect("validity as long as values"),
+        )
+    }
+    /// A column of f32 values.
+    pub fn from_f32s(values: &[f32], validity: Option<&[bool]>) -> Column {
+        Column(
+            weft_kernels::from_f32s(values.to_vec(), owned(validity))
+                .expect("validity as long as values"),
+        )
+    }
+    /// A column of i64 values.
+    pub fn from_s64s(values: &[i64], validity: Option<&[bool]>) -> Column {
+        Column(
+            weft_kernels::from_s64s(values.to_vec(), owned(validity))
+                .expect("validity as long as values"),
+        )
+    }
+    /// A column of booleans.
+    pub fn from_bools(values: &[bool], validity: Option<&[bool]>) -> Column {
+        Column(
+            weft_kernels::from_bools(values.to_vec(), owned(validity))
+                .expect("validity as long as values"),
+        )
+    }
+    /// A column of strings.
+    pub fn from_strings(values: &[String], validity: Option<&[bool]>) -> Column {
+        Column(
+            weft_kernels::from_strings(values.to_vec(), owned(validity))
+                .expect("validity as long as values"),
+        )
+    }
+    /// Element type (types without a weft name read as text).
+    pub fn dtype(&self) -> Dtype {
+        match weft_kernels::Dtype::of(self.0.data_type()) {
+            Some(weft_kernels::Dtype::F32) => Dtype::F32,
+            Some(weft_kernels::Dtype::F64) => Dtype::F64,
+            Some(weft_kernels::Dtype::S64) => Dtype::S64,
+            Some(weft_kernels::Dtype::Boolean) => Dtype::Boolean,
+            Some(weft_kernels::Dtype::Text) | None => Dtype::Text,
+        }
+    }
+    /// Rows.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    /// Nulls.
+    pub fn null_count(&self) -> usize {
+        self.0.logical_null_count()
+    }
+    /// Validity per row, or `None` when nothing is null.
+    pub fn validity(&self) -> Option<Vec<bool>> {
+        weft_kernels::validity(self.0.as_ref())
+    }
+    /// Values as f64; nulls read as NaN.
+    pub fn to_f64s(&self) -> Result<Vec<f64>> {
+        weft_kernels::to_f64s(self.0.as_ref()).map_err(input)
+    }
+    /// Values as f32; nulls read as NaN.
+    pub fn to_f32s(&self) -> Result<Vec<f32>> {
+        weft_kernels::to_f32s(self.0.as_ref()).map_err(input)
+    }
+    /// Integers; nulls read as 0.
+    pub fn to_s64s(&self) -> Result<Vec<i64>> {
+        weft_kernels::to_s64s(self.0.as_ref()).map_err(input)
+    }
+    /// Booleans; nulls read as false.
+    pub fn to_bools(&self) -> Result<Vec<bool>> {
+        weft_kernels::to_bools(self.0.as_ref()).map_err(input)
+    }
+    /// Values as text; nulls read as "".
+    pub fn to_strings(&self) -> Result<Vec<String>> {
+        weft_kernels::to_strings(self.0.as_ref()).map_err(input)
+    }
+}
+
+/// A batch: named columns of equal length.
+#[derive(Clone, Debug)]
+pub struct Batch {
+    names: Vec<String>,
+    columns: Vec<ArrayRef>,
+    rows: usize,
+}
+
+impl Batch {
+    fn build(names: Vec<String>, columns: Vec<ArrayRef>, rows: usize) -> Result<Batch> {
+        if let Some((n, c)) = names.iter().zip(&columns).find(|(_, c)| c.len() != rows) {
+            return Err(StepError::InvalidInput(format!(
+                "column {n:?} has {} rows, the batch {rows}",
+                c.len()
+            )));
+        }
+        let mut seen = std::collections::HashSet::new();
+        if let Some(dup) = names.iter().find(|n| !seen.insert(n.as_str())) {
+            return Err(StepError::InvalidInput(format!(
+                "column {dup:?} appears twice in the batch"
+            )));
+        }
+        Ok(Batch {
+            names,
+            columns,
+            rows,
+        })
+    }
+    /// A batch of the given named columns.
+    pub fn from_columns(columns: &[(&str, &Column)]) -> Result<Batch> {
+        let rows = columns.first().map_or(0, |(_, c)| c.len());
+        Batch::build(
+            columns.iter().map(|(n, _)| n.to_string()).collect(),
+            columns.iter().map(|(_, c)| c.0.clone()).collect(),
+            rows,
+        )
+    }
+    /// Rows.
+    pub fn num_rows(&self) -> usize {
+        self.rows
+    }
+    /// Column names, in order.
+    pub fn column_names(&self) -> Vec<String> {
+        self.names.clone()
+    }
+    /// The named column, if present.
+    pub fn get(&self, name: &str) -> Option<Column> {
+        self.names
+            .iter()
+            .position(|n| n == name)
+            .map(|i| Column(self.columns[i].clone()))
+    }
+    /// This batch with the named columns replaced in place or appended.
+    pub fn with_columns(&self, columns: &[(&str, &Column)]) -> Result<Batch> {
+        let (mut names, mut arrays) = (self.names.clone(), self.columns.clone());
+        for (name, c) in columns {
+            match names.iter().position(|n| n == name) {
+                Some(i) => arrays[i] = c.0.clone(),
+                None => {
+                    names.push(name.to_string());
+                    arrays.push(c.0.clone());
+                }
+            }
+        }
+        Batch::build(names, arrays, self.rows)
+    }
+    /// This batch with column `name` replaced, at its position, by `columns`.
+    pub fn replace(&self, name: &str, columns: &[(&str, &Column)]) -> Result<Batch> {
+        let at = self.names.iter().position(|n| n == name).ok_or_else(|| {
+            StepError::InvalidInput(format!("replace: no column {name:?} in the batch"))
+        })?;
+        let (mut names, mut arrays) = (self.names.clone(), self.columns.clone());
+        names.splice(at..=at, columns.iter().map(|(n, _)| n.to_string()));
+        arrays.splice(at..=at, columns.iter().map(|(_, c)| c.0.clone()));
+        Batch::build(names, arrays, self.rows)
+    }
+}
+
+/// The host kernels, run in-process.
+pub mod compute {
+    use super::*;
+
+    fn arrays<'a>(columns: &[&'a Column]) -> Vec<&'a dyn Array> {
+        columns.iter().map(|c| c.0.as_ref()).collect()
+    }
+    /// Statistics of the valid values of all `columns` together.
+    pub fn column_stats(columns: &[&Column]) -> Result<Stats> {
+        let s = weft_kernels::column_stats(&arrays(columns)).map_err(input)?;
+        Ok(Stats {
+            count: s.count,
+            nulls: s.nulls,
+            sum: s.sum,
+            mean: s.mean,
+            m2: s.m2,
+            min: s.min,
+            max: s.max,
+        })
+    }
+    /// Exact quantiles (numpy's linear method) of all `columns` together.
+    pub fn quantiles(columns: &[&Column], qs: &[f64]) -> Result<Vec<f64>> {
+        weft_kernels::quantiles(&arrays(columns), qs).map_err(input)
+    }
+    /// Distinct values with counts, sorted, nulls last.
+    pub fn value_counts(columns: &[&Column]) -> Result<Vec<(Scalar, u64)>> {
+        let counts = weft_kernels::value_counts(&arrays(columns)).map_err(input)?;
+        Ok(counts
+            .into_iter()
+            .map(|(s, n)| (sdk_scalar(s), n))
+            .collect())
+    }
+    /// `(x - a) * b` per value.
+    pub fn affine(column: &Column, a: f64, b: f64) -> Result<Column> {
+        weft_kernels::affine(column.0.as_ref(), a, b)
+            .map(Column)
+            .map_err(input)
+    }
+    /// Nulls (and NaN) replaced by `value`.
+    pub fn fill_nulls(column: &Column, value: &Scalar) -> Result<Column> {
+        weft_kernels::fill_nulls(column.0.as_ref(), &kernel_scalar(value))
+            .map(Column)
+            .map_err(input)
+    }
+    /// One f64 indicator column per category.
+    pub fn one_hot(
+        column: &Column,
+        categories: &[Scalar],
+        unknown: UnknownPolicy,
+    ) -> Result<Vec<Column>> {
+        let cats: Vec<_> = categories.iter().map(kernel_scalar).collect();
+        let policy = match unknown {
+            UnknownPolicy::Error => weft_kernels::UnknownPolicy::Error,
+            UnknownPolicy::Ignore => weft_kernels::UnknownPolicy::Ignore,
+        };
+        let cols = weft_kernels::one_hot(column.0.as_ref(), &cats, policy).map_err(input)?;
+        Ok(cols.into_iter().map(Column).collect())
+    }
+}
+
+thread_local! {
+    static EMITTED: RefCell<Vec<Metric>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Metrics emitted on this thread so far (native tests only); drains them.
+pub fn emitted_metrics() -> Vec<Metric> {
+    EMITTED.with(|e| std::mem::take(&mut *e.borrow_mut()))
+}
+
+/// Logging: printed to stderr in native tests.
+pub mod log {
+    /// Debug message.
+    pub fn debug(message: &str) {
+        eprintln!("debug: {message}")
+    }
+    /// Informational message.
+    pub fn info(message: &str) {
+        eprintln!("info: {message}")
+    }
+    /// Warning.
+    pub fn warn(message: &str) {
+        eprintln!("warn: {message}")
+    }
+    /// Error.
+    pub fn error(message: &str) {
+        eprintln!("error: {message}")
+    }
+}
+
+/// Metrics: recorded for [`emitted_metrics`] in native tests.
+pub mod metrics {
+    use super::*;
+    /// Emit `name = value` with labels.
+    pub fn emit(name: &str, value: f64, labels: &[(&str, &str)]) {
+        let labels = labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        EMITTED.with(|e| {
+            e.borrow_mut().push(Metric {
+                name: name.into(),
+                value,
+                labels,
+            })
+        });
+    }
+}

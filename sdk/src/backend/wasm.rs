@@ -1,0 +1,242 @@
+//! Columns, batches and kernels as WIT handles owned by the host.
+
+use crate::bindings::weft::step::types::{self as wit};
+use crate::bindings::weft::step::{compute as host, log as host_log, metrics as host_metrics};
+use crate::{Dtype, Result, Scalar, Stats, StepError, UnknownPolicy};
+
+impl From<wit::StepError> for StepError {
+    fn from(e: wit::StepError) -> Self {
+        match e {
+            wit::StepError::InvalidConfig(m) => StepError::InvalidConfig(m),
+            wit::StepError::InvalidInput(m) => StepError::InvalidInput(m),
+            wit::StepError::Internal(m) => StepError::Internal(m),
+        }
+    }
+}
+
+fn to_wit(s: &Scalar) -> wit::Scalar {
+    match s {
+        Scalar::Null => wit::Scalar::Null,
+        Scalar::Int(v) => wit::Scalar::Int(*v),
+        Scalar::Float(v) => wit::Scalar::Float(*v),
+        Scalar::Boolean(v) => wit::Scalar::Boolean(*v),
+        Scalar::Text(v) => wit::Scalar::Text(v.clone()),
+    }
+}
+
+fn from_wit(s: wit::Scalar) -> Scalar {
+    match s {
+        wit::Scalar::Null => Scalar::Null,
+        wit::Scalar::Int(v) => Scalar::Int(v),
+        wit::Scalar::Float(v) => Scalar::Float(v),
+        wit::Scalar::Boolean(v) => Scalar::Boolean(v),
+        wit::Scalar::Text(v) => Scalar::Text(v),
+    }
+}
+
+/// A column living on the host.
+#[repr(transparent)]
+pub struct Column(pub(crate) wit::Column);
+
+impl Column {
+    /// A column of f64 values; `validity[i] == false` marks a null.
+    pub fn from_f64s(values: &[f64], validity: Option<&[bool]>) -> Column {
+        Column(wit::Column::from_f64s(values, validity))
+    }
+    /// A column of f32 values.
+    pub fn from_f32s(values: &[f32], validity: Option<&[bool]>) -> Column {
+        Column(wit::Column::from_f32s(values, validity))
+    }
+    /// A column of i64 values.
+    pub fn from_s64s(values: &[i64], validity: Option<&[bool]>) -> Column {
+        Column(wit::Column::from_s64s(values, validity))
+    }
+    /// A column of booleans.
+    pub fn from_bools(values: &[bool], validity: Option<&[bool]>) -> Column {
+        Column(wit::Column::from_bools(values, validity))
+    }
+    /// A column of strings.
+    pub fn from_strings(values: &[String], validity: Option<&[bool]>) -> Column {
+        Column(wit::Column::from_strings(values, validity))
+    }
+    /// Element type.
+    pub fn dtype(&self) -> Dtype {
+        match self.0.dtype() {
+            wit::Dtype::F32 => Dtype::F32,
+            wit::Dtype::F64 => Dtype::F64,
+            wit::Dtype::S64 => Dtype::S64,
+            wit::Dtype::Boolean => Dtype::Boolean,
+            wit::Dtype::Text => Dtype::Text,
+        }
+    }
+    /// Rows.
+    pub fn len(&self) -> usize {
+        self.0.len() as usize
+    }
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Nulls.
+    pub fn null_count(&self) -> usize {
+        self.0.null_count() as usize
+    }
+    /// Validity per row, or `None` when nothing is null.
+    pub fn validity(&self) -> Option<Vec<bool>> {
+        self.0.validity()
+    }
+    /// Values as f64; nulls read as NaN.
+    pub fn to_f64s(&self) -> Result<Vec<f64>> {
+        Ok(self.0.to_f64s()?)
+    }
+    /// Values as f32; nulls read as NaN.
+    pub fn to_f32s(&self) -> Result<Vec<f32>> {
+        Ok(self.0.to_f32s()?)
+    }
+    /// Integers; nulls read as 0.
+    pub fn to_s64s(&self) -> Result<Vec<i64>> {
+        Ok(self.0.to_s64s()?)
+    }
+    /// Booleans; nulls read as false.
+    pub fn to_bools(&self) -> Result<Vec<bool>> {
+        Ok(self.0.to_bools()?)
+    }
+    /// Values as text; nulls read as "".
+    pub fn to_strings(&self) -> Result<Vec<String>> {
+        Ok(self.0.to_strings()?)
+    }
+}
+
+/// A batch living on the host.
+#[repr(transparent)]
+pub struct Batch(pub(crate) wit::Batch);
+
+fn split<'a>(columns: &'a [(&str, &'a Column)]) -> (Vec<String>, Vec<&'a wit::Column>) {
+    columns.iter().map(|(n, c)| (n.to_string(), &c.0)).unzip()
+}
+
+impl Batch {
+    /// View a borrowed host batch as a [`Batch`].
+    pub(crate) fn from_wit(batch: &wit::Batch) -> &Batch {
+        // SAFETY: `Batch` is a `repr(transparent)` wrapper of `wit::Batch`.
+        unsafe { &*(batch as *const wit::Batch as *const Batch) }
+    }
+    /// A batch of the given named columns.
+    pub fn from_columns(columns: &[(&str, &Column)]) -> Result<Batch> {
+        let (names, cols) = split(columns);
+        Ok(Batch(wit::Batch::from_columns(&names, &cols)?))
+    }
+    /// Rows.
+    pub fn num_rows(&self) -> usize {
+        self.0.num_rows() as usize
+    }
+    /// Column names, in order.
+    pub fn column_names(&self) -> Vec<String> {
+        self.0.column_names()
+    }
+    /// The named column, if present.
+    pub fn get(&self, name: &str) -> Option<Column> {
+        self.0.column(name).map(Column)
+    }
+    /// This batch with the named columns replaced in place or appended; the
+    /// other columns are shared, not copied.
+    pub fn with_columns(&self, columns: &[(&str, &Column)]) -> Result<Batch> {
+        let (names, cols) = split(columns);
+        Ok(Batch(self.0.with_columns(&names, &cols)?))
+    }
+    /// This batch with column `name` replaced, at its position, by `columns`.
+    pub fn replace(&self, name: &str, columns: &[(&str, &Column)]) -> Result<Batch> {
+        let (names, cols) = split(columns);
+        Ok(Batch(self.0.replace(name, &names, &cols)?))
+    }
+}
+
+/// Kernels the host runs natively.
+pub mod compute {
+    use super::*;
+
+    fn handles<'a>(columns: &[&'a Column]) -> Vec<&'a wit::Column> {
+        columns.iter().map(|c| &c.0).collect()
+    }
+    /// Statistics of the valid values of all `columns` together.
+    pub fn column_stats(columns: &[&Column]) -> Result<Stats> {
+        let s = host::column_stats(&handles(columns))?;
+        Ok(Stats {
+            count: s.count,
+            nulls: s.nulls,
+            sum: s.sum,
+            mean: s.mean,
+            m2: s.m2,
+            min: s.min,
+            max: s.max,
+        })
+    }
+    /// Exact quantiles (numpy's linear method) of all `columns` together.
+    pub fn quantiles(columns: &[&Column], qs: &[f64]) -> Result<Vec<f64>> {
+        Ok(host::quantiles(&handles(columns), qs)?)
+    }
+    /// Distinct values with counts, sorted, nulls last.
+    pub fn value_counts(columns: &[&Column]) -> Result<Vec<(Scalar, u64)>> {
+        Ok(host::value_counts(&handles(columns))?
+            .into_iter()
+            .map(|(s, n)| (from_wit(s), n))
+            .collect())
+    }
+    /// `(x - a) * b` per value.
+    pub fn affine(column: &Column, a: f64, b: f64) -> Result<Column> {
+        Ok(Column(host::affine(&column.0, a, b)?))
+    }
+    /// Nulls (and NaN) replaced by `value`.
+    pub fn fill_nulls(column: &Column, value: &Scalar) -> Result<Column> {
+        Ok(Column(host::fill_nulls(&column.0, &to_wit(value))?))
+    }
+    /// One f64 indicator column per category.
+    pub fn one_hot(
+        column: &Column,
+        categories: &[Scalar],
+        unknown: UnknownPolicy,
+    ) -> Result<Vec<Column>> {
+        let cats: Vec<wit::Scalar> = categories.iter().map(to_wit).collect();
+        let policy = match unknown {
+            UnknownPolicy::Error => host::UnknownPolicy::Error,
+            UnknownPolicy::Ignore => host::UnknownPolicy::Ignore,
+        };
+        Ok(host::one_hot(&column.0, &cats, policy)?
+            .into_iter()
+            .map(Column)
+            .collect())
+    }
+}
+
+/// Logging into the host's log, tagged with the step's name.
+pub mod log {
+    use super::host_log::{log, Level};
+    /// Debug message.
+    pub fn debug(message: &str) {
+        log(Level::Debug, message)
+    }
+    /// Informational message.
+    pub fn info(message: &str) {
+        log(Level::Info, message)
+    }
+    /// Warning.
+    pub fn warn(message: &str) {
+        log(Level::Warn, message)
+    }
+    /// Error.
+    pub fn error(message: &str) {
+        log(Level::Error, message)
+    }
+}
+
+/// Named values exported to the run report and Prometheus.
+pub mod metrics {
+    /// Emit `name = value` with labels.
+    pub fn emit(name: &str, value: f64, labels: &[(&str, &str)]) {
+        let labels: Vec<(String, String)> = labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        super::host_metrics::emit(name, value, &labels)
+    }
+}

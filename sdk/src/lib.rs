@@ -1,0 +1,72 @@
+//! Write [weft](https://example.invalid/weft) pipeline steps in plain Rust.
+//!
+//! A step is a type implementing [`Transform`] (batch in, batch out, with an
+//! optional fitted state) or [`Evaluate`] (batches in, metrics out), exported
+//! with [`export_transform!`] or [`export_evaluate!`] and built with
+//! `cargo build --release --target wasm32-wasip2`.
+//!
+//! Data stays on the host: a [`Batch`] is a set of named [`Column`] handles.
+//! Read only the columns you need (`batch.f64s("age")?` copies one column in),
+//! pass the rest through untouched ([`Batch::with_columns`] shares them by
+//! handle), and leave heavy math to the host's [`compute`] kernels.
+//!
+//! ```ignore
+//! use weft_sdk::{compute, Batch, Meta, Result, Transform};
+//!
+//! #[derive(serde::Deserialize)]
+//! struct Config { column: String, by: f64 }
+//! struct Shift(Config);
+//!
+//! impl Transform for Shift {
+//!     type Config = Config;
+//!     type State = ();
+//!     const META: Meta = Meta { name: "shift", version: "0.1.0", description: "x - by", stateful: false };
+//!     fn config_schema() -> serde_json::Value { serde_json::json!({"type": "object"}) }
+//!     fn new(config: Config) -> Result<Self> { Ok(Shift(config)) }
+//!     fn transform(&mut self, batch: &Batch) -> Result<Batch> {
+//!         let shifted = compute::affine(&batch.column(&self.0.column)?, self.0.by, 1.0)?;
+//!         batch.with_columns(&[(self.0.column.as_str(), &shifted)])
+//!     }
+//! }
+//! weft_sdk::export_transform!(Shift);
+//! ```
+//!
+//! On a native target (`cargo test`), the same API runs on the host's own
+//! kernels, so a step's logic is unit-tested without WebAssembly.
+
+mod backend;
+mod export;
+mod step;
+mod types;
+
+#[doc(hidden)]
+#[cfg(target_arch = "wasm32")]
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "plugin",
+        pub_export_macro: true,
+        export_macro_name: "__export_plugin",
+        default_bindings_module: "weft_sdk::bindings",
+    });
+}
+
+#[doc(hidden)]
+#[cfg(target_arch = "wasm32")]
+pub mod __rt;
+
+pub use backend::{compute, log, metrics, Batch, Column};
+pub use step::{Evaluate, Meta, Metric, Transform};
+
+pub use types::{Dtype, Result, Scalar, Stats, StepError, UnknownPolicy};
+
+/// Helpers for native unit tests of a step.
+#[cfg(not(target_arch = "wasm32"))]
+pub mod testing {
+    pub use crate::backend::emitted_metrics;
+
+    /// A batch from `(name, column)` pairs; panics on mismatched lengths.
+    pub fn batch(columns: &[(&str, &crate::Column)]) -> crate::Batch {
+        crate::Batch::from_columns(columns).expect("columns of equal length")
+    }
+}

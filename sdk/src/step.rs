@@ -1,0 +1,90 @@
+//! The traits a step implements.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::{Batch, Result, StepError};
+
+/// What a step says about itself.
+#[derive(Debug, Clone, Copy)]
+pub struct Meta {
+    /// Step name.
+    pub name: &'static str,
+    /// Step version (use `env!("CARGO_PKG_VERSION")`).
+    pub version: &'static str,
+    /// One line on what it does.
+    pub description: &'static str,
+    /// Whether it must be fitted before transforming.
+    pub stateful: bool,
+}
+
+/// A named value an evaluate step reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Metric {
+    /// Name, e.g. `accuracy`.
+    pub name: String,
+    /// Value.
+    pub value: f64,
+    /// Labels, e.g. `[("class", "1")]`.
+    pub labels: Vec<(String, String)>,
+}
+
+/// A step that turns each batch into a new batch, optionally after fitting a
+/// state on the whole input.
+///
+/// The state is serialized as JSON: it is the artifact that carries a fit
+/// from training to serving.
+pub trait Transform: Sized + 'static {
+    /// The config document (the manifest's `config`).
+    type Config: DeserializeOwned;
+    /// The fitted state; `()` for stateless steps.
+    type State: Serialize + DeserializeOwned + Default;
+    /// Name, version, description, statefulness.
+    const META: Meta;
+
+    /// JSON Schema of [`Self::Config`].
+    fn config_schema() -> serde_json::Value;
+    /// Build the step from its config.
+    fn new(config: Self::Config) -> Result<Self>;
+    /// Learn from one batch; called for every batch of the input.
+    fn fit(&mut self, _batch: &Batch) -> Result<()> {
+        Ok(())
+    }
+    /// The state fitted so far.
+    fn state(&mut self) -> Result<Self::State> {
+        Ok(Self::State::default())
+    }
+    /// Use a state fitted earlier, possibly by another instance.
+    fn load_state(&mut self, _state: Self::State) -> Result<()> {
+        Ok(())
+    }
+    /// Combine states fitted on disjoint shards of the input.
+    fn merge(&self, states: Vec<Self::State>) -> Result<Self::State> {
+        if Self::META.stateful {
+            return Err(StepError::Internal(format!(
+                "{} does not implement merge",
+                Self::META.name
+            )));
+        }
+        Ok(states.into_iter().next().unwrap_or_default())
+    }
+    /// Transform one batch.
+    fn transform(&mut self, batch: &Batch) -> Result<Batch>;
+}
+
+/// A step that reads every batch and reports metrics at the end.
+pub trait Evaluate: Sized + 'static {
+    /// The config document.
+    type Config: DeserializeOwned;
+    /// Name, version, description (`stateful` is ignored).
+    const META: Meta;
+
+    /// JSON Schema of [`Self::Config`].
+    fn config_schema() -> serde_json::Value;
+    /// Build the step from its config.
+    fn new(config: Self::Config) -> Result<Self>;
+    /// Accumulate one batch.
+    fn update(&mut self, batch: &Batch) -> Result<()>;
+    /// The metrics over everything seen.
+    fn report(&mut self) -> Result<Vec<Metric>>;
+}
