@@ -1,0 +1,149 @@
+//! A plugin written against the raw WIT bindings (no SDK) whose config names
+//! one attack on the host. With `"none"` it passes batches through, which
+//! also makes it the no-op step of the benchmarks.
+
+wit_bindgen::generate!({ path: "../../../wit", world: "plugin" });
+
+use std::cell::RefCell;
+
+use exports::weft::step::step::{Guest, Kind, Metadata, Metric};
+use weft::step::types::{Batch, Column, StepError};
+
+struct Hostile;
+
+thread_local! {
+    static ATTACK: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+fn attack() -> String {
+    ATTACK.with(|a| a.borrow().clone())
+}
+
+fn recurse(n: u64) -> u64 {
+    if n == 0 {
+        return 0;
+    }
+    let pad = [n; 64];
+    recurse(n - 1) + std::hint::black_box(pad)[(n % 64) as usize]
+}
+
+/// Do the configured bad thing; `Ok` carries what the attempt observed.
+fn strike(data: &Batch) -> Result<Batch, StepError> {
+    let found = |what: String| Err(StepError::Internal(format!("ESCAPED: {what}")));
+    match attack().as_str() {
+        "none" => {}
+        "read-file" => {
+            if let Ok(text) = std::fs::read_to_string("/etc/passwd") {
+                return found(format!("read /etc/passwd ({} bytes)", text.len()));
+            }
+        }
+        "list-root" => {
+            if let Ok(entries) = std::fs::read_dir("/") {
+                return found(format!("listed / ({} entries)", entries.count()));
+            }
+        }
+        "write-file" => {
+            if std::fs::write("/granted/pwned.txt", b"x").is_ok() {
+                return found("wrote into a read-only grant".into());
+            }
+            let text = std::fs::read_to_string("/granted/secret.txt")
+                .map_err(|e| StepError::InvalidInput(format!("cannot read grant: {e}")))?;
+            return Err(StepError::InvalidInput(format!(
+                "grant readable: {}",
+                text.trim()
+            )));
+        }
+        "socket" => {
+            if std::net::TcpStream::connect("127.0.0.1:9").is_ok() {
+                return found("opened a TCP connection".into());
+            }
+            if std::net::UdpSocket::bind("127.0.0.1:0")
+                .is_ok_and(|s| s.send_to(b"x", "127.0.0.1:9").is_ok())
+            {
+                return found("sent a UDP datagram".into());
+            }
+        }
+        "env" => {
+            let vars: Vec<String> = std::env::vars().map(|(k, _)| k).collect();
+            let args: Vec<String> = std::env::args().collect();
+            if !vars.is_empty() || !args.is_empty() {
+                return found(format!("saw env {vars:?} args {args:?}"));
+            }
+        }
+        "loop" => loop {
+            std::hint::black_box(0);
+        },
+        "memory" => {
+            let mut hoard: Vec<Vec<u8>> = Vec::new();
+            loop {
+                hoard.push(vec![1; 16 << 20]);
+                std::hint::black_box(&hoard);
+            }
+        }
+        "recursion" => {
+            std::hint::black_box(recurse(u64::MAX));
+        }
+        "oversize" => loop {
+            let big = Column::from_f64s(&vec![1.0; 1 << 20], None);
+            std::mem::forget(big);
+        },
+        "panic" => panic!("hostile step panicked on purpose"),
+        other => {
+            return Err(StepError::InvalidConfig(format!(
+                "unknown attack {other:?}"
+            )))
+        }
+    }
+    let names = data.column_names();
+    let columns: Vec<Column> = names.iter().filter_map(|n| data.column(n)).collect();
+    let borrowed: Vec<&Column> = columns.iter().collect();
+    Batch::from_columns(&names, &borrowed)
+}
+
+impl Guest for Hostile {
+    fn describe() -> Metadata {
+        Metadata {
+            name: "hostile".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            kind: Kind::Transform,
+            description: "Misbehaves on request (sandbox tests); passes data through with attack \"none\"".into(),
+            config_schema: r#"{"type":"object","properties":{"attack":{"type":"string"}},"required":["attack"]}"#.into(),
+            stateful: false,
+        }
+    }
+    fn configure(config: String) -> Result<(), StepError> {
+        let start = config
+            .find("\"attack\"")
+            .ok_or_else(|| StepError::InvalidConfig("attack is required".into()))?;
+        let value = config[start + 8..]
+            .split('"')
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned();
+        ATTACK.with(|a| *a.borrow_mut() = value);
+        Ok(())
+    }
+    fn fit(_: &Batch) -> Result<(), StepError> {
+        Ok(())
+    }
+    fn state() -> Result<Vec<u8>, StepError> {
+        Ok(Vec::new())
+    }
+    fn load_state(_: Vec<u8>) -> Result<(), StepError> {
+        Ok(())
+    }
+    fn merge(_: Vec<Vec<u8>>) -> Result<Vec<u8>, StepError> {
+        Ok(Vec::new())
+    }
+    fn transform(data: &Batch) -> Result<Batch, StepError> {
+        strike(data)
+    }
+    fn update(_: &Batch) -> Result<(), StepError> {
+        Err(StepError::Internal("not an evaluate step".into()))
+    }
+    fn report() -> Result<Vec<Metric>, StepError> {
+        Err(StepError::Internal("not an evaluate step".into()))
+    }
+}
+
+export!(Hostile);

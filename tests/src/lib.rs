@@ -1,0 +1,691 @@
+//! Shared helpers of weft's end-to-end tests.
+//!
+//! The tests drive the real `weft` binary (`<target>/debug/weft`) with real
+//! plugin components (`<target>/wasm32-wasip2/release/*.wasm`). Both are built
+//! on first use, once per test binary; Cargo's own lock serializes builds that
+//! several test binaries start at once. Set `WEFT_TESTS_NO_BUILD=1` to use
+//! what is already built.
+//!
+//! Every run gets `WEFT_CACHE_DIR=<target>/weft-tests/aot`, so plugins are
+//! compiled ahead of time once for the whole suite.
+
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::fmt::Write as _;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use arrow::array::{Array, AsArray, RecordBatchReader};
+use arrow::datatypes::{DataType, Float64Type};
+use arrow::record_batch::RecordBatch;
+use sha2::{Digest, Sha256};
+
+/// How long one `weft` command may take before the test kills it and fails.
+pub const RUN_TIMEOUT: Duration = Duration::from_secs(240);
+
+/// The workspace root.
+pub fn workspace() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ lives in the workspace")
+}
+
+/// Cargo's target folder (`$CARGO_TARGET_DIR`, else `<workspace>/target`).
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => workspace().join(dir),
+        None => workspace().join("target"),
+    }
+}
+
+/// A folder under the target folder for the suite's own files.
+pub fn scratch() -> PathBuf {
+    let dir = target_dir().join("weft-tests");
+    std::fs::create_dir_all(&dir).expect("create target/weft-tests");
+    dir
+}
+
+/// The compile cache shared by every run of the suite.
+pub fn cache_dir() -> PathBuf {
+    scratch().join("aot")
+}
+
+fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.current_dir(workspace());
+    cmd
+}
+
+/// Run `cargo` with `args`; the error carries the tail of its output.
+pub fn cargo_build(args: &[&str], envs: &[(&str, &OsStr)]) -> Result<(), String> {
+    let mut cmd = cargo();
+    cmd.args(args);
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot start cargo: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        let text = String::from_utf8_lossy(&out.stderr);
+        let lines: Vec<&str> = text.lines().collect();
+        Err(format!(
+            "`cargo {}` failed ({}):\n{}",
+            args.join(" "),
+            out.status,
+            lines[lines.len().saturating_sub(40)..].join("\n")
+        ))
+    }
+}
+
+fn skip_builds() -> bool {
+    std::env::var_os("WEFT_TESTS_NO_BUILD").is_some_and(|v| !v.is_empty() && v != "0")
+}
+
+/// The `weft` binary, built (`cargo build -p weft`) on first use.
+pub fn weft_bin() -> PathBuf {
+    static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        if skip_builds() {
+            Ok(())
+        } else {
+            cargo_build(&["build", "-p", "weft"], &[])
+        }
+    });
+    if let Err(e) = built {
+        panic!("cannot build weft:\n{e}");
+    }
+    let bin = target_dir().join("debug").join("weft");
+    assert!(bin.exists(), "{} does not exist", bin.display());
+    bin
+}
+
+/// Packages of the plugins the suite uses, with their `.wasm` file names.
+pub const PLUGINS: [(&str, &str); 4] = [
+    ("hostile", "hostile"),
+    ("impute", "impute"),
+    ("scale", "scale"),
+    ("one-hot", "one_hot"),
+];
+
+/// The built component of plugin package `package` (e.g. `"one-hot"`).
+///
+/// All plugins are built together on first use
+/// (`cargo build --release --target wasm32-wasip2 -p hostile -p impute ...`);
+/// when that fails, each is built alone, so a test only fails for the
+/// plugin it needs.
+pub fn plugin(package: &str) -> PathBuf {
+    static BUILT: OnceLock<HashMap<&'static str, Result<(), String>>> = OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        let base = ["build", "--release", "--target", "wasm32-wasip2"];
+        let all: Vec<&str> = base
+            .iter()
+            .copied()
+            .chain(PLUGINS.iter().flat_map(|(p, _)| ["-p", *p]))
+            .collect();
+        if skip_builds() || cargo_build(&all, &[]).is_ok() {
+            return PLUGINS.iter().map(|(p, _)| (*p, Ok(()))).collect();
+        }
+        PLUGINS
+            .iter()
+            .map(|(p, _)| {
+                let one: Vec<&str> = base.iter().copied().chain(["-p", *p]).collect();
+                (*p, cargo_build(&one, &[]))
+            })
+            .collect()
+    });
+    let file = PLUGINS
+        .iter()
+        .find(|(p, _)| *p == package)
+        .unwrap_or_else(|| panic!("unknown plugin package {package:?}"))
+        .1;
+    if let Some(Err(e)) = built.get(package) {
+        panic!("cannot build plugin {package}:\n{e}");
+    }
+    let path = target_dir()
+        .join("wasm32-wasip2")
+        .join("release")
+        .join(format!("{file}.wasm"));
+    assert!(path.exists(), "{} does not exist", path.display());
+    path
+}
+
+/// What one `weft` command did.
+#[derive(Debug)]
+pub struct Run {
+    /// The command line, for messages.
+    pub command: String,
+    /// Exit code (`None`: killed by a signal).
+    pub code: Option<i32>,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+    /// Wall time.
+    pub took: Duration,
+}
+
+impl Run {
+    fn describe(&self) -> String {
+        format!(
+            "`{}` exited with {:?} after {:.2?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.command, self.code, self.took, self.stdout, self.stderr
+        )
+    }
+
+    /// Assert exit code 0.
+    #[track_caller]
+    pub fn ok(&self) -> &Run {
+        assert_eq!(self.code, Some(0), "expected success: {}", self.describe());
+        self
+    }
+
+    /// Assert exit code 1 (weft's code for a failed run or bad input; a host
+    /// panic would be 101).
+    #[track_caller]
+    pub fn failed(&self) -> &Run {
+        assert_eq!(self.code, Some(1), "expected failure: {}", self.describe());
+        self
+    }
+
+    /// Assert that stderr contains every one of `needles`.
+    #[track_caller]
+    pub fn stderr_has(&self, needles: &[&str]) -> &Run {
+        for n in needles {
+            assert!(
+                self.stderr.contains(n),
+                "stderr lacks {n:?}: {}",
+                self.describe()
+            );
+        }
+        self
+    }
+
+    /// Assert that stdout contains every one of `needles`.
+    #[track_caller]
+    pub fn stdout_has(&self, needles: &[&str]) -> &Run {
+        for n in needles {
+            assert!(
+                self.stdout.contains(n),
+                "stdout lacks {n:?}: {}",
+                self.describe()
+            );
+        }
+        self
+    }
+
+    /// Assert that neither stream contains `needle`.
+    #[track_caller]
+    pub fn never_says(&self, needle: &str) -> &Run {
+        assert!(
+            !self.stdout.contains(needle) && !self.stderr.contains(needle),
+            "output mentions {needle:?}: {}",
+            self.describe()
+        );
+        self
+    }
+
+    /// The first line of stderr that starts with `error:`.
+    pub fn error_line(&self) -> &str {
+        self.stderr
+            .lines()
+            .find(|l| l.starts_with("error:"))
+            .unwrap_or_else(|| panic!("no `error:` line: {}", self.describe()))
+    }
+}
+
+/// Run `weft` with `args` in `cwd`, with the suite's compile cache.
+pub fn weft_in<I, S>(cwd: &Path, args: I) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    weft_with(cwd, args, &[("WEFT_CACHE_DIR", cache_dir().as_os_str())])
+}
+
+/// Run `weft` with `args` in `cwd` and extra environment variables.
+pub fn weft_with<I, S>(cwd: &Path, args: I, envs: &[(&str, &OsStr)]) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let bin = weft_bin();
+    let args: Vec<_> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
+    let mut command = String::from("weft");
+    for a in &args {
+        let _ = write!(command, " {}", a.to_string_lossy());
+    }
+    let mut cmd = Command::new(&bin);
+    cmd.args(&args)
+        .current_dir(cwd)
+        .env_remove("RUST_LOG")
+        .env_remove("WEFT_LOG")
+        .env_remove("RUST_BACKTRACE")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let start = Instant::now();
+    let mut child = cmd.spawn().expect("start weft");
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = pipe.read_to_end(&mut buf);
+            String::from_utf8_lossy(&buf).into_owned()
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().expect("piped")));
+    let err = drain(Box::new(child.stderr.take().expect("piped")));
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for weft") {
+            break status;
+        }
+        if start.elapsed() > RUN_TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("`{command}` ran longer than {RUN_TIMEOUT:?} and was killed");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Run {
+        command,
+        code: status.code(),
+        stdout: out.join().expect("stdout reader"),
+        stderr: err.join().expect("stderr reader"),
+        took: start.elapsed(),
+    }
+}
+
+/// A temporary folder for one test: inputs, the manifest and outputs.
+pub struct Workdir {
+    dir: tempfile::TempDir,
+}
+
+impl Default for Workdir {
+    fn default() -> Self {
+        Workdir::new()
+    }
+}
+
+impl Workdir {
+    /// A fresh, empty folder.
+    pub fn new() -> Workdir {
+        Workdir {
+            dir: tempfile::Builder::new()
+                .prefix("weft-test-")
+                .tempdir()
+                .expect("create a temporary folder"),
+        }
+    }
+
+    /// The folder.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A path inside the folder.
+    pub fn join(&self, rel: impl AsRef<Path>) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// Write `contents` to `rel` (creating folders); returns the path.
+    pub fn write(&self, rel: impl AsRef<Path>, contents: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("create folder");
+        }
+        std::fs::write(&path, contents).expect("write file");
+        path
+    }
+
+    /// `weft ARGS` run in this folder.
+    pub fn weft<I, S>(&self, args: I) -> Run
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        weft_in(self.path(), args)
+    }
+
+    /// `weft run -q MANIFEST EXTRA...` run in this folder.
+    pub fn run(&self, manifest: &Path, extra: &[&str]) -> Run {
+        let mut args: Vec<&OsStr> = vec!["run".as_ref(), "-q".as_ref(), manifest.as_os_str()];
+        args.extend(extra.iter().map(OsStr::new));
+        self.weft(args)
+    }
+
+    /// `weft validate MANIFEST` run in this folder.
+    pub fn validate(&self, manifest: &Path) -> Run {
+        self.weft([OsStr::new("validate"), manifest.as_os_str()])
+    }
+}
+
+/// A Pipeline manifest, built up and rendered as YAML. Steps are flow
+/// mappings, one per line; step configs are JSON (which YAML reads as is).
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    name: String,
+    plugins: Vec<(String, PathBuf, Option<String>)>,
+    input: String,
+    output: String,
+    spec: Vec<String>,
+    steps: Vec<String>,
+}
+
+impl Pipeline {
+    /// A pipeline reading `input` and writing the folder `out/`.
+    pub fn new(input: &str) -> Pipeline {
+        Pipeline {
+            name: "test".into(),
+            plugins: Vec::new(),
+            input: input.into(),
+            output: "out/".into(),
+            spec: Vec::new(),
+            steps: Vec::new(),
+        }
+    }
+
+    /// Set `metadata.name`.
+    pub fn name(mut self, name: &str) -> Pipeline {
+        self.name = name.into();
+        self
+    }
+
+    /// Add plugin `key` at `path`.
+    pub fn plugin(mut self, key: &str, path: &Path) -> Pipeline {
+        self.plugins.push((key.into(), path.to_owned(), None));
+        self
+    }
+
+    /// Add plugin `key` at `path`, pinned to `sha256`.
+    pub fn pinned_plugin(mut self, key: &str, path: &Path, sha256: &str) -> Pipeline {
+        self.plugins
+            .push((key.into(), path.to_owned(), Some(sha256.into())));
+        self
+    }
+
+    /// Set `spec.output.path`.
+    pub fn output(mut self, output: &str) -> Pipeline {
+        self.output = output.into();
+        self
+    }
+
+    /// Add a line to `spec`, e.g. `batchRows: 10`.
+    pub fn spec(mut self, line: &str) -> Pipeline {
+        self.spec.push(line.into());
+        self
+    }
+
+    /// Add a step; `extra` is more of its flow mapping (e.g. `needs: [a]`).
+    pub fn step(
+        mut self,
+        name: &str,
+        plugin: &str,
+        config: serde_json::Value,
+        extra: &str,
+    ) -> Pipeline {
+        let extra = if extra.is_empty() {
+            String::new()
+        } else {
+            format!(", {extra}")
+        };
+        self.steps.push(format!(
+            "{{ name: {name}, plugin: {plugin}, config: {config}{extra} }}"
+        ));
+        self
+    }
+
+    /// The YAML text.
+    pub fn yaml(&self) -> String {
+        let mut y = format!(
+            "apiVersion: weft.dev/v1alpha1\nkind: Pipeline\nmetadata: {{ name: {} }}\nspec:\n  plugins:\n",
+            self.name
+        );
+        for (key, path, sha) in &self.plugins {
+            let sha = sha
+                .as_ref()
+                .map(|s| format!(", sha256: \"{s}\""))
+                .unwrap_or_default();
+            let _ = writeln!(y, "    {key}: {{ path: \"{}\"{sha} }}", path.display());
+        }
+        let _ = writeln!(y, "  input: {{ path: \"{}\" }}", self.input);
+        let _ = writeln!(y, "  output: {{ path: \"{}\" }}", self.output);
+        for line in &self.spec {
+            let _ = writeln!(y, "  {line}");
+        }
+        y.push_str("  steps:\n");
+        for step in &self.steps {
+            let _ = writeln!(y, "    - {step}");
+        }
+        y
+    }
+
+    /// Write the manifest as `name` in `dir`; returns its path.
+    pub fn write(&self, dir: &Workdir, name: &str) -> PathBuf {
+        dir.write(name, self.yaml())
+    }
+}
+
+/// The 1-based (line, column) of the first `needle` after the first `after`.
+pub fn locate(text: &str, after: &str, needle: &str) -> (usize, usize) {
+    let start = text
+        .find(after)
+        .unwrap_or_else(|| panic!("{after:?} not in text"));
+    let at = start
+        + text[start..]
+            .find(needle)
+            .unwrap_or_else(|| panic!("{needle:?} not after {after:?}"));
+    let before = &text[..at];
+    let line = before.matches('\n').count() + 1;
+    let column = at - before.rfind('\n').map_or(0, |n| n + 1) + 1;
+    (line, column)
+}
+
+/// sha256 of a file, hex.
+pub fn sha256_file(path: &Path) -> String {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Every file under `dir`, relative to it, sorted; empty when `dir` is absent.
+pub fn files_under(dir: &Path) -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else {
+                out.push(
+                    path.strip_prefix(root)
+                        .expect("under root")
+                        .to_string_lossy()
+                        .into_owned(),
+                );
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+/// Assert that a failed run left no file at all under `dir` (no data, no
+/// report, no state, no `.weft-*` temporaries).
+#[track_caller]
+pub fn assert_no_outputs(dir: &Path) {
+    let left = files_under(dir);
+    assert!(
+        left.is_empty(),
+        "a failed run left files in {}: {left:?}",
+        dir.display()
+    );
+}
+
+/// All rows of a Parquet file as one batch.
+pub fn read_parquet(path: &Path) -> RecordBatch {
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .build()
+        .expect("parquet reader");
+    let schema = reader.schema();
+    let batches: Vec<RecordBatch> = reader
+        .collect::<Result<_, _>>()
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    arrow::compute::concat_batches(&schema, &batches).expect("concat batches")
+}
+
+/// Write `batch` as a Parquet file.
+pub fn write_parquet(path: &Path, batch: &RecordBatch) {
+    let file = std::fs::File::create(path).expect("create parquet");
+    let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).expect("writer");
+    w.write(batch).expect("write parquet");
+    w.close().expect("close parquet");
+}
+
+/// Column names of `batch`, in order.
+pub fn names(batch: &RecordBatch) -> Vec<String> {
+    batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect()
+}
+
+/// The type of column `name`.
+#[track_caller]
+pub fn dtype(batch: &RecordBatch, name: &str) -> DataType {
+    batch
+        .column_by_name(name)
+        .unwrap_or_else(|| panic!("no column {name:?} in {:?}", names(batch)))
+        .data_type()
+        .clone()
+}
+
+/// Column `name` as f64 (numbers converted; nulls as `None`, NaN kept).
+#[track_caller]
+pub fn f64s(batch: &RecordBatch, name: &str) -> Vec<Option<f64>> {
+    let col = batch
+        .column_by_name(name)
+        .unwrap_or_else(|| panic!("no column {name:?} in {:?}", names(batch)));
+    let cast = arrow::compute::cast(col, &DataType::Float64)
+        .unwrap_or_else(|e| panic!("column {name:?} ({}) is not numeric: {e}", col.data_type()));
+    cast.as_primitive::<Float64Type>().iter().collect()
+}
+
+/// Column `name` rendered as text (nulls as `None`).
+#[track_caller]
+pub fn strings(batch: &RecordBatch, name: &str) -> Vec<Option<String>> {
+    let col = batch
+        .column_by_name(name)
+        .unwrap_or_else(|| panic!("no column {name:?} in {:?}", names(batch)));
+    let cast = arrow::compute::cast(col, &DataType::Utf8).expect("cast to text");
+    cast.as_string::<i32>()
+        .iter()
+        .map(|v| v.map(str::to_owned))
+        .collect()
+}
+
+/// Whether `got` is within `rel` relative or `abs` absolute of `want`;
+/// NaN matches NaN and null matches null only.
+pub fn close(got: Option<f64>, want: Option<f64>, rel: f64, abs: f64) -> bool {
+    match (got, want) {
+        (None, None) => true,
+        (Some(g), Some(w)) if g.is_nan() || w.is_nan() => g.is_nan() && w.is_nan(),
+        (Some(g), Some(w)) if g.is_infinite() || w.is_infinite() => g == w,
+        (Some(g), Some(w)) => (g - w).abs() <= abs + rel * w.abs(),
+        _ => false,
+    }
+}
+
+/// Assert two columns agree value by value (see [`close`]).
+#[track_caller]
+pub fn assert_close(label: &str, got: &[Option<f64>], want: &[Option<f64>], rel: f64, abs: f64) {
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "{label}: {} rows, expected {}",
+        got.len(),
+        want.len()
+    );
+    let bad: Vec<String> = got
+        .iter()
+        .zip(want)
+        .enumerate()
+        .filter(|(_, (g, w))| !close(**g, **w, rel, abs))
+        .map(|(i, (g, w))| format!("row {i}: got {g:?}, expected {w:?}"))
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "{label}: {} of {} values differ (rel {rel:e}, abs {abs:e}):\n  {}",
+        bad.len(),
+        got.len(),
+        bad.iter()
+            .take(12)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n  ")
+    );
+}
+
+/// The Python of the parity tests: `<workspace>/.venv`, created on first use
+/// (`python3 -m venv`, then `pip install -r tests/python/requirements.txt`)
+/// when it is missing or lacks scikit-learn, SciPy, pandas or PyArrow.
+pub fn python() -> PathBuf {
+    static READY: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let ready = READY.get_or_init(|| {
+        let venv = workspace().join(".venv");
+        let py = venv.join("bin").join("python");
+        let has_all = |py: &Path| {
+            Command::new(py)
+                .args(["-c", "import sklearn, scipy, pandas, pyarrow"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        if py.exists() && has_all(&py) {
+            return Ok(py);
+        }
+        let step = |cmd: &mut Command| -> Result<(), String> {
+            let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{cmd:?} failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                ))
+            }
+        };
+        if !py.exists() {
+            step(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+        }
+        step(
+            Command::new(&py)
+                .args(["-m", "pip", "install", "--quiet", "-r"])
+                .arg(workspace().join("tests/python/requirements.txt")),
+        )?;
+        if has_all(&py) {
+            Ok(py)
+        } else {
+            Err(format!("{} still cannot import the packages", py.display()))
+        }
+    });
+    match ready {
+        Ok(py) => py.clone(),
+        Err(e) => panic!("cannot set up the Python environment for parity tests: {e}"),
+    }
+}

@@ -1,0 +1,334 @@
+//! The sandbox contains a hostile step: every attack of
+//! `tests/plugins/hostile` either fails inside the guest (and the run goes on)
+//! or fails the run with a message naming the step and the limit, leaving
+//! nothing in the output folder.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::json;
+use weft_tests::*;
+
+const INPUT: &str = "id,x,name\n1,0.5,a\n2,,b\n3,-2.25,\n4,8,d\n";
+const LIMITS: &str = "limits: { timeoutSeconds: 2, memory: 64Mi, maxOutput: 64Mi }";
+
+/// A work folder with the input, a readable grant (`grant/secret.txt`) and a
+/// one-step pipeline `evil` running `attack`, mounted at `/granted`.
+fn setup(attack: &str) -> (Workdir, PathBuf) {
+    let dir = Workdir::new();
+    dir.write("in.csv", INPUT);
+    dir.write("grant/secret.txt", "the-secret-is-4711\n");
+    let manifest = Pipeline::new("in.csv")
+        .plugin("hostile", &plugin("hostile"))
+        .spec(LIMITS)
+        .step(
+            "evil",
+            "hostile",
+            json!({ "attack": attack }),
+            "mounts: [ { path: grant, as: /granted } ]",
+        )
+        .write(&dir, "pipeline.yaml");
+    (dir, manifest)
+}
+
+/// The output equals the input: `steps` (in execution order) passed the
+/// batch through.
+#[track_caller]
+fn assert_passed_through(out: &Path, steps: &[&str]) {
+    let batch = read_parquet(&out.join("data.parquet"));
+    assert_eq!(names(&batch), ["id", "x", "name"]);
+    assert_eq!(
+        f64s(&batch, "id"),
+        [Some(1.0), Some(2.0), Some(3.0), Some(4.0)]
+    );
+    assert_eq!(f64s(&batch, "x"), [Some(0.5), None, Some(-2.25), Some(8.0)]);
+    assert_eq!(
+        strings(&batch, "name"),
+        [Some("a".into()), Some("b".into()), None, Some("d".into())]
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["rowsOut"], 4);
+    let ran = report["steps"].as_array().expect("steps");
+    assert_eq!(ran.len(), steps.len(), "{report:#}");
+    for (step, name) in ran.iter().zip(steps) {
+        assert_eq!(step["name"], *name, "{report:#}");
+        assert_eq!(step["rowsIn"], 4, "{report:#}");
+        assert_eq!(step["rowsOut"], 4, "{report:#}");
+    }
+}
+
+/// An attack the guest cannot carry out: the plugin gets an error from WASI,
+/// returns normally, and the run succeeds without the plugin's "ESCAPED".
+fn contained(attack: &str) {
+    let (dir, manifest) = setup(attack);
+    dir.run(&manifest, &[]).ok().never_says("ESCAPED");
+    assert_passed_through(&dir.join("out"), &["evil"]);
+}
+
+/// An attack that must fail the run, with `needles` in the message.
+fn fails(attack: &str, needles: &[&str]) -> Run {
+    let (dir, manifest) = setup(attack);
+    let run = dir.run(&manifest, &[]);
+    run.failed()
+        .stderr_has(&["step \"evil\" failed in transform"])
+        .stderr_has(needles)
+        .never_says("ESCAPED");
+    assert_no_outputs(&dir.join("out"));
+    run
+}
+
+#[test]
+fn no_attack_passes_data_through() {
+    contained("none");
+}
+
+#[test]
+fn cannot_read_host_files() {
+    contained("read-file");
+}
+
+#[test]
+fn cannot_list_the_root() {
+    contained("list-root");
+}
+
+#[test]
+fn cannot_open_sockets() {
+    contained("socket");
+}
+
+#[test]
+fn sees_no_environment_or_arguments() {
+    contained("env");
+}
+
+#[test]
+fn grant_is_readable_but_not_writable() {
+    let (dir, manifest) = setup("write-file");
+    // The step could not write /granted/pwned.txt, then read the secret
+    // through the grant and failed with it: proof that the mount works and
+    // is read-only.
+    dir.run(&manifest, &[])
+        .failed()
+        .stderr_has(&[
+            "step \"evil\" failed in transform: invalid input: grant readable: the-secret-is-4711",
+        ])
+        .never_says("ESCAPED");
+    assert_eq!(files_under(&dir.join("grant")), ["secret.txt"]);
+    assert_no_outputs(&dir.join("out"));
+}
+
+#[test]
+fn without_a_grant_nothing_is_readable() {
+    let dir = Workdir::new();
+    dir.write("in.csv", INPUT);
+    let manifest = Pipeline::new("in.csv")
+        .plugin("hostile", &plugin("hostile"))
+        .step("evil", "hostile", json!({ "attack": "write-file" }), "")
+        .write(&dir, "pipeline.yaml");
+    dir.run(&manifest, &[])
+        .failed()
+        .stderr_has(&["step \"evil\" failed in transform: invalid input: cannot read grant"])
+        .never_says("ESCAPED");
+    assert_no_outputs(&dir.join("out"));
+}
+
+#[test]
+fn endless_loop_hits_the_timeout() {
+    let run = fails(
+        "loop",
+        &["ran longer than its limit of 2s (limits.timeoutSeconds) and was stopped"],
+    );
+    assert!(
+        run.took >= Duration::from_secs(2) && run.took < Duration::from_secs(60),
+        "stopped after {:?}",
+        run.took
+    );
+}
+
+#[test]
+fn hoarding_memory_hits_the_memory_limit() {
+    fails(
+        "memory",
+        &["tried to grow its memory past 67108864 bytes (limits.memory) and was stopped"],
+    );
+}
+
+#[test]
+fn runaway_recursion_overflows_the_stack() {
+    fails("recursion", &["overflowed its stack"]);
+}
+
+#[test]
+fn making_huge_columns_hits_the_output_limit() {
+    fails(
+        "oversize",
+        &["created more than 67108864 bytes of columns in one call (limits.maxOutput)"],
+    );
+}
+
+#[test]
+fn panic_is_reported_with_its_message() {
+    fails("panic", &["crashed", "hostile step panicked on purpose"]);
+}
+
+#[test]
+fn unknown_attack_is_an_invalid_config() {
+    fails("teleport", &["invalid config: unknown attack \"teleport\""]);
+}
+
+/// Two steps `good` -> `bad`; `bad` runs `attack`.
+fn chain(dir: &Workdir, attack: &str) -> PathBuf {
+    Pipeline::new("in.csv")
+        .plugin("hostile", &plugin("hostile"))
+        .spec(LIMITS)
+        .step("good", "hostile", json!({ "attack": "none" }), "")
+        .step(
+            "bad",
+            "hostile",
+            json!({ "attack": attack }),
+            "needs: [good]",
+        )
+        .write(dir, "pipeline.yaml")
+}
+
+#[test]
+fn a_failed_run_does_not_affect_the_next() {
+    let dir = Workdir::new();
+    dir.write("in.csv", INPUT);
+    for attack in ["panic", "memory", "oversize"] {
+        let manifest = chain(&dir, attack);
+        let run = dir.run(&manifest, &[]);
+        run.failed()
+            .stderr_has(&["step \"bad\" failed in transform"]);
+        assert!(
+            !run.stderr.contains("step \"good\""),
+            "blames the wrong step: {}",
+            run.stderr
+        );
+        assert_no_outputs(&dir.join("out"));
+    }
+    // Same folder, same output, the bad step fixed: the run is unaffected.
+    let manifest = chain(&dir, "none");
+    dir.run(&manifest, &[]).ok();
+    assert_passed_through(&dir.join("out"), &["good", "bad"]);
+    assert_eq!(
+        files_under(&dir.join("out")),
+        ["data.parquet", "report.json"]
+    );
+    // A failing run after a good one leaves the earlier outputs as they
+    // were, with nothing partial beside them.
+    let manifest = chain(&dir, "panic");
+    dir.run(&manifest, &[]).failed();
+    assert_eq!(
+        files_under(&dir.join("out")),
+        ["data.parquet", "report.json"]
+    );
+    assert_passed_through(&dir.join("out"), &["good", "bad"]);
+}
+
+#[test]
+fn limits_are_per_step() {
+    let dir = Workdir::new();
+    dir.write("in.csv", INPUT);
+    // The pipeline allows a minute and 256Mi; only `spin` is cut to 1s and
+    // only `hog` to 32Mi.
+    let spin = Pipeline::new("in.csv")
+        .plugin("hostile", &plugin("hostile"))
+        .spec("limits: { timeoutSeconds: 60, memory: 256Mi }")
+        .step(
+            "spin",
+            "hostile",
+            json!({ "attack": "loop" }),
+            "limits: { timeoutSeconds: 1 }",
+        )
+        .step(
+            "after",
+            "hostile",
+            json!({ "attack": "none" }),
+            "needs: [spin]",
+        )
+        .write(&dir, "spin.yaml");
+    let run = dir.run(&spin, &[]);
+    run.failed().stderr_has(&[
+        "step \"spin\" failed in transform: ran longer than its limit of 1s (limits.timeoutSeconds)",
+    ]);
+    assert!(
+        run.took < Duration::from_secs(30),
+        "stopped after {:?}",
+        run.took
+    );
+    assert_no_outputs(&dir.join("out"));
+
+    let hog = Pipeline::new("in.csv")
+        .plugin("hostile", &plugin("hostile"))
+        .spec("limits: { timeoutSeconds: 60, memory: 256Mi }")
+        .step("first", "hostile", json!({ "attack": "none" }), "")
+        .step(
+            "hog",
+            "hostile",
+            json!({ "attack": "memory" }),
+            "needs: [first], limits: { memory: 32Mi }",
+        )
+        .write(&dir, "hog.yaml");
+    dir.run(&hog, &[]).failed().stderr_has(&[
+        "step \"hog\" failed in transform: tried to grow its memory past 33554432 bytes (limits.memory)",
+    ]);
+    assert_no_outputs(&dir.join("out"));
+
+    // A step-level override of another step does not lift the pipeline's
+    // limit from a step without one.
+    let other = Pipeline::new("in.csv")
+        .plugin("hostile", &plugin("hostile"))
+        .spec("limits: { timeoutSeconds: 1 }")
+        .step(
+            "patient",
+            "hostile",
+            json!({ "attack": "none" }),
+            "limits: { timeoutSeconds: 600 }",
+        )
+        .step(
+            "spin",
+            "hostile",
+            json!({ "attack": "loop" }),
+            "needs: [patient]",
+        )
+        .write(&dir, "other.yaml");
+    let run = dir.run(&other, &[]);
+    run.failed().stderr_has(&[
+        "step \"spin\" failed in transform: ran longer than its limit of 1s (limits.timeoutSeconds)",
+    ]);
+    assert!(
+        run.took < Duration::from_secs(30),
+        "stopped after {:?}",
+        run.took
+    );
+    assert_no_outputs(&dir.join("out"));
+}
+
+#[test]
+fn fuel_limit_stops_a_loop() {
+    let dir = Workdir::new();
+    dir.write("in.csv", INPUT);
+    let manifest = Pipeline::new("in.csv")
+        .plugin("hostile", &plugin("hostile"))
+        .spec("limits: { timeoutSeconds: 60 }")
+        .step(
+            "burn",
+            "hostile",
+            json!({ "attack": "loop" }),
+            "limits: { fuel: 1000000 }",
+        )
+        .write(&dir, "pipeline.yaml");
+    let run = dir.run(&manifest, &[]);
+    run.failed().stderr_has(&[
+        "step \"burn\" failed in transform: used up its fuel of 1000000 (limits.fuel)",
+    ]);
+    assert!(
+        run.took < Duration::from_secs(30),
+        "stopped after {:?}",
+        run.took
+    );
+    assert_no_outputs(&dir.join("out"));
+}
