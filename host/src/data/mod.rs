@@ -44,12 +44,12 @@ pub enum DataError {
     #[error("{0}: unknown data format (use .csv, .parquet or .jsonl)")]
     Format(PathBuf),
     /// Opening, reading or writing failed.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The content is malformed.
     #[error("{path}: {message}")]
@@ -68,10 +68,10 @@ fn content(path: &Path, e: impl std::fmt::Display) -> DataError {
     }
 }
 
-fn io(path: &Path, source: std::io::Error) -> DataError {
+fn io(path: &Path, error: std::io::Error) -> DataError {
     DataError::Io {
         path: path.to_owned(),
-        source,
+        error,
     }
 }
 

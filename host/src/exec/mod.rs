@@ -155,9 +155,9 @@ pub fn prepare(manifest: Manifest, options: &RunOptions) -> Result<Prepared, Run
         if let Err(problems) = plugin.check_config(&step.config) {
             return Err(RunError::Invalid(
                 manifest
-                    .error_at(
-                        &format!("name: {}", step.name),
-                        "config",
+                    .step_error(
+                        steps.len(),
+                        Some("config"),
                         format!(
                             "step {:?}: config does not match the schema of plugin {:?}: {}",
                             step.name,

@@ -213,6 +213,35 @@ impl Manifest {
     pub fn error_at(&self, after: &str, needle: &str, message: String) -> ManifestError {
         let start = self.source.find(after).unwrap_or(0);
         let at = self.source[start..].find(needle).map(|i| i + start);
+        self.located(at, message)
+    }
+
+    /// An error about step `index`, located at the first `needle` inside its
+    /// entry, or at its name when `needle` is `None`.
+    pub fn step_error(&self, index: usize, needle: Option<&str>, message: String) -> ManifestError {
+        let steps = &self.pipeline.spec.steps;
+        let name = &steps[index].name;
+        let occurrence = steps[..index].iter().filter(|s| s.name == *name).count();
+        let start = self.name_offset(name, occurrence);
+        let at = match needle {
+            None => start,
+            Some(n) => start.and_then(|s| self.source[s..].find(n).map(|i| i + s)),
+        };
+        self.located(at, message)
+    }
+
+    /// Offset of the value of the `occurrence`-th `name: <name>` entry.
+    fn name_offset(&self, name: &str, occurrence: usize) -> Option<usize> {
+        let key = format!("name: {name}");
+        let is_name_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+        self.source
+            .match_indices(&key)
+            .filter(|(i, _)| !self.source[i + key.len()..].starts_with(is_name_char))
+            .nth(occurrence)
+            .map(|(i, _)| i + "name: ".len())
+    }
+
+    fn located(&self, at: Option<usize>, message: String) -> ManifestError {
         let (line, column) = match at {
             Some(i) => {
                 let before = &self.source[..i];
@@ -221,16 +250,7 @@ impl Manifest {
             }
             None => (0, 0),
         };
-        ManifestError {
-            file: self.file.display().to_string(),
-            line,
-            column,
-            message,
-        }
-    }
-
-    fn step_error(&self, step: &Step, needle: &str, message: String) -> ManifestError {
-        self.error_at(&format!("name: {}", step.name), needle, message)
+        ManifestError { file: self.file.display().to_string(), line, column, message }
     }
 
     fn validate(&self) -> Result<Vec<usize>, ManifestError> {
@@ -264,23 +284,23 @@ impl Manifest {
         let mut index = HashMap::new();
         for (i, step) in p.spec.steps.iter().enumerate() {
             if !valid_name(&step.name) {
-                return Err(self.step_error(step, &step.name, format!(
+                return Err(self.step_error(i, None, format!(
                     "step name {:?} must be 1-63 lowercase letters, digits or '-', starting and ending with a letter or digit",
                     step.name
                 )));
             }
             if index.insert(step.name.as_str(), i).is_some() {
                 return Err(self.step_error(
-                    step,
-                    &step.name,
+                    i,
+                    None,
                     format!("two steps are named {:?}", step.name),
                 ));
             }
             if !p.spec.plugins.contains_key(&step.plugin) {
                 let known: Vec<_> = p.spec.plugins.keys().map(String::as_str).collect();
                 return Err(self.step_error(
-                    step,
-                    "plugin",
+                    i,
+                    Some("plugin"),
                     format!(
                     "step {:?} uses plugin {:?}, which spec.plugins does not define (defined: {})",
                     step.name, step.plugin, known.join(", ")
@@ -289,16 +309,16 @@ impl Manifest {
             }
             for limits in step.limits.iter().chain(p.spec.limits.iter()) {
                 self.check_limits(limits).map_err(|m| {
-                    self.step_error(step, "limits", format!("step {:?}: {m}", step.name))
+                    self.step_error(i, Some("limits"), format!("step {:?}: {m}", step.name))
                 })?;
             }
         }
-        for step in &p.spec.steps {
+        for (i, step) in p.spec.steps.iter().enumerate() {
             for need in &step.needs {
                 if !index.contains_key(need.as_str()) {
                     return Err(self.step_error(
-                        step,
-                        need,
+                        i,
+                        Some(need),
                         format!("step {:?} needs {need:?}, which is not a step", step.name),
                     ));
                 }
@@ -336,10 +356,9 @@ impl Manifest {
                     .filter(|i| !order.contains(i))
                     .map(|i| steps[i].name.as_str())
                     .collect();
-                let first = &steps[index[stuck[0]]];
                 return Err(self.step_error(
-                    first,
-                    "needs",
+                    index[stuck[0]],
+                    Some("needs"),
                     format!("the steps {} need each other in a cycle", stuck.join(", ")),
                 ));
             };

@@ -122,7 +122,10 @@ impl Transform for OneHot {
         for (name, seen) in self.config.columns.iter().zip(&self.categories) {
             let values: Vec<Scalar> = seen.iter().map(|(v, _)| v.clone()).collect();
             let hot = compute::one_hot(&batch.column(name)?, &values, self.config.handle_unknown)
-                .map_err(|e| StepError::InvalidInput(format!("column {name:?}: {e}")))?;
+                .map_err(|e| match e {
+                    StepError::InvalidInput(m) => StepError::InvalidInput(format!("column {name:?}: {m}")),
+                    other => other,
+                })?;
             let names: Vec<String> = values.iter().map(|v| format!("{name}={v}")).collect();
             let named: Vec<(&str, &Column)> = names.iter().map(String::as_str).zip(&hot).collect();
             out = out.replace(name, &named)?;

@@ -220,25 +220,35 @@ pub fn merge(states: Vec<Vec<Fit>>, columns: usize) -> Result<Vec<Fit>> {
         .collect())
 }
 
-/// JSON Schema of the config.
+/// JSON Schema of the config: one flat object, so every mistake names its
+/// field; options of another method are refused per method.
 pub fn schema() -> serde_json::Value {
-    let columns = serde_json::json!({"type": "array", "items": {"type": "string"}, "minItems": 1});
     let pair = serde_json::json!({"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2});
-    let variant = |method: &str, props: serde_json::Value| {
-        let mut properties = serde_json::json!({"columns": columns, "method": {"const": method}});
-        properties
-            .as_object_mut()
-            .unwrap()
-            .extend(props.as_object().unwrap().clone());
-        serde_json::json!({"type": "object", "properties": properties, "required": ["columns", "method"], "additionalProperties": false})
+    let only = |method: &str, foreign: &[&str]| {
+        let refused: serde_json::Map<String, serde_json::Value> = foreign.iter().map(|f| (f.to_string(), serde_json::Value::Bool(false))).collect();
+        serde_json::json!({"if": {"properties": {"method": {"const": method}}}, "then": {"properties": refused}})
     };
     serde_json::json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "scale",
-        "oneOf": [
-            variant("standard", serde_json::json!({"with_mean": {"type": "boolean"}, "with_std": {"type": "boolean"}})),
-            variant("minmax", serde_json::json!({"feature_range": pair, "clip": {"type": "boolean"}})),
-            variant("robust", serde_json::json!({"with_centering": {"type": "boolean"}, "with_scaling": {"type": "boolean"}, "quantile_range": pair})),
+        "type": "object",
+        "properties": {
+            "columns": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+            "method": {"enum": ["standard", "minmax", "robust"]},
+            "with_mean": {"type": "boolean"},
+            "with_std": {"type": "boolean"},
+            "feature_range": pair,
+            "clip": {"type": "boolean"},
+            "with_centering": {"type": "boolean"},
+            "with_scaling": {"type": "boolean"},
+            "quantile_range": pair
+        },
+        "required": ["columns", "method"],
+        "additionalProperties": false,
+        "allOf": [
+            only("standard", &["feature_range", "clip", "with_centering", "with_scaling", "quantile_range"]),
+            only("minmax", &["with_mean", "with_std", "with_centering", "with_scaling", "quantile_range"]),
+            only("robust", &["with_mean", "with_std", "feature_range", "clip"]),
         ]
     })
 }
