@@ -44,10 +44,10 @@ macro_rules! export_transform {
                     Vec<$crate::bindings::exports::weft::step::step::Metric>,
                     HostError,
                 > {
-            rt::unsupported("transform", "report")
+                    rt::unsupported("transform", "report")
                 }
             }
-            $crate::bindings::__export_plugin!(WeftStep with_types_in $crate::bindings);
+    $crate::bindings::__export_plugin!(WeftStep with_types_in $crate::bindings);
         };
     };
 }
@@ -92,10 +92,10 @@ macro_rules! export_evaluate {
                     Vec<$crate::bindings::exports::weft::step::step::Metric>,
                     HostError,
                 > {
-            SLOT.with(|s| rt::report::<$t>(s))
+                    SLOT.with(|s| rt::report::<$t>(s))
                 }
             }
-            $crate::bindings::__export_plugin!(WeftStep with_types_in $crate::bindings);
+    $crate::bindings::__export_plugin!(WeftStep with_types_in $crate::bindings);
         };
     };
 }

@@ -979,6 +979,10 @@ fn many_batches_on_many_workers_keep_row_order() {
     assert_eq!(report["workers"], 3);
     assert_eq!(report["rowsOut"], 5000);
     assert_eq!(report["steps"][1]["rowsIn"], 5000);
+    let peak = report["peakRssBytes"]
+        .as_u64()
+        .expect("Linux reports VmHWM");
+    assert!(peak > 1 << 20, "peak RSS {peak} bytes is implausibly small");
 }
 
 #[test]

@@ -2,7 +2,7 @@
 
 mod table;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -102,7 +102,7 @@ impl Cli {
     }
 }
 
-fn run(manifest: &PathBuf, options: &RunOptions, quiet: bool) -> Result<ExitCode> {
+fn run(manifest: &Path, options: &RunOptions, quiet: bool) -> Result<ExitCode> {
     let manifest = Manifest::load(manifest)?;
     let prepared = exec::prepare(manifest, options)?;
     let report = prepared.run(options, &Progress::new(quiet))?;
@@ -112,7 +112,7 @@ fn run(manifest: &PathBuf, options: &RunOptions, quiet: bool) -> Result<ExitCode
     Ok(ExitCode::SUCCESS)
 }
 
-fn validate(path: &PathBuf) -> Result<ExitCode> {
+fn validate(path: &Path) -> Result<ExitCode> {
     let manifest = Manifest::load(path)?;
     let input = manifest.resolve(&manifest.pipeline.spec.input.path);
     crate::data::Reader::open(&input, 1)
@@ -127,7 +127,7 @@ fn validate(path: &PathBuf) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn inspect(path: &PathBuf, json: bool) -> Result<ExitCode> {
+fn inspect(path: &Path, json: bool) -> Result<ExitCode> {
     let sandbox = Sandbox::new(PoolSize {
         instances: 2,
         max_memory_bytes: 512 << 20,
@@ -147,7 +147,7 @@ fn inspect(path: &PathBuf, json: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn head(file: &PathBuf, rows: usize) -> Result<ExitCode> {
+fn head(file: &Path, rows: usize) -> Result<ExitCode> {
     let mut reader = crate::data::Reader::open(file, rows.max(1))?;
     let batch = reader
         .next()

@@ -47,8 +47,12 @@ pub fn summary(report: &RunReport) -> String {
             metrics.join(" "),
         ]);
     }
+    let peak = report
+        .peak_rss_bytes
+        .map(|b| format!(", peak memory {} MiB", b >> 20))
+        .unwrap_or_default();
     format!(
-        "{}\n{} rows -> {} in {:.2}s ({} workers)\n",
+        "{}\n{} rows -> {} in {:.2}s ({} workers{peak})\n",
         render(&rows),
         report.rows_out,
         report.output,

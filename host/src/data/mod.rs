@@ -37,6 +37,16 @@ impl Format {
     }
 }
 
+/// Parquet row groups are flushed at this encoded size, so the writer's
+/// buffer stays bounded however wide the rows and long the input.
+const ROW_GROUP_BYTES: usize = 16 << 20;
+
+fn parquet_properties() -> parquet::file::properties::WriterProperties {
+    parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_bytes(Some(ROW_GROUP_BYTES))
+        .build()
+}
+
 /// A data file problem, naming the file.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
@@ -227,7 +237,7 @@ impl Writer {
             Format::Csv => Sink::Csv(arrow::csv::Writer::new(file)),
             Format::Jsonl => Sink::Jsonl(arrow::json::LineDelimitedWriter::new(file)),
             Format::Parquet => Sink::Parquet(
-                ArrowWriter::try_new(file, schema.clone(), None)
+                ArrowWriter::try_new(file, schema.clone(), Some(parquet_properties()))
                     .map_err(|e| content(&self.path, e))?,
             ),
         });

@@ -250,15 +250,25 @@ impl Pass<'_> {
             rows_in: 0,
         };
         let pass = &self;
-        let (work_tx, work_rx) = bounded::<(u64, RecordBatch)>(prepared.workers * 2);
-        let (done_tx, done_rx) = bounded::<(u64, Outcome)>(prepared.workers * 2);
+        let in_flight = prepared.workers * 2;
+        let (work_tx, work_rx) = bounded::<(u64, RecordBatch)>(in_flight);
+        let (done_tx, done_rx) = bounded::<(u64, Outcome)>(in_flight);
+        // One ticket per batch between reader and sink: however the workers
+        // race, no more than `in_flight` batches are alive at once, so the
+        // sink's reorder buffer stays bounded too.
+        let (ticket_tx, ticket_rx) = bounded::<()>(in_flight);
+        (0..in_flight).for_each(|_| ticket_tx.send(()).expect("room for every ticket"));
         let result = std::thread::scope(|scope| {
             let reader_tx = done_tx.clone();
             scope.spawn(move || {
-                for (seq, batch) in (0u64..).zip(reader) {
+                let batches = reader.take_while(|_| ticket_rx.recv().is_ok());
+                for (seq, batch) in (0u64..).zip(batches) {
                     let sent = match batch {
                         Ok(b) => work_tx.send((seq, b)).is_ok(),
-                        Err(e) => reader_tx.send((seq, Err(e.into()))).is_ok() && false,
+                        Err(e) => {
+                            let _ = reader_tx.send((seq, Err(e.into())));
+                            false
+                        }
                     };
                     if !sent {
                         return;
@@ -272,7 +282,8 @@ impl Pass<'_> {
                 })
                 .collect();
             drop((work_rx, done_tx));
-            let sunk = sink.drain(done_rx, &self.sinks, stats, progress);
+            let sunk = sink.drain(done_rx, &ticket_tx, &self.sinks, stats, progress);
+            drop(ticket_tx);
             for w in workers {
                 for (total, local) in stats
                     .iter_mut()
@@ -338,6 +349,7 @@ impl Sink {
     fn drain(
         &mut self,
         done: crossbeam_channel::Receiver<(u64, Outcome)>,
+        tickets: &crossbeam_channel::Sender<()>,
         ids: &[usize],
         stats: &mut [StepStats],
         progress: &Progress,
@@ -350,6 +362,7 @@ impl Sink {
                 next += 1;
                 let before = self.rows_in;
                 self.consume(worked, ids, stats)?;
+                let _ = tickets.send(());
                 progress.advance(self.rows_in - before);
             }
         }

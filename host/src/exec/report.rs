@@ -130,8 +130,20 @@ pub struct RunReport {
     pub duration_seconds: f64,
     /// Workers used.
     pub workers: usize,
+    /// Peak resident memory of the weft process, where the OS reports it
+    /// (Linux: `VmHWM`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_rss_bytes: Option<u64>,
     /// Steps in execution order.
     pub steps: Vec<StepReport>,
+}
+
+/// This process's peak resident set size, from `/proc/self/status`.
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 pub(super) fn build(
@@ -178,6 +190,7 @@ pub(super) fn build(
         rows_out,
         duration_seconds: took.as_secs_f64(),
         workers: prepared.workers,
+        peak_rss_bytes: peak_rss_bytes(),
         steps,
     }
 }

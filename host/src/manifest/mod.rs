@@ -250,7 +250,12 @@ impl Manifest {
             }
             None => (0, 0),
         };
-        ManifestError { file: self.file.display().to_string(), line, column, message }
+        ManifestError {
+            file: self.file.display().to_string(),
+            line,
+            column,
+            message,
+        }
     }
 
     fn validate(&self) -> Result<Vec<usize>, ManifestError> {

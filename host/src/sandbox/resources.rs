@@ -85,7 +85,7 @@ impl StepCtx {
         })
     }
 
-    fn from_values(
+    fn column_of_values(
         &mut self,
         made: weft_kernels::Result<ArrayRef>,
     ) -> wasmtime::Result<Resource<Column>> {
@@ -123,35 +123,35 @@ impl types::HostColumn for StepCtx {
         values: Vec<f64>,
         validity: Option<Vec<bool>>,
     ) -> wasmtime::Result<Resource<Column>> {
-        self.from_values(weft_kernels::from_f64s(values, validity))
+        self.column_of_values(weft_kernels::from_f64s(values, validity))
     }
     fn from_f32s(
         &mut self,
         values: Vec<f32>,
         validity: Option<Vec<bool>>,
     ) -> wasmtime::Result<Resource<Column>> {
-        self.from_values(weft_kernels::from_f32s(values, validity))
+        self.column_of_values(weft_kernels::from_f32s(values, validity))
     }
     fn from_s64s(
         &mut self,
         values: Vec<i64>,
         validity: Option<Vec<bool>>,
     ) -> wasmtime::Result<Resource<Column>> {
-        self.from_values(weft_kernels::from_s64s(values, validity))
+        self.column_of_values(weft_kernels::from_s64s(values, validity))
     }
     fn from_bools(
         &mut self,
         values: Vec<bool>,
         validity: Option<Vec<bool>>,
     ) -> wasmtime::Result<Resource<Column>> {
-        self.from_values(weft_kernels::from_bools(values, validity))
+        self.column_of_values(weft_kernels::from_bools(values, validity))
     }
     fn from_strings(
         &mut self,
         values: Vec<String>,
         validity: Option<Vec<bool>>,
     ) -> wasmtime::Result<Resource<Column>> {
-        self.from_values(weft_kernels::from_strings(values, validity))
+        self.column_of_values(weft_kernels::from_strings(values, validity))
     }
     fn dtype(&mut self, c: Resource<Column>) -> wasmtime::Result<Dtype> {
         Ok(dtype(self.table.get(&c)?.0.as_ref()))

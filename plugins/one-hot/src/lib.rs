@@ -123,9 +123,11 @@ impl Transform for OneHot {
             let values: Vec<Scalar> = seen.iter().map(|(v, _)| v.clone()).collect();
             let hot = compute::one_hot(&batch.column(name)?, &values, self.config.handle_unknown)
                 .map_err(|e| match e {
-                    StepError::InvalidInput(m) => StepError::InvalidInput(format!("column {name:?}: {m}")),
-                    other => other,
-                })?;
+                StepError::InvalidInput(m) => {
+                    StepError::InvalidInput(format!("column {name:?}: {m}"))
+                }
+                other => other,
+            })?;
             let names: Vec<String> = values.iter().map(|v| format!("{name}={v}")).collect();
             let named: Vec<(&str, &Column)> = names.iter().map(String::as_str).zip(&hot).collect();
             out = out.replace(name, &named)?;

@@ -50,7 +50,7 @@ impl Method {
             Method::Minmax {
                 feature_range: [lo, hi],
                 ..
-            } if !(lo < hi) => Err(StepError::InvalidConfig(format!(
+            } if lo >= hi => Err(StepError::InvalidConfig(format!(
                 "feature_range: minimum {lo} must be smaller than maximum {hi}"
             ))),
             Method::Robust {
@@ -225,7 +225,10 @@ pub fn merge(states: Vec<Vec<Fit>>, columns: usize) -> Result<Vec<Fit>> {
 pub fn schema() -> serde_json::Value {
     let pair = serde_json::json!({"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2});
     let only = |method: &str, foreign: &[&str]| {
-        let refused: serde_json::Map<String, serde_json::Value> = foreign.iter().map(|f| (f.to_string(), serde_json::Value::Bool(false))).collect();
+        let refused: serde_json::Map<String, serde_json::Value> = foreign
+            .iter()
+            .map(|f| (f.to_string(), serde_json::Value::Bool(false)))
+            .collect();
         serde_json::json!({"if": {"properties": {"method": {"const": method}}}, "then": {"properties": refused}})
     };
     serde_json::json!({
