@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what building weft needs (the wasm32-wasip2 target); with --test,
-# also the Python environment the parity tests compare against. Re-runnable.
+# also the Python environment the parity tests compare against and the
+# Prometheus tools (promtool, Pushgateway) of the monitoring tests. Re-runnable.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,5 +18,19 @@ if [ "${1:-}" = "--test" ]; then
   if ! .venv/bin/python -c 'import sklearn, scipy, pandas, pyarrow' 2>/dev/null; then
     echo "setup: installing tests/python/requirements.txt into .venv"
     .venv/bin/pip install --quiet -r tests/python/requirements.txt
+  fi
+  # The monitoring tests check examples/monitoring/ with promtool (Debian
+  # package `prometheus`); `prometheus-pushgateway` receives pushed metrics.
+  missing=()
+  command -v promtool >/dev/null || missing+=(prometheus)
+  command -v prometheus-pushgateway >/dev/null || missing+=(prometheus-pushgateway)
+  # The report tests render `weft report --html` pages in headless Chromium.
+  command -v chromium >/dev/null || command -v chromium-browser >/dev/null || missing+=(chromium)
+  if [ "${#missing[@]}" -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "setup: installing ${missing[*]} with apt-get (for the monitoring and report tests)"
+    $sudo apt-get update -qq
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
   fi
 fi

@@ -5,5 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh --test
-cargo build --release --target wasm32-wasip2 -p impute -p scale -p one-hot -p hostile
+# Every plugin under plugins/ and tests/plugins/ (the bench's guest-loop is
+# built by bench/run.sh).
+packages=()
+for dir in plugins/*/ tests/plugins/*/; do packages+=(-p "$(basename "$dir")"); done
+cargo build --release --target wasm32-wasip2 "${packages[@]}"
 cargo test --workspace --exclude hostile --exclude guest-loop "$@"

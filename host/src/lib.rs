@@ -10,5 +10,7 @@ pub mod compute;
 pub mod data;
 pub mod exec;
 pub mod manifest;
+pub mod monitor;
 pub mod plugin;
+pub mod report;
 pub mod sandbox;

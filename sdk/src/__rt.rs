@@ -48,14 +48,7 @@ pub fn describe_transform<T: Transform>() -> Metadata {
 
 /// `describe` of an evaluate step.
 pub fn describe_evaluate<T: Evaluate>() -> Metadata {
-    metadata(
-        Meta {
-            stateful: false,
-            ..T::META
-        },
-        Kind::Evaluate,
-        T::config_schema(),
-    )
+    metadata(T::META, Kind::Evaluate, T::config_schema())
 }
 
 /// `configure` of a transform step.
@@ -76,29 +69,37 @@ pub fn configure_evaluate<T: Evaluate>(slot: &Slot<T>, config: String) -> Out<()
     Ok(())
 }
 
-/// `fit`.
-pub fn fit<T: Transform>(slot: &Slot<T>, batch: &WitBatch) -> Out<()> {
-    with(slot, |s| s.fit(Batch::from_wit(batch)))
+/// `fit`, through `fit` of either trait.
+pub fn fit<T>(slot: &Slot<T>, batch: &WitBatch, fit: fn(&mut T, &Batch) -> Result<()>) -> Out<()> {
+    with(slot, |s| fit(s, Batch::from_wit(batch)))
 }
 
-/// `state`.
-pub fn state<T: Transform>(slot: &Slot<T>) -> Out<Vec<u8>> {
-    with(slot, |s| encode_state(&s.state()?))
+/// `state`, through `state` of either trait.
+pub fn state<T, S: Serialize>(slot: &Slot<T>, state: fn(&mut T) -> Result<S>) -> Out<Vec<u8>> {
+    with(slot, |s| encode_state(&state(s)?))
 }
 
-/// `load-state`.
-pub fn load_state<T: Transform>(slot: &Slot<T>, bytes: Vec<u8>) -> Out<()> {
-    with(slot, |s| s.load_state(decode_state(&bytes)?))
+/// `load-state`, through `load_state` of either trait.
+pub fn load_state<T, S: DeserializeOwned>(
+    slot: &Slot<T>,
+    bytes: Vec<u8>,
+    load: fn(&mut T, S) -> Result<()>,
+) -> Out<()> {
+    with(slot, |s| load(s, decode_state(&bytes)?))
 }
 
-/// `merge`.
-pub fn merge<T: Transform>(slot: &Slot<T>, states: Vec<Vec<u8>>) -> Out<Vec<u8>> {
+/// `merge`, through `merge` of either trait.
+pub fn merge<T, S: Serialize + DeserializeOwned>(
+    slot: &Slot<T>,
+    states: Vec<Vec<u8>>,
+    merge: fn(&T, Vec<S>) -> Result<S>,
+) -> Out<Vec<u8>> {
     with(slot, |s| {
         let states = states
             .iter()
             .map(|b| decode_state(b))
-            .collect::<crate::Result<Vec<T::State>>>()?;
-        encode_state(&s.merge(states)?)
+            .collect::<Result<Vec<S>>>()?;
+        encode_state(&merge(s, states)?)
     })
 }
 

@@ -23,16 +23,16 @@ macro_rules! export_transform {
                     SLOT.with(|s| rt::configure_transform::<$t>(s, config))
                 }
                 fn fit(data: &HostBatch) -> ::core::result::Result<(), HostError> {
-                    SLOT.with(|s| rt::fit::<$t>(s, data))
+                    SLOT.with(|s| rt::fit(s, data, <$t as $crate::Transform>::fit))
                 }
                 fn state() -> ::core::result::Result<Vec<u8>, HostError> {
-                    SLOT.with(|s| rt::state::<$t>(s))
+                    SLOT.with(|s| rt::state(s, <$t as $crate::Transform>::state))
                 }
                 fn load_state(state: Vec<u8>) -> ::core::result::Result<(), HostError> {
-                    SLOT.with(|s| rt::load_state::<$t>(s, state))
+                    SLOT.with(|s| rt::load_state(s, state, <$t as $crate::Transform>::load_state))
                 }
                 fn merge(states: Vec<Vec<u8>>) -> ::core::result::Result<Vec<u8>, HostError> {
-                    SLOT.with(|s| rt::merge::<$t>(s, states))
+                    SLOT.with(|s| rt::merge(s, states, <$t as $crate::Transform>::merge))
                 }
                 fn transform(data: &HostBatch) -> ::core::result::Result<HostBatch, HostError> {
                     SLOT.with(|s| rt::transform::<$t>(s, data))
@@ -70,17 +70,17 @@ macro_rules! export_evaluate {
                 fn configure(config: String) -> ::core::result::Result<(), HostError> {
                     SLOT.with(|s| rt::configure_evaluate::<$t>(s, config))
                 }
-                fn fit(_: &HostBatch) -> ::core::result::Result<(), HostError> {
-                    rt::unsupported("evaluate", "fit")
+                fn fit(data: &HostBatch) -> ::core::result::Result<(), HostError> {
+                    SLOT.with(|s| rt::fit(s, data, <$t as $crate::Evaluate>::fit))
                 }
                 fn state() -> ::core::result::Result<Vec<u8>, HostError> {
-                    rt::unsupported("evaluate", "state")
+                    SLOT.with(|s| rt::state(s, <$t as $crate::Evaluate>::state))
                 }
-                fn load_state(_: Vec<u8>) -> ::core::result::Result<(), HostError> {
-                    rt::unsupported("evaluate", "load-state")
+                fn load_state(state: Vec<u8>) -> ::core::result::Result<(), HostError> {
+                    SLOT.with(|s| rt::load_state(s, state, <$t as $crate::Evaluate>::load_state))
                 }
-                fn merge(_: Vec<Vec<u8>>) -> ::core::result::Result<Vec<u8>, HostError> {
-                    rt::unsupported("evaluate", "merge")
+                fn merge(states: Vec<Vec<u8>>) -> ::core::result::Result<Vec<u8>, HostError> {
+                    SLOT.with(|s| rt::merge(s, states, <$t as $crate::Evaluate>::merge))
                 }
                 fn transform(_: &HostBatch) -> ::core::result::Result<HostBatch, HostError> {
                     rt::unsupported("evaluate", "transform")

@@ -73,16 +73,45 @@ pub trait Transform: Sized + 'static {
 }
 
 /// A step that reads every batch and reports metrics at the end.
+///
+/// A stateful evaluate step (`META.stateful`) first fits a reference, such as
+/// the training distribution a drift step compares against, on the step's
+/// `reference` data; its state is that reference, saved and reloaded like a
+/// transform's. Other evaluate steps keep the defaults and `State = ()`.
 pub trait Evaluate: Sized + 'static {
     /// The config document.
     type Config: DeserializeOwned;
-    /// Name, version, description (`stateful` is ignored).
+    /// The fitted reference; `()` for steps that fit nothing.
+    type State: Serialize + DeserializeOwned + Default;
+    /// Name, version, description, whether it fits a reference.
     const META: Meta;
 
     /// JSON Schema of [`Self::Config`].
     fn config_schema() -> serde_json::Value;
     /// Build the step from its config.
     fn new(config: Self::Config) -> Result<Self>;
+    /// Learn the reference from one batch of the reference data.
+    fn fit(&mut self, _batch: &Batch) -> Result<()> {
+        Ok(())
+    }
+    /// The reference fitted so far.
+    fn state(&mut self) -> Result<Self::State> {
+        Ok(Self::State::default())
+    }
+    /// Use a reference fitted earlier, possibly by another instance.
+    fn load_state(&mut self, _state: Self::State) -> Result<()> {
+        Ok(())
+    }
+    /// Combine references fitted on disjoint shards.
+    fn merge(&self, states: Vec<Self::State>) -> Result<Self::State> {
+        if Self::META.stateful {
+            return Err(StepError::Internal(format!(
+                "{} does not implement merge",
+                Self::META.name
+            )));
+        }
+        Ok(states.into_iter().next().unwrap_or_default())
+    }
     /// Accumulate one batch.
     fn update(&mut self, batch: &Batch) -> Result<()>;
     /// The metrics over everything seen.

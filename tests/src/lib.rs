@@ -106,11 +106,15 @@ pub fn weft_bin() -> PathBuf {
 }
 
 /// Packages of the plugins the suite uses, with their `.wasm` file names.
-pub const PLUGINS: [(&str, &str); 4] = [
+pub const PLUGINS: [(&str, &str); 8] = [
     ("hostile", "hostile"),
     ("impute", "impute"),
     ("scale", "scale"),
     ("one-hot", "one_hot"),
+    ("classification-metrics", "classification_metrics"),
+    ("regression-metrics", "regression_metrics"),
+    ("linear-model", "linear_model"),
+    ("drift", "drift"),
 ];
 
 /// The built component of plugin package `package` (e.g. `"one-hot"`).
@@ -153,6 +157,12 @@ pub fn plugin(package: &str) -> PathBuf {
         .join(format!("{file}.wasm"));
     assert!(path.exists(), "{} does not exist", path.display());
     path
+}
+
+/// The JSON document at `path` (e.g. a run's `report.json`).
+pub fn read_json(path: &Path) -> serde_json::Value {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// What one `weft` command did.

@@ -31,11 +31,6 @@ fn passthrough() -> (Workdir, Pipeline) {
     (dir, p)
 }
 
-fn read_json(path: &Path) -> Value {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
 /// Assert the run failed with `error: FILE:LINE:COL: MESSAGE...` where
 /// LINE:COL is where `needle` first appears after `after` in the manifest.
 #[track_caller]
@@ -802,7 +797,10 @@ fn output_as_csv() {
     let (dir, p) = passthrough();
     let manifest = p.output("out/result.csv").write(&dir, "pipeline.yaml");
     dir.run(&manifest, &[]).ok();
-    assert_eq!(files_under(&dir.join("out")), ["report.json", "result.csv"]);
+    assert_eq!(
+        files_under(&dir.join("out")),
+        ["metrics.prom", "report.json", "result.csv"]
+    );
     let text = std::fs::read_to_string(dir.join("out/result.csv")).unwrap();
     let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split(',').collect()).collect();
     assert_eq!(rows[0], ["id", "x", "name"], "{text}");
@@ -829,7 +827,7 @@ fn output_as_jsonl() {
     dir.run(&manifest, &[]).ok();
     assert_eq!(
         files_under(&dir.join("out")),
-        ["report.json", "result.jsonl"]
+        ["metrics.prom", "report.json", "result.jsonl"]
     );
     let text = std::fs::read_to_string(dir.join("out/result.jsonl")).unwrap();
     let rows: Vec<Value> = text
@@ -854,7 +852,7 @@ fn output_as_a_named_parquet_file() {
     dir.run(&manifest, &[]).ok();
     assert_eq!(
         files_under(&dir.join("results")),
-        ["report.json", "train.parquet"]
+        ["metrics.prom", "report.json", "train.parquet"]
     );
     let batch = read_parquet(&dir.join("results/train.parquet"));
     assert_eq!(f64s(&batch, "x"), [Some(0.5), None, Some(-2.25), Some(8.0)]);
@@ -1159,6 +1157,7 @@ fn chained_steps_fit_on_upstream_output_and_report_it() {
         files_under(&dir.join("out")),
         [
             "data.parquet",
+            "metrics.prom",
             "report.json",
             "state/fill.bin",
             "state/index.json",
@@ -1269,4 +1268,67 @@ fn head_shows_the_first_rows() {
     run.ok()
         .stdout_has(&["id", "x", "name", "| 1 ", "0.5", "| 2 "]);
     assert!(!run.stdout.contains("-2.25"), "{}", run.stdout);
+}
+
+#[test]
+fn states_fitted_on_shards_merge_into_the_state_of_the_whole() {
+    let dir = Workdir::new();
+    let rows: Vec<String> = (0..300)
+        .map(|i| format!("{},{}", (i * 37 % 101) as f64 * 0.25, (i % 7) as f64 - 3.0))
+        .collect();
+    dir.write("a.csv", format!("x,y\n{}\n", rows[..120].join("\n")));
+    dir.write("b.csv", format!("x,y\n{}\n", rows[120..].join("\n")));
+    dir.write("all.csv", format!("x,y\n{}\n", rows.join("\n")));
+    let pipeline = |input: &str, out: &str| {
+        Pipeline::new(input)
+            .output(out)
+            .plugin("scale", &plugin("scale"))
+            .step(
+                "scale",
+                "scale",
+                json!({"columns": ["x", "y"], "method": "standard"}),
+                "",
+            )
+            .write(&dir, &format!("{out}.yaml"))
+    };
+    dir.run(&pipeline("a.csv", "a"), &[]).ok();
+    dir.run(&pipeline("b.csv", "b"), &[]).ok();
+    let whole = pipeline("all.csv", "whole");
+    dir.run(&whole, &[]).ok();
+    dir.weft([
+        "merge-states",
+        "whole.yaml",
+        "a/state",
+        "b/state",
+        "--out",
+        "merged",
+    ])
+    .ok()
+    .stdout_has(&["merged 2 shard(s) of scale into merged"]);
+    let applied = pipeline("all.csv", "applied");
+    dir.run(&applied, &["--state", "merged"]).ok();
+    let want = read_parquet(&dir.join("whole/data.parquet"));
+    let got = read_parquet(&dir.join("applied/data.parquet"));
+    for column in ["x", "y"] {
+        assert_close(
+            column,
+            &f64s(&got, column),
+            &f64s(&want, column),
+            1e-12,
+            1e-12,
+        );
+    }
+
+    std::fs::remove_file(dir.join("b/state/scale.bin")).unwrap();
+    dir.weft([
+        "merge-states",
+        "whole.yaml",
+        "a/state",
+        "b/state",
+        "--out",
+        "again",
+    ])
+    .failed()
+    .stderr_has(&["scale.bin: cannot read the fitted state of step \"scale\""]);
+    assert!(!dir.join("again").exists());
 }

@@ -4,12 +4,14 @@ mod table;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
-use crate::exec::{self, Progress, RunOptions};
+use crate::exec::{self, Progress, RunError, RunOptions};
 use crate::manifest::Manifest;
+use crate::monitor;
 use crate::plugin::{Cache, Plugin};
 use crate::sandbox::{PoolSize, Sandbox};
 
@@ -32,8 +34,10 @@ enum Command {
     /// Run a pipeline: fit stateful steps, transform the input, write outputs.
     ///
     /// Writes the data (OUTPUT/data.parquet, or the file spec.output.path
-    /// names), OUTPUT/report.json and OUTPUT/state/<step>.bin atomically:
-    /// a failed run leaves no partial files.
+    /// names), OUTPUT/report.json, OUTPUT/metrics.prom and
+    /// OUTPUT/state/<step>.bin atomically: a failed run leaves no partial
+    /// files. Exit status: 0 success, 1 failure, 3 a gate failed (outputs
+    /// written).
     Run {
         /// The Pipeline manifest (YAML).
         manifest: PathBuf,
@@ -49,6 +53,30 @@ enum Command {
         /// No progress bar and no summary table.
         #[arg(long, short)]
         quiet: bool,
+        /// Also push the run's metrics to this Prometheus Pushgateway
+        /// (e.g. http://pushgateway:9091), grouped by job=weft and pipeline.
+        #[arg(long, value_name = "URL", env = "WEFT_PUSHGATEWAY")]
+        pushgateway: Option<String>,
+    },
+    /// Show the metrics and gates of a finished run (its OUTPUT folder or report.json).
+    Report {
+        /// A run's output folder, or its report.json.
+        run: PathBuf,
+        /// Also write a self-contained HTML page (confusion matrix, ROC curve, drift) here.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+    },
+    /// Merge states fitted on shards of the data into one set, through each
+    /// plugin's merge (exact for means, variances, extrema, counts, categories).
+    MergeStates {
+        /// The Pipeline manifest the shards ran.
+        manifest: PathBuf,
+        /// Each shard run's state folder (OUTPUT/state).
+        #[arg(required = true, num_args = 1..)]
+        shards: Vec<PathBuf>,
+        /// Folder to write the merged `<step>.bin` and index.json into.
+        #[arg(long, short, value_name = "DIR")]
+        out: PathBuf,
     },
     /// Check a manifest, its files, plugin digests and step configs without running.
     Validate {
@@ -76,6 +104,9 @@ enum Command {
 /// Exit code of a run that failed in a step or on bad input.
 const EXIT_FAILED: u8 = 1;
 
+/// Exit code of a run whose outputs were written but a gate failed.
+const EXIT_GATE: u8 = 3;
+
 impl Cli {
     /// Execute the parsed command.
     pub fn execute(self) -> Result<ExitCode> {
@@ -86,6 +117,7 @@ impl Cli {
                 workers,
                 no_cache,
                 quiet,
+                pushgateway,
             } => {
                 let options = RunOptions {
                     state_dir: state,
@@ -93,22 +125,107 @@ impl Cli {
                     cache: None,
                     no_cache,
                 };
-                run(&manifest, &options, quiet)
+                run(&manifest, &options, quiet, pushgateway.as_deref())
             }
             Command::Validate { manifest } => validate(&manifest),
+            Command::MergeStates {
+                manifest,
+                shards,
+                out,
+            } => merge_states(&manifest, &shards, &out),
+            Command::Report { run, html } => show_report(&run, html.as_deref()),
             Command::Inspect { plugin, json } => inspect(&plugin, json),
             Command::Head { file, rows } => head(&file, rows),
         }
     }
 }
 
-fn run(manifest: &Path, options: &RunOptions, quiet: bool) -> Result<ExitCode> {
-    let manifest = Manifest::load(manifest)?;
-    let prepared = exec::prepare(manifest, options)?;
-    let report = prepared.run(options, &Progress::new(quiet))?;
+fn run(path: &Path, options: &RunOptions, quiet: bool, gateway: Option<&str>) -> Result<ExitCode> {
+    let started = Instant::now();
+    let manifest = Manifest::load(path)?;
+    let pipeline = manifest.pipeline.metadata.name.clone();
+    let result = exec::prepare(manifest, options).and_then(|p| {
+        let report = p.run(options, &Progress::new(quiet))?;
+        Ok((p.output(), report))
+    });
+    let (out, report) = match result {
+        Ok(done) => done,
+        Err(e) => {
+            let step = match &e {
+                RunError::Step(f) => Some(f.step.as_str()),
+                _ => None,
+            };
+            if let Some(url) = gateway {
+                let failure = monitor::of_failure(&pipeline, step, started.elapsed());
+                if let Err(push) = monitor::push(url, &pipeline, &failure) {
+                    eprintln!("warning: {push}");
+                }
+            }
+            return Err(e.into());
+        }
+    };
+    let exposition = monitor::of_run(&report);
+    crate::data::write_atomic(
+        &out.dir.join("metrics.prom"),
+        exposition.render().as_bytes(),
+    )?;
+    if let Some(url) = gateway {
+        monitor::push(url, &pipeline, &exposition)?;
+    }
     if !quiet {
         print!("{}", table::summary(&report));
     }
+    let failed = report.failed_gates();
+    for (step, gate) in &failed {
+        let value = gate.value.map_or("not reported".into(), |v| v.to_string());
+        eprintln!(
+            "gate failed: step {step:?}: {} = {value}, needs {}",
+            gate.target(),
+            gate.bound()
+        );
+    }
+    if failed.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Ok(ExitCode::from(EXIT_GATE))
+    }
+}
+
+fn show_report(run: &Path, html: Option<&Path>) -> Result<ExitCode> {
+    let file = if run.is_dir() {
+        run.join("report.json")
+    } else {
+        run.to_owned()
+    };
+    let bytes = std::fs::read(&file).with_context(|| {
+        format!(
+            "{}: cannot read the run report (give a run's output folder)",
+            file.display()
+        )
+    })?;
+    let report: exec::RunReport = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{}: not a weft run report", file.display()))?;
+    print!("{}", table::metrics(&report));
+    if let Some(page) = html {
+        crate::data::write_atomic(page, crate::report::html(&report).as_bytes())?;
+        println!("wrote {}", page.display());
+    }
+    Ok(if report.failed_gates().is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_GATE)
+    })
+}
+
+fn merge_states(path: &Path, shards: &[PathBuf], out: &Path) -> Result<ExitCode> {
+    let prepared = exec::prepare(Manifest::load(path)?, &RunOptions::default())?;
+    let steps = prepared.merge_states(shards, out)?;
+    println!(
+        "merged {} shard(s) of {} into {}",
+        shards.len(),
+        steps.join(", "),
+        out.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -61,6 +61,51 @@ pub fn summary(report: &RunReport) -> String {
     )
 }
 
+/// `weft report`: every metric of every step, then every gate.
+pub fn metrics(report: &RunReport) -> String {
+    let mut rows = vec![["step", "metric", "labels", "value"]
+        .map(String::from)
+        .to_vec()];
+    for s in &report.steps {
+        for m in &s.metrics {
+            let labels: Vec<String> = m.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            rows.push(vec![
+                s.name.clone(),
+                m.name.clone(),
+                labels.join(","),
+                format!("{:.6}", m.value),
+            ]);
+        }
+    }
+    let mut out = format!(
+        "run of pipeline {:?}: {} rows out\n\n",
+        report.pipeline, report.rows_out
+    );
+    out.push_str(&render(&rows));
+    let gates: Vec<_> = report
+        .steps
+        .iter()
+        .flat_map(|s| s.gates.iter().map(move |g| (s, g)))
+        .collect();
+    if !gates.is_empty() {
+        let mut rows = vec![["step", "gate", "value", "bound", "result"]
+            .map(String::from)
+            .to_vec()];
+        for (s, g) in gates {
+            rows.push(vec![
+                s.name.clone(),
+                g.target(),
+                g.value.map_or("not reported".into(), |v| format!("{v:.6}")),
+                g.bound(),
+                if g.passed { "pass" } else { "FAIL" }.into(),
+            ]);
+        }
+        out.push('\n');
+        out.push_str(&render(&rows));
+    }
+    out
+}
+
 /// `weft inspect` as text.
 pub fn inspect(plugin: &Plugin) -> String {
     let m = &plugin.meta;

@@ -2,6 +2,7 @@
 //! in as few passes as their dependencies allow, then streams batches through
 //! every step on parallel workers and writes data, states and a report.
 
+mod gate;
 mod instance;
 mod pass;
 mod report;
@@ -12,10 +13,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::data::{self, DataError, Format};
-use crate::manifest::{parse_bytes, LimitsSpec, Manifest};
+use crate::manifest::{parse_bytes, Gate, LimitsSpec, Manifest};
 use crate::plugin::{sha256_hex, Cache, Plugin, PluginError, StepKind};
 use crate::sandbox::{Grant, Limits, PoolSize, Sandbox};
 
+pub use gate::GateResult;
 pub use instance::{Failure, Instance, StepFailure, StepSetup};
 pub use pass::Progress;
 pub use report::{MetricValue, RunReport, StateFile, StepReport};
@@ -52,6 +54,10 @@ pub struct StepPlan {
     pub fit: bool,
     /// Indices of the steps it reads.
     pub needs: Vec<usize>,
+    /// The file it fits on, when not the pipeline input.
+    pub reference: Option<PathBuf>,
+    /// Bounds on its metrics.
+    pub gates: Vec<Gate>,
 }
 
 impl StepPlan {
@@ -176,8 +182,21 @@ pub fn prepare(manifest: Manifest, options: &RunOptions) -> Result<Prepared, Run
                 guest: m.guest.clone(),
             })
             .collect();
-        let fit =
-            plugin.meta.kind == StepKind::Transform && step.fit.unwrap_or(plugin.meta.stateful);
+        let fit = step.fit.unwrap_or(plugin.meta.stateful);
+        if step.reference.is_some() && !fit {
+            return Err(RunError::Invalid(
+                manifest
+                    .step_error(
+                        steps.len(),
+                        Some("reference"),
+                        format!(
+                            "step {:?}: plugin {:?} fits nothing, so it has no use for reference data",
+                            step.name, plugin.meta.name
+                        ),
+                    )
+                    .to_string(),
+            ));
+        }
         steps.push(StepPlan {
             setup: Arc::new(StepSetup {
                 name: step.name.clone(),
@@ -189,6 +208,8 @@ pub fn prepare(manifest: Manifest, options: &RunOptions) -> Result<Prepared, Run
             plugin_name: step.plugin.clone(),
             fit,
             needs: step.needs.iter().map(|n| index[n.as_str()]).collect(),
+            reference: step.reference.as_ref().map(|r| manifest.resolve(&r.path)),
+            gates: step.gates.clone(),
         });
     }
     let order = manifest.order.clone();
@@ -286,6 +307,46 @@ impl Prepared {
             .collect()
     }
 
+    /// Merge the states fitted on shards (each folder a shard run's
+    /// `out/state`) into one set in `into`, through each plugin's `merge`.
+    /// Returns the names of the merged steps.
+    pub fn merge_states(&self, shards: &[PathBuf], into: &Path) -> Result<Vec<String>, RunError> {
+        let loaded = shards
+            .iter()
+            .map(|dir| self.load_states(dir))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut merged = vec![None; self.steps.len()];
+        for (i, step) in self.steps.iter().enumerate().filter(|(_, s)| s.fit) {
+            let parts: Vec<Vec<u8>> = loaded
+                .iter()
+                .map(|states| states[i].as_ref().expect("fit steps have states").to_vec())
+                .collect();
+            let mut instance = Instance::new(step.plugin.clone(), step.setup.clone(), None)?;
+            merged[i] = Some(Arc::new(instance.merge(&parts)?));
+        }
+        report::write_states(self, into, &merged)?;
+        Ok(self
+            .steps
+            .iter()
+            .filter(|s| s.fit)
+            .map(|s| s.setup.name.clone())
+            .collect())
+    }
+
+    /// `targets` grouped by the file they fit on: the pipeline input, or
+    /// each step's reference data.
+    fn by_fit_input(&self, targets: Vec<usize>) -> BTreeMap<PathBuf, Vec<usize>> {
+        let mut groups: BTreeMap<PathBuf, Vec<usize>> = BTreeMap::new();
+        for t in targets {
+            let input = self.steps[t]
+                .reference
+                .clone()
+                .unwrap_or_else(|| self.input());
+            groups.entry(input).or_default().push(t);
+        }
+        groups
+    }
+
     /// Run the pipeline: fit passes, the transform pass, then outputs.
     pub fn run(&self, options: &RunOptions, progress: &Progress) -> Result<RunReport, RunError> {
         let started = Instant::now();
@@ -310,18 +371,20 @@ impl Prepared {
             if targets.is_empty() {
                 break;
             }
-            let upstream = self.ancestors(&targets);
-            let fitted = pass::Pass {
-                prepared: self,
-                compute: upstream,
-                sinks: targets.clone(),
-                states: &states,
-                produce: false,
-                label: "fit",
-            }
-            .run(None, progress, &mut stats)?;
-            for (t, mut instance) in targets.into_iter().zip(fitted.sinks) {
-                states[t] = Some(Arc::new(instance.state()?));
+            for (input, group) in self.by_fit_input(targets) {
+                let fitted = pass::Pass {
+                    prepared: self,
+                    input,
+                    compute: self.ancestors(&group),
+                    sinks: group.clone(),
+                    states: &states,
+                    produce: false,
+                    label: "fit",
+                }
+                .run(None, progress, &mut stats)?;
+                for (t, mut instance) in group.into_iter().zip(fitted.sinks) {
+                    states[t] = Some(Arc::new(instance.state()?));
+                }
             }
         }
         let evaluators: Vec<usize> = self
@@ -332,8 +395,9 @@ impl Prepared {
             .collect();
         let out = self.output();
         let writer = data::Writer::create(&out.data)?;
-        let done = pass::Pass {
+        let mut done = pass::Pass {
             prepared: self,
+            input: self.input(),
             compute: vec![true; self.steps.len()],
             sinks: evaluators.clone(),
             states: &states,
@@ -342,22 +406,15 @@ impl Prepared {
         }
         .run(Some(writer), progress, &mut stats)?;
         let mut metrics = vec![Vec::new(); self.steps.len()];
-        for (e, mut instance) in evaluators.into_iter().zip(done.sinks) {
+        for (e, instance) in evaluators.into_iter().zip(done.sinks.iter_mut()) {
             metrics[e] = instance
                 .report()?
                 .into_iter()
                 .map(MetricValue::from)
                 .collect();
         }
-        let report = report::build(
-            self,
-            &out,
-            &states,
-            stats,
-            metrics,
-            done.rows,
-            started.elapsed(),
-        );
+        let rows = done.finish()?;
+        let report = report::build(self, &out, &states, stats, metrics, rows, started.elapsed());
         report::write(self, &out, &report, &states)?;
         Ok(report)
     }

@@ -84,6 +84,7 @@ impl Progress {
 /// What one pass computes.
 pub(super) struct Pass<'a> {
     pub prepared: &'a Prepared,
+    pub input: std::path::PathBuf,
     /// Steps whose output is computed (transform or pass-through).
     pub compute: Vec<bool>,
     /// Steps fed sequentially with their input (fit targets or evaluators).
@@ -98,8 +99,19 @@ pub(super) struct Pass<'a> {
 pub(super) struct Done {
     /// The sink instances, in the order of `Pass::sinks`.
     pub sinks: Vec<Instance>,
-    /// Rows written.
-    pub rows: u64,
+    /// The output, written to a temporary file: the caller moves it into
+    /// place once nothing else can fail.
+    pub writer: Option<(Writer, SchemaRef)>,
+}
+
+impl Done {
+    /// Move the output into place; the rows written.
+    pub fn finish(self) -> Result<u64, RunError> {
+        match self.writer {
+            Some((w, schema)) => Ok(w.finish(schema)?),
+            None => Ok(0),
+        }
+    }
 }
 
 /// A worker's result for one batch.
@@ -233,7 +245,7 @@ impl Pass<'_> {
     ) -> Result<Done, RunError> {
         let started = Instant::now();
         let prepared = self.prepared;
-        let reader = Reader::open(&prepared.input(), prepared.batch_rows)?;
+        let reader = Reader::open(&self.input, prepared.batch_rows)?;
         let input_schema = reader.schema();
         progress.start(self.label, reader.total_rows());
         let fitting = self.label == "fit";
@@ -296,13 +308,9 @@ impl Pass<'_> {
         });
         result?;
         progress.finish(self.label, sink.rows_in, started.elapsed());
-        let rows = match sink.writer {
-            Some(w) => w.finish(input_schema)?,
-            None => 0,
-        };
         Ok(Done {
             sinks: sink.sinks,
-            rows,
+            writer: sink.writer.map(|w| (w, input_schema)),
         })
     }
 

@@ -1,12 +1,13 @@
 //! The run report (`report.json`), fitted-state files and their index.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{OutputPaths, Prepared, RunError};
+use super::{GateResult, OutputPaths, Prepared, RunError, StepPlan};
 use crate::bindings::Metric;
 use crate::data;
 use crate::plugin::{sha256_hex, StepKind};
@@ -114,6 +115,9 @@ pub struct StepReport {
     pub state: Option<StateFile>,
     /// Reported and emitted metrics.
     pub metrics: Vec<MetricValue>,
+    /// The step's gates, checked against its metrics.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gates: Vec<GateResult>,
 }
 
 /// The whole run.
@@ -136,6 +140,17 @@ pub struct RunReport {
     pub peak_rss_bytes: Option<u64>,
     /// Steps in execution order.
     pub steps: Vec<StepReport>,
+}
+
+impl RunReport {
+    /// Gates that did not pass, with their steps.
+    pub fn failed_gates(&self) -> Vec<(&str, &GateResult)> {
+        self.steps
+            .iter()
+            .flat_map(|s| s.gates.iter().map(move |g| (s.name.as_str(), g)))
+            .filter(|(_, g)| !g.passed)
+            .collect()
+    }
 }
 
 /// This process's peak resident set size, from `/proc/self/status`.
@@ -174,12 +189,8 @@ pub(super) fn build(
                 rows_out: s.rows_out,
                 fit_rows: s.fit_rows,
                 duration_seconds: s.busy.as_secs_f64(),
-                state: states[i].as_ref().map(|bytes| StateFile {
-                    path: format!("state/{}.bin", plan.setup.name),
-                    sha256: sha256_hex(bytes),
-                    bytes: bytes.len() as u64,
-                    plugin_sha256: plan.plugin.digest.clone(),
-                }),
+                state: states[i].as_ref().map(|bytes| state_file(plan, bytes)),
+                gates: super::gate::check(&plan.gates, &m),
                 metrics: m,
             }
         })
@@ -195,6 +206,35 @@ pub(super) fn build(
     }
 }
 
+fn state_file(plan: &StepPlan, bytes: &[u8]) -> StateFile {
+    StateFile {
+        path: format!("state/{}.bin", plan.setup.name),
+        sha256: sha256_hex(bytes),
+        bytes: bytes.len() as u64,
+        plugin_sha256: plan.plugin.digest.clone(),
+    }
+}
+
+/// Write `states` as `<step>.bin` files and their `index.json` into
+/// `state_dir`, each atomically.
+pub(super) fn write_states(
+    prepared: &Prepared,
+    state_dir: &Path,
+    states: &[Option<Arc<Vec<u8>>>],
+) -> Result<(), RunError> {
+    let mut index: BTreeMap<&str, StateFile> = BTreeMap::new();
+    for (plan, state) in prepared.steps.iter().zip(states) {
+        if let Some(bytes) = state {
+            data::write_atomic(&state_dir.join(format!("{}.bin", plan.setup.name)), bytes)?;
+            index.insert(&plan.setup.name, state_file(plan, bytes));
+        }
+    }
+    if !index.is_empty() {
+        data::write_atomic(&state_dir.join("index.json"), &to_json(&index))?;
+    }
+    Ok(())
+}
+
 /// Write states, their index and the report, each atomically.
 pub(super) fn write(
     prepared: &Prepared,
@@ -202,20 +242,7 @@ pub(super) fn write(
     report: &RunReport,
     states: &[Option<Arc<Vec<u8>>>],
 ) -> Result<(), RunError> {
-    let state_dir = out.dir.join("state");
-    for (plan, state) in prepared.steps.iter().zip(states) {
-        if let Some(bytes) = state {
-            data::write_atomic(&state_dir.join(format!("{}.bin", plan.setup.name)), bytes)?;
-        }
-    }
-    let index: BTreeMap<&str, &StateFile> = report
-        .steps
-        .iter()
-        .filter_map(|s| Some((s.name.as_str(), s.state.as_ref()?)))
-        .collect();
-    if !index.is_empty() {
-        data::write_atomic(&state_dir.join("index.json"), &to_json(&index))?;
-    }
+    write_states(prepared, &out.dir.join("state"), states)?;
     data::write_atomic(&out.dir.join("report.json"), &to_json(report))?;
     Ok(())
 }

@@ -106,6 +106,32 @@ pub struct Step {
     /// Host folders the step may read.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mounts: Vec<Mount>,
+    /// Data a stateful step fits on instead of the pipeline input (e.g. the
+    /// training data a drift step compares against); it flows through the
+    /// same upstream steps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<DataRef>,
+    /// Bounds on the metrics the step reports; a failed gate fails the run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gates: Vec<Gate>,
+}
+
+/// A bound on a reported metric: `{metric: accuracy, min: 0.9}`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Gate {
+    /// Metric name, as the step reports it.
+    pub metric: String,
+    /// Lowest passing value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    /// Highest passing value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
+    /// Only metrics carrying these labels (e.g. `{column: age}`); without,
+    /// every metric of that name must pass.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
 }
 
 fn empty_object() -> serde_json::Value {
@@ -310,6 +336,20 @@ impl Manifest {
                     "step {:?} uses plugin {:?}, which spec.plugins does not define (defined: {})",
                     step.name, step.plugin, known.join(", ")
                 ),
+                ));
+            }
+            if let Some(g) = step
+                .gates
+                .iter()
+                .find(|g| g.min.is_none() && g.max.is_none())
+            {
+                return Err(self.step_error(
+                    i,
+                    Some("gates"),
+                    format!(
+                        "step {:?}: the gate on {:?} needs a min, a max or both",
+                        step.name, g.metric
+                    ),
                 ));
             }
             for limits in step.limits.iter().chain(p.spec.limits.iter()) {
