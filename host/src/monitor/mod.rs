@@ -31,24 +31,24 @@ fn now_seconds() -> f64 {
         .as_secs_f64()
 }
 
+/// A metric weft itself exposes: name and help text.
+type Own = (&'static str, &'static str);
+
+const RUN_SUCCESS: Own = (
+    "weft_run_success",
+    "1 if the last run succeeded (gates included), else 0",
+);
+const RUN_DURATION: Own = ("weft_run_duration_seconds", "Wall time of the last run");
+const RUN_TIMESTAMP: Own = (
+    "weft_run_timestamp_seconds",
+    "When the last run ended, Unix time",
+);
+const STEP_ERRORS: Own = ("weft_step_errors_total", "Failed calls into the step");
+
 /// The exposition of a finished run.
 pub fn of_run(report: &RunReport) -> Exposition {
-    let mut x = Exposition::new(&report.pipeline);
-    x.run(
-        "weft_run_success",
-        "1 if the last run succeeded (gates included), else 0",
-        { f64::from(u8::from(report.failed_gates().is_empty())) },
-    );
-    x.run(
-        "weft_run_duration_seconds",
-        "Wall time of the last run",
-        report.duration_seconds,
-    );
-    x.run(
-        "weft_run_timestamp_seconds",
-        "When the last run ended, Unix time",
-        now_seconds(),
-    );
+    let passed = report.failed_gates().is_empty();
+    let mut x = ended(&report.pipeline, passed, report.duration_seconds);
     x.counter_run(
         "weft_run_rows_out_total",
         "Rows the last run wrote",
@@ -73,12 +73,7 @@ pub fn of_run(report: &RunReport) -> Exposition {
             "Rows the step returned",
             s.rows_out as f64,
         );
-        x.counter_step(
-            &s.name,
-            "weft_step_errors_total",
-            "Failed calls into the step",
-            0.0,
-        );
+        x.counter_step(&s.name, STEP_ERRORS.0, STEP_ERRORS.1, 0.0);
         for m in &s.metrics {
             x.metric(&s.name, &m.name, &m.labels, m.value);
         }
@@ -93,30 +88,19 @@ pub fn of_run(report: &RunReport) -> Exposition {
 
 /// The exposition of a run that failed, in `step` when known.
 pub fn of_failure(pipeline: &str, step: Option<&str>, took: Duration) -> Exposition {
-    let mut x = Exposition::new(pipeline);
-    x.run(
-        "weft_run_success",
-        "1 if the last run succeeded (gates included), else 0",
-        0.0,
-    );
-    x.run(
-        "weft_run_duration_seconds",
-        "Wall time of the last run",
-        took.as_secs_f64(),
-    );
-    x.run(
-        "weft_run_timestamp_seconds",
-        "When the last run ended, Unix time",
-        now_seconds(),
-    );
+    let mut x = ended(pipeline, false, took.as_secs_f64());
     if let Some(step) = step {
-        x.counter_step(
-            step,
-            "weft_step_errors_total",
-            "Failed calls into the step",
-            1.0,
-        );
+        x.counter_step(step, STEP_ERRORS.0, STEP_ERRORS.1, 1.0);
     }
+    x
+}
+
+/// What every run exposes: whether it succeeded, how long it took, when it ended.
+fn ended(pipeline: &str, success: bool, seconds: f64) -> Exposition {
+    let mut x = Exposition::new(pipeline);
+    x.run(RUN_SUCCESS.0, RUN_SUCCESS.1, f64::from(u8::from(success)));
+    x.run(RUN_DURATION.0, RUN_DURATION.1, seconds);
+    x.run(RUN_TIMESTAMP.0, RUN_TIMESTAMP.1, now_seconds());
     x
 }
 

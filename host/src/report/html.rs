@@ -126,7 +126,7 @@ fn gate_row(step: &str, gate: &GateResult) -> String {
     )
 }
 
-/// A step's facts, metrics table and figures, as `<section id="step-NAME">`.
+/// A step's facts, figures and metrics table, as `<section id="step-NAME">`.
 fn step_section(step: &StepReport) -> String {
     let facts = [
         (
@@ -146,8 +146,8 @@ fn step_section(step: &StepReport) -> String {
         esc(&step.name.replace(char::is_whitespace, "-")),
         esc(&step.name),
         fact_list(&facts),
-        metrics_table(step),
-        figures(step)
+        figures(step),
+        metrics_table(step)
     )
 }
 

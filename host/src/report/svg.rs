@@ -104,8 +104,8 @@ const STATS: f64 = 300.0;
 const MAX_LABEL: usize = 40;
 
 /// The drift chart: a horizontal bar per column, width proportional to its
-/// psi, colored by [`Band`], with the KS test (or unseen count) beside it
-/// and a legend of the bands.
+/// psi, colored by [`Band`], with the KS test (or unseen count) in a column
+/// beside the bars, dashed lines at the band limits and a legend.
 pub fn drift_chart(rows: &[Drift]) -> String {
     let widest = rows
         .iter()
@@ -128,15 +128,11 @@ pub fn drift_chart(rows: &[Drift]) -> String {
          <title>Drift: population stability index per column</title>"
     );
     s.push_str(&legend());
+    let bottom = LEGEND + ROW * rows.len() as f64;
+    s.push_str(&thresholds(label_w, LEGEND, bottom, scale));
     for (i, row) in rows.iter().enumerate() {
         s.push_str(&drift_row(row, label_w, LEGEND + ROW * i as f64, scale));
     }
-    s.push_str(&thresholds(
-        label_w,
-        LEGEND,
-        LEGEND + ROW * rows.len() as f64,
-        scale,
-    ));
     s.push_str("</svg>");
     s
 }
@@ -165,7 +161,7 @@ fn drift_row(row: &Drift, label_w: f64, y: f64, scale: f64) -> String {
         y + 17.0,
         y + 4.0,
         ROW - 8.0,
-        label_w + width + 8.0,
+        label_w + BAR_AREA + 12.0,
         y + 17.0,
         esc(&stats(row)),
         b = band.name(),
