@@ -5,9 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 cargo build -p weft
-cargo build --release --target wasm32-wasip2 -p impute -p scale -p one-hot
+packages=()
+for dir in plugins/*/; do packages+=(-p "$(basename "$dir")"); done
+cargo build --release --target wasm32-wasip2 "${packages[@]}"
 ./target/debug/weft validate examples/churn/pipeline.yaml
 ./target/debug/weft run examples/churn/pipeline.yaml
 echo
 echo "first rows of examples/churn/out/data.parquet:"
 ./target/debug/weft head examples/churn/out/data.parquet -n 5
+echo
+./target/debug/weft report examples/churn/out --html examples/churn/out/report.html

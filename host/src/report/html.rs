@@ -85,6 +85,7 @@ fn verdict(report: &RunReport) -> String {
     let failed = report.failed_gates().len();
     let (class, text) = match (total, failed) {
         (0, _) => ("none", "no gates".to_string()),
+        (1, 0) => ("pass", "the gate passed".to_string()),
         (n, 0) => ("pass", format!("all {n} gates passed")),
         (n, f) => ("fail", format!("{f} of {n} gates failed")),
     };
