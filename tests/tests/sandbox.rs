@@ -215,7 +215,7 @@ fn a_failed_run_does_not_affect_the_next() {
     assert_passed_through(&dir.join("out"), &["good", "bad"]);
     assert_eq!(
         files_under(&dir.join("out")),
-        ["data.parquet", "report.json"]
+        ["data.parquet", "metrics.prom", "report.json"]
     );
     // A failing run after a good one leaves the earlier outputs as they
     // were, with nothing partial beside them.
@@ -223,7 +223,7 @@ fn a_failed_run_does_not_affect_the_next() {
     dir.run(&manifest, &[]).failed();
     assert_eq!(
         files_under(&dir.join("out")),
-        ["data.parquet", "report.json"]
+        ["data.parquet", "metrics.prom", "report.json"]
     );
     assert_passed_through(&dir.join("out"), &["good", "bad"]);
 }
