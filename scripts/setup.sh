@@ -26,10 +26,12 @@ if [ "${1:-}" = "--test" ]; then
   command -v prometheus-pushgateway >/dev/null || missing+=(prometheus-pushgateway)
   # The report tests render `weft report --html` pages in headless Chromium.
   command -v chromium >/dev/null || command -v chromium-browser >/dev/null || missing+=(chromium)
+  # The GPU tests (gpu/) run on Mesa lavapipe, a Vulkan driver on the CPU.
+  compgen -G '/usr/share/vulkan/icd.d/lvp_icd*.json' >/dev/null || missing+=(mesa-vulkan-drivers libvulkan1)
   if [ "${#missing[@]}" -gt 0 ]; then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    echo "setup: installing ${missing[*]} with apt-get (for the monitoring and report tests)"
+    echo "setup: installing ${missing[*]} with apt-get (for the monitoring, report and GPU tests)"
     $sudo apt-get update -qq
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
   fi
