@@ -117,6 +117,7 @@ pub fn setup(name: &str, config: serde_json::Value) -> Arc<StepSetup> {
         config: config.to_string(),
         limits: Limits::default(),
         grants: Vec::new(),
+        compute: Arc::new(weft_gpu::Shared::new(weft_gpu::Choice::Cpu)),
     })
 }
 

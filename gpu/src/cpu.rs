@@ -4,22 +4,7 @@
 
 use weft_kernels::Stats;
 
-/// `a (m×k) · b (k×n)`, row-major, accumulated in f32 in order of `k` (as
-/// the GPU kernel does).
-pub(crate) fn matmul(a: &[f32], b: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
-    let mut c = vec![0.0f32; m * n];
-    if m == 0 || k == 0 || n == 0 {
-        return c;
-    }
-    for (row, out) in a.chunks_exact(k).zip(c.chunks_exact_mut(n)) {
-        for (&x, b_row) in row.iter().zip(b.chunks_exact(n)) {
-            for (o, &y) in out.iter_mut().zip(b_row) {
-                *o += x * y;
-            }
-        }
-    }
-    c
-}
+pub(crate) use weft_kernels::matmul_f32 as matmul;
 
 /// Whether row `i` counts: valid per `valid` and not NaN.
 fn counts(values: &[f32], valid: Option<&[bool]>, i: usize) -> bool {
@@ -71,32 +56,11 @@ pub(crate) fn column_stats(values: &[f32], valid: Option<&[bool]>) -> Stats {
     }
 }
 
-/// The bin of `x` among sorted `edges` (numpy.histogram: `[e_i, e_i+1)`,
-/// the last bin closed), or `None` outside the edges or for NaN. The same
-/// binary search as the GPU kernel.
-fn bin_of(x: f32, edges: &[f32]) -> Option<usize> {
-    let bins = edges.len() - 1;
-    if !(x >= edges[0] && x <= edges[bins]) {
-        return None;
-    }
-    // The largest i with edges[i] <= x.
-    let (mut lo, mut hi) = (0, bins);
-    while lo < hi {
-        let mid = (lo + hi).div_ceil(2);
-        if edges[mid] <= x {
-            lo = mid;
-        } else {
-            hi = mid - 1;
-        }
-    }
-    Some(lo.min(bins - 1))
-}
-
 /// Counts per bin between consecutive `edges` (at least two, sorted).
 pub(crate) fn histogram(values: &[f32], edges: &[f32]) -> Vec<u64> {
     let mut counts = vec![0u64; edges.len() - 1];
     for &x in values {
-        if let Some(b) = bin_of(x, edges) {
+        if let Some(b) = weft_kernels::bin_of(x, edges) {
             counts[b] += 1;
         }
     }

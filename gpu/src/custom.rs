@@ -1,6 +1,8 @@
 //! Custom WGSL compute kernels: validated with naga, capped by [`Limits`],
 //! every wgpu error returned rather than raised.
 
+use std::time::Duration;
+
 use crate::{Device, GpuError, LimitKind};
 
 /// Caps on one custom kernel call, checked before anything reaches the device.
@@ -12,15 +14,20 @@ pub struct Limits {
     pub max_total_bytes: u64,
     /// Most workgroups dispatched, `x * y * z`.
     pub max_workgroups: u64,
+    /// Longest wait for the kernel to finish; past it the call fails with
+    /// [`GpuError::Timeout`] (the device may stay busy until the driver
+    /// gives up on the shader).
+    pub timeout: Option<Duration>,
 }
 
 impl Default for Limits {
-    /// 8 buffers, 256 MiB, 2²⁰ workgroups.
+    /// 8 buffers, 256 MiB, 2²⁰ workgroups, 60 s.
     fn default() -> Limits {
         Limits {
             max_buffers: 8,
             max_total_bytes: 256 << 20,
             max_workgroups: 1 << 20,
+            timeout: Some(Duration::from_secs(60)),
         }
     }
 }
@@ -219,7 +226,7 @@ impl Device {
                 .filter(|(b, _)| b.access == Access::ReadWrite)
                 .map(|(_, d)| d)
                 .collect();
-            gpu.dispatch(&pipeline, &group, workgroups, &outputs)
+            gpu.dispatch(&pipeline, &group, workgroups, &outputs, limits.timeout)
         })?;
         let writable = buffers.iter_mut().filter(|b| b.access == Access::ReadWrite);
         for (buffer, bytes) in writable.zip(read) {

@@ -37,6 +37,12 @@ pub enum GpuError {
          Mesa lavapipe), or set WEFT_COMPUTE=auto or WEFT_COMPUTE=cpu to use the CPU"
     )]
     NoAdapter(&'static str),
+    /// The shared device could not be opened earlier (the first error, repeated).
+    #[error("{0}")]
+    Unavailable(String),
+    /// A kernel ran past its time limit; the device may still be busy with it.
+    #[error("the GPU kernel ran longer than its limit of {0:?} and was abandoned")]
+    Timeout(std::time::Duration),
     /// The adapter was found but opening a device on it failed.
     #[error("could not open the GPU device {adapter}: {message}")]
     DeviceRequest {

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
 
 use wgpu::util::DeviceExt;
 
@@ -176,13 +177,15 @@ impl Gpu {
         })
     }
 
-    /// Dispatch `pipeline` once, wait, and return the contents of `outputs`.
+    /// Dispatch `pipeline` once, wait (at most `timeout`), and return the
+    /// contents of `outputs`.
     pub(crate) fn dispatch(
         &self,
         pipeline: &wgpu::ComputePipeline,
         bind_group: &wgpu::BindGroup,
         workgroups: [u32; 3],
         outputs: &[&wgpu::Buffer],
+        timeout: Option<Duration>,
     ) -> Result<Vec<Vec<u8>>, GpuError> {
         let mut encoder = self
             .device
@@ -217,9 +220,12 @@ impl Gpu {
         self.device
             .poll(wgpu::PollType::Wait {
                 submission_index: Some(submission),
-                timeout: None,
+                timeout,
             })
-            .map_err(|e| GpuError::Device(e.to_string()))?;
+            .map_err(|e| match e {
+                wgpu::PollError::Timeout => GpuError::Timeout(timeout.unwrap_or_default()),
+                other => GpuError::Device(other.to_string()),
+            })?;
         for mapped in rx.iter() {
             mapped.map_err(|e| GpuError::Device(format!("reading back results: {e}")))?;
         }

@@ -10,5 +10,5 @@ wasmtime::component::bindgen!({
     imports: { default: trappable },
 });
 
+pub use self::weft::step::types::StepError;
 pub use exports::weft::step::step::{Kind, Metric};
-pub use weft::step::types::StepError;

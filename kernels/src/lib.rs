@@ -8,6 +8,8 @@
 mod categorical;
 mod convert;
 mod elementwise;
+mod histogram;
+mod matrix;
 mod stats;
 
 pub use categorical::{one_hot, value_counts, UnknownPolicy};
@@ -16,6 +18,8 @@ pub use convert::{
     to_strings, validity, Dtype,
 };
 pub use elementwise::{affine, fill_nulls};
+pub use histogram::{bin_of, check_edges, histogram};
+pub use matrix::{check_weights, gather, matmul, matmul_f32, scatter};
 pub use stats::{column_stats, quantiles, Stats};
 
 /// A single value: a fill value or a category.

@@ -66,7 +66,11 @@ impl Stats {
 }
 
 /// Call `f` on every valid value of a numeric column, as f64.
-fn each_valid(array: &dyn Array, kernel: &'static str, mut f: impl FnMut(f64)) -> Result<u64> {
+pub(crate) fn each_valid(
+    array: &dyn Array,
+    kernel: &'static str,
+    mut f: impl FnMut(f64),
+) -> Result<u64> {
     let mut visit = |v: f64, ok: bool| {
         if ok && !v.is_nan() {
             f(v)

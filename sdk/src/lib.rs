@@ -55,10 +55,10 @@ pub mod bindings {
 #[cfg(target_arch = "wasm32")]
 pub mod __rt;
 
-pub use backend::{compute, log, metrics, Batch, Column};
+pub use backend::{compute, f32s_of, log, metrics, Batch, Buffer, Column};
 pub use step::{Evaluate, Meta, Metric, Transform};
 
-pub use types::{Dtype, Result, Scalar, Stats, StepError, UnknownPolicy};
+pub use types::{DeviceInfo, Dtype, Result, Scalar, Stats, StepError, UnknownPolicy};
 
 /// Helpers for native unit tests of a step.
 #[cfg(not(target_arch = "wasm32"))]

@@ -186,3 +186,14 @@ mod tests {
         assert_eq!(serde_json::from_str::<Vec<Scalar>>(&json).unwrap(), s);
     }
 }
+
+/// The device behind the host's kernels ([`crate::compute::device`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceInfo {
+    /// Adapter name, e.g. `NVIDIA H200`, or `cpu`.
+    pub name: String,
+    /// Graphics backend (`vulkan`), or `cpu`.
+    pub backend: String,
+    /// `discrete`, `integrated`, `other`, `software` or `cpu-fallback`.
+    pub kind: String,
+}

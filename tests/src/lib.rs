@@ -106,7 +106,7 @@ pub fn weft_bin() -> PathBuf {
 }
 
 /// Packages of the plugins the suite uses, with their `.wasm` file names.
-pub const PLUGINS: [(&str, &str); 8] = [
+pub const PLUGINS: [(&str, &str); 9] = [
     ("hostile", "hostile"),
     ("impute", "impute"),
     ("scale", "scale"),
@@ -115,6 +115,7 @@ pub const PLUGINS: [(&str, &str); 8] = [
     ("regression-metrics", "regression_metrics"),
     ("linear-model", "linear_model"),
     ("drift", "drift"),
+    ("wgsl", "wgsl"),
 ];
 
 /// The built component of plugin package `package` (e.g. `"one-hot"`).

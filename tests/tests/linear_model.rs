@@ -63,6 +63,11 @@ fn workdir() -> Workdir {
 /// Run one `linear-model` step with `config` (and `extra`, e.g. mounts) over
 /// the fixture's data; returns the run and the work folder.
 fn score(config: Value, extra: &str) -> (Run, Workdir) {
+    score_with(config, extra, &[])
+}
+
+/// [`score`] with extra `weft run` arguments.
+fn score_with(config: Value, extra: &str, args: &[&str]) -> (Run, Workdir) {
     let dir = workdir();
     let input = fixture().join("data.parquet");
     let manifest = Pipeline::new(input.to_str().unwrap())
@@ -70,7 +75,7 @@ fn score(config: Value, extra: &str) -> (Run, Workdir) {
         .spec(BATCH_ROWS)
         .step("score", "lm", config, extra)
         .write(&dir, "pipeline.yaml");
-    (dir.run(&manifest, &[]), dir)
+    (dir.run(&manifest, args), dir)
 }
 
 /// The run succeeded, passed the input through, appended `score` equal to
@@ -107,6 +112,30 @@ fn inline(model: &Value, link: &str) -> Value {
         "intercept": model["intercept"],
         "link": link,
     })
+}
+
+/// `precision: f32` scores through `compute.matmul`: on Mesa lavapipe
+/// (`--compute gpu`) and on the CPU alike, within f32 rounding of
+/// scikit-learn; the report names the device that ran it.
+#[test]
+fn f32_precision_runs_matmul_on_lavapipe_and_the_cpu_alike() {
+    let mut config = inline(&model("logistic"), "identity");
+    config["precision"] = json!("f32");
+    let want = f64s(
+        &read_parquet(&fixture().join("expected.parquet")),
+        "decision",
+    );
+    let mut scores = Vec::new();
+    for (compute, device) in [("gpu", "llvmpipe"), ("cpu", "\"cpu\"")] {
+        let (run, dir) = score_with(config.clone(), "", &["--compute", compute]);
+        run.ok();
+        let got = f64s(&read_parquet(&dir.join("out/data.parquet")), "score");
+        assert_close(compute, &got, &want, 1e-5, 1e-4);
+        let step = &read_json(&dir.join("out/report.json"))["steps"][0];
+        assert!(step["compute"].to_string().contains(device), "{step:#}");
+        scores.push(got);
+    }
+    assert_close("lavapipe vs cpu", &scores[0], &scores[1], 1e-5, 1e-5);
 }
 
 #[test]

@@ -31,7 +31,7 @@ impl Device {
                 let params = gpu.uniform(bytemuck::cast_slice(&params));
                 let data = gpu.storage(bytemuck::cast_slice(part));
                 let group = gpu.bind(&pipeline.get_bind_group_layout(0), &[&params, &data]);
-                let read = gpu.dispatch(&pipeline, &group, grid, &[&data])?;
+                let read = gpu.dispatch(&pipeline, &group, grid, &[&data], None)?;
                 out.extend(super::f32s(&read[0]));
             }
             Ok(out)

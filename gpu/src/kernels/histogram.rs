@@ -17,16 +17,7 @@ impl Device {
     ///
     /// Exact: the GPU and CPU implementations give equal counts.
     pub fn histogram(&self, values: &[f32], edges: &[f32]) -> Result<Vec<u64>, GpuError> {
-        if edges.len() < 2 {
-            return Err(GpuError::InvalidInput(
-                "histogram: needs at least two edges".into(),
-            ));
-        }
-        if edges.iter().any(|e| e.is_nan()) || edges.windows(2).any(|w| w[0] > w[1]) {
-            return Err(GpuError::InvalidInput(
-                "histogram: edges must increase monotonically and not be NaN".into(),
-            ));
-        }
+        weft_kernels::check_edges(edges).map_err(|e| GpuError::InvalidInput(e.to_string()))?;
         let Some(gpu) = &self.kernels else {
             return Ok(cpu::histogram(values, edges));
         };
@@ -50,7 +41,7 @@ impl Device {
                 let out = gpu.zeroed((bins * 4) as u64);
                 let group = gpu.bind(&layout, &[&params, &data, &edges, &out]);
                 let groups = (part.len() as u32).div_ceil(WORKGROUP).clamp(1, MAX_GROUPS);
-                let read = gpu.dispatch(&pipeline, &group, [groups, 1, 1], &[&out])?;
+                let read = gpu.dispatch(&pipeline, &group, [groups, 1, 1], &[&out], None)?;
                 let part_counts: Vec<u32> = bytemuck::pod_collect_to_vec(&read[0]);
                 for (total, c) in counts.iter_mut().zip(part_counts) {
                     *total += u64::from(c);

@@ -66,7 +66,7 @@ impl Device {
                 let out = gpu.zeroed((rows * n * 4) as u64);
                 let group = gpu.bind(&layout, &[&params, &a, &b, &out]);
                 let grid = [n.div_ceil(TILE) as u32, rows.div_ceil(TILE) as u32, 1];
-                let read = gpu.dispatch(&pipeline, &group, grid, &[&out])?;
+                let read = gpu.dispatch(&pipeline, &group, grid, &[&out], None)?;
                 c.extend(super::f32s(&read[0]));
             }
             Ok(c)

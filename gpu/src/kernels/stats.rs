@@ -56,7 +56,7 @@ impl Device {
                 let mask = gpu.storage(bytemuck::cast_slice(&mask));
                 let partials = gpu.zeroed(u64::from(groups) * PARTIAL as u64);
                 let group = gpu.bind(&layout, &[&params, &data, &mask, &partials]);
-                let read = gpu.dispatch(&pipeline, &group, grid, &[&partials])?;
+                let read = gpu.dispatch(&pipeline, &group, grid, &[&partials], None)?;
                 for p in super::f32s(&read[0]).chunks_exact(PARTIAL / 4) {
                     let &[n, mean, m2, min, max] = p else {
                         unreachable!()

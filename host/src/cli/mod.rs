@@ -14,6 +14,7 @@ use crate::manifest::Manifest;
 use crate::monitor;
 use crate::plugin::{Cache, Plugin};
 use crate::sandbox::{PoolSize, Sandbox};
+use weft_gpu::Choice;
 
 /// Run machine-learning pipeline steps as sandboxed WebAssembly components.
 #[derive(Debug, Parser)]
@@ -57,6 +58,12 @@ enum Command {
         /// (e.g. http://pushgateway:9091), grouped by job=weft and pipeline.
         #[arg(long, value_name = "URL", env = "WEFT_PUSHGATEWAY")]
         pushgateway: Option<String>,
+        /// Where compute kernels run: `auto` (a hardware GPU if present,
+        /// else the CPU), `gpu` (any adapter, software ones included; fail
+        /// without one) or `cpu`. Default: WEFT_COMPUTE, else spec.compute,
+        /// else auto.
+        #[arg(long, value_name = "auto|gpu|cpu", value_parser = choice)]
+        compute: Option<Choice>,
     },
     /// Show the metrics and gates of a finished run (its OUTPUT folder or report.json).
     Report {
@@ -101,6 +108,13 @@ enum Command {
     },
 }
 
+/// `--compute`'s value.
+fn choice(value: &str) -> Result<Choice, String> {
+    value
+        .parse()
+        .map_err(|_| "expected auto, gpu or cpu".to_owned())
+}
+
 /// Exit code of a run that failed in a step or on bad input.
 const EXIT_FAILED: u8 = 1;
 
@@ -118,12 +132,14 @@ impl Cli {
                 no_cache,
                 quiet,
                 pushgateway,
+                compute,
             } => {
                 let options = RunOptions {
                     state_dir: state,
                     workers,
                     cache: None,
                     no_cache,
+                    compute,
                 };
                 run(&manifest, &options, quiet, pushgateway.as_deref())
             }

@@ -1,11 +1,17 @@
-//! The host side of `weft:step/compute`: kernels run natively over the
-//! host-resident columns a step names by handle.
+//! The host side of `weft:step/compute`: kernels run natively (or on the
+//! GPU, see [`device`]) over the host-resident columns a step names by handle.
 
-use arrow::array::{Array, ArrayRef};
+mod device;
+
+use arrow::array::{Array, ArrayRef, AsArray};
+use arrow::datatypes::Float32Type;
 use wasmtime::component::Resource;
+use weft_gpu::Access;
 use weft_kernels::KernelError;
 
-use crate::bindings::weft::step::compute::{Host, Stats, UnknownPolicy};
+use crate::bindings::weft::step::compute::{
+    Buffer, BufferSource, DeviceInfo, Host, Stats, UnknownPolicy,
+};
 use crate::bindings::weft::step::types::{Scalar, StepError};
 use crate::sandbox::{Column, StepCtx};
 
@@ -48,6 +54,7 @@ impl StepCtx {
         f: impl FnOnce(&[&dyn Array]) -> weft_kernels::Result<T>,
     ) -> Fallible<T> {
         let arrays = self.arrays(columns)?;
+        self.on_cpu();
         Ok(f(&refs(&arrays)).map_err(to_step_error))
     }
 
@@ -68,17 +75,15 @@ impl StepCtx {
 
 impl Host for StepCtx {
     fn column_stats(&mut self, columns: Vec<Resource<Column>>) -> Fallible<Stats> {
-        Ok(self
-            .kernel(&columns, weft_kernels::column_stats)?
-            .map(|s| Stats {
-                count: s.count,
-                nulls: s.nulls,
-                sum: s.sum,
-                mean: s.mean,
-                m2: s.m2,
-                min: s.min,
-                max: s.max,
-            }))
+        Ok(self.stats_of(&columns)?.map(|s| Stats {
+            count: s.count,
+            nulls: s.nulls,
+            sum: s.sum,
+            mean: s.mean,
+            m2: s.m2,
+            min: s.min,
+            max: s.max,
+        }))
     }
 
     fn quantiles(&mut self, columns: Vec<Resource<Column>>, qs: Vec<f64>) -> Fallible<Vec<f64>> {
@@ -91,9 +96,18 @@ impl Host for StepCtx {
     }
 
     fn affine(&mut self, column: Resource<Column>, a: f64, b: f64) -> Fallible<Resource<Column>> {
-        let made = self.kernel(&[column], |c| {
-            weft_kernels::affine(c[0], a, b).map(|x| vec![x])
-        })?;
+        let array = self.array(&column)?;
+        let made = match self.offload_f32(std::slice::from_ref(&array)) {
+            Some(gpu) => {
+                let values = array.as_primitive::<Float32Type>().values();
+                gpu.affine(values, a as f32, b as f32)
+                    .map(|v| vec![device::f32_like(v, array.as_ref())])
+                    .map_err(|e| device::step_error("affine", e))
+            }
+            None => weft_kernels::affine(array.as_ref(), a, b)
+                .map(|x| vec![x])
+                .map_err(to_step_error),
+        };
         Ok(self.hand_over(made)?.map(|mut v| v.remove(0)))
     }
 
@@ -125,4 +139,147 @@ impl Host for StepCtx {
         })?;
         self.hand_over(made)
     }
+
+    fn device(&mut self) -> wasmtime::Result<DeviceInfo> {
+        Ok(device::info(self.compute.get().ok()))
+    }
+
+    fn matmul(
+        &mut self,
+        columns: Vec<Resource<Column>>,
+        weights: Vec<f32>,
+        outputs: u32,
+    ) -> Fallible<Vec<Resource<Column>>> {
+        let arrays = self.arrays(&columns)?;
+        let n = outputs as usize;
+        let rows = arrays.first().map_or(0, |a| a.len());
+        let made = match self.offload(rows * arrays.len()) {
+            Some(gpu) => gpu_matmul(&gpu, &refs(&arrays), &weights, n),
+            None => weft_kernels::matmul(&refs(&arrays), &weights, n).map_err(to_step_error),
+        };
+        self.hand_over(made)
+    }
+
+    fn histogram(&mut self, columns: Vec<Resource<Column>>, edges: Vec<f64>) -> Fallible<Vec<u64>> {
+        let arrays = self.arrays(&columns)?;
+        let narrow: Vec<f32> = edges.iter().map(|&e| e as f32).collect();
+        let exact = narrow.iter().zip(&edges).all(|(&n, &e)| f64::from(n) == e);
+        match self.offload_f32(&arrays).filter(|_| exact) {
+            Some(gpu) => Ok(gpu_histogram(&gpu, &arrays, &narrow)),
+            None => Ok(weft_kernels::histogram(&refs(&arrays), &edges).map_err(to_step_error)),
+        }
+    }
+
+    fn run_wgsl(
+        &mut self,
+        source: String,
+        entry: String,
+        buffers: Vec<Buffer>,
+        workgroups: (u32, u32, u32),
+    ) -> Fallible<Vec<Vec<u8>>> {
+        let mut bound = Vec::with_capacity(buffers.len());
+        for (i, b) in buffers.into_iter().enumerate() {
+            let data = match b.source {
+                BufferSource::Bytes(bytes) => bytes,
+                BufferSource::Column(c) => match weft_kernels::to_f32s(self.array(&c)?.as_ref()) {
+                    Ok(values) => bytemuck_bytes(&values),
+                    Err(e) => {
+                        return Ok(Err(StepError::InvalidInput(format!(
+                            "run-wgsl: buffer {i}: {e}"
+                        ))))
+                    }
+                },
+            };
+            let access = if b.writable {
+                Access::ReadWrite
+            } else {
+                Access::Read
+            };
+            bound.push(weft_gpu::Buffer { data, access });
+        }
+        let limits = self.gpu_limits;
+        let (x, y, z) = workgroups;
+        let ran = self
+            .custom_device()
+            .and_then(|gpu| gpu.run_wgsl(&source, &entry, &mut bound, [x, y, z], &limits));
+        Ok(ran
+            .map_err(|e| device::step_error("run-wgsl", e))
+            .map(|()| {
+                bound
+                    .into_iter()
+                    .filter(|b| b.access == Access::ReadWrite)
+                    .map(|b| b.data)
+                    .collect()
+            }))
+    }
+}
+
+impl StepCtx {
+    /// Statistics of the columns, on the GPU when they are all f32 and
+    /// [`StepCtx::offload`] says so.
+    fn stats_of(&mut self, columns: &[Resource<Column>]) -> Fallible<weft_kernels::Stats> {
+        let arrays = self.arrays(columns)?;
+        let Some(gpu) = self.offload_f32(&arrays) else {
+            return Ok(weft_kernels::column_stats(&refs(&arrays)).map_err(to_step_error));
+        };
+        let parts = device::f32_parts(&arrays).expect("offload_f32 checked the dtypes");
+        let mut total: Option<weft_kernels::Stats> = None;
+        for (values, valid) in parts {
+            let s = match gpu.column_stats(values, valid.as_deref()) {
+                Ok(s) => s,
+                Err(e) => return Ok(Err(device::step_error("column-stats", e))),
+            };
+            total = Some(total.map_or(s, |t| t.merge(&s)));
+        }
+        Ok(Ok(total.unwrap_or_else(|| {
+            weft_kernels::column_stats(&[]).expect("no columns, no error")
+        })))
+    }
+
+    /// [`StepCtx::offload`] for kernels that take only f32 columns.
+    fn offload_f32(&mut self, arrays: &[ArrayRef]) -> Option<weft_gpu::Device> {
+        if device::all_f32(arrays) {
+            self.offload(arrays.iter().map(|a| a.len()).sum())
+        } else {
+            self.on_cpu()
+        }
+    }
+}
+
+/// `columns · weights` on `gpu`: gather rows, multiply, split into columns.
+fn gpu_matmul(
+    gpu: &weft_gpu::Device,
+    columns: &[&dyn Array],
+    weights: &[f32],
+    n: usize,
+) -> Result<Vec<ArrayRef>, StepError> {
+    weft_kernels::check_weights(columns.len(), weights, n).map_err(to_step_error)?;
+    let (a, m, nulls) = weft_kernels::gather(columns).map_err(to_step_error)?;
+    let c = gpu
+        .matmul(&a, weights, m, columns.len(), n)
+        .map_err(|e| device::step_error("matmul", e))?;
+    Ok(weft_kernels::scatter(&c, n, nulls))
+}
+
+/// Counts per bin of f32 columns on `gpu`; nulls read as NaN, which no bin counts.
+fn gpu_histogram(
+    gpu: &weft_gpu::Device,
+    arrays: &[ArrayRef],
+    edges: &[f32],
+) -> Result<Vec<u64>, StepError> {
+    weft_kernels::check_edges(edges).map_err(to_step_error)?;
+    let mut counts = vec![0u64; edges.len() - 1];
+    for array in arrays {
+        let values = weft_kernels::to_f32s(array.as_ref()).map_err(to_step_error)?;
+        let part = gpu
+            .histogram(&values, edges)
+            .map_err(|e| device::step_error("histogram", e))?;
+        counts.iter_mut().zip(part).for_each(|(t, c)| *t += c);
+    }
+    Ok(counts)
+}
+
+/// f32 values as little-endian bytes.
+fn bytemuck_bytes(values: &[f32]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
 }

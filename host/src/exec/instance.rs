@@ -2,12 +2,15 @@
 //! with limits armed. A trapped instance is thrown away and remade from the
 //! plugin's `InstancePre` before its next call.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use arrow::record_batch::RecordBatch;
 use wasmtime::{Store, Trap};
+use weft_gpu::Shared;
 
+use super::report::StepStats;
 use crate::bindings::{self, Metric, StepError};
 use crate::plugin::Plugin;
 use crate::sandbox::{Batch, Emitted, Grant, Limits, OutputLimit, StepCtx, TICK};
@@ -23,6 +26,8 @@ pub struct StepSetup {
     pub limits: Limits,
     /// Read-only folders.
     pub grants: Vec<Grant>,
+    /// The process's compute device.
+    pub compute: Arc<Shared>,
 }
 
 /// Why a call into a step failed.
@@ -84,6 +89,7 @@ pub struct Instance {
     state: Option<Arc<Vec<u8>>>,
     live: Option<(Store<StepCtx>, bindings::Plugin)>,
     emitted: Vec<Emitted>,
+    devices: BTreeSet<String>,
 }
 
 impl Instance {
@@ -99,6 +105,7 @@ impl Instance {
             state,
             live: None,
             emitted: Vec::new(),
+            devices: BTreeSet::new(),
         };
         instance.revive()?;
         Ok(instance)
@@ -114,8 +121,14 @@ impl Instance {
 
     fn revive(&mut self) -> Result<(), StepFailure> {
         let host = |e: wasmtime::Error| Failure::Host(format!("{e:#}"));
-        let ctx = StepCtx::new(&self.setup.name, &self.setup.limits, &self.setup.grants)
-            .map_err(|e| self.fail("instantiate", host(e)))?;
+        let setup = &self.setup;
+        let ctx = StepCtx::new(
+            &setup.name,
+            &setup.limits,
+            &setup.grants,
+            setup.compute.clone(),
+        )
+        .map_err(|e| self.fail("instantiate", host(e)))?;
         let mut store = Store::new(self.plugin.pre.engine(), ctx);
         store.limiter(|c| c.limiter());
         arm(&mut store, &self.setup.limits);
@@ -152,6 +165,7 @@ impl Instance {
         let result = f(bindings, store);
         store.data_mut().flush_stdio();
         self.emitted.append(&mut store.data_mut().emitted);
+        self.devices.append(&mut store.data_mut().devices);
         let failure = match result {
             Ok(Ok(v)) => return Ok(v),
             Ok(Err(StepError::InvalidConfig(m))) => Failure::InvalidConfig(m),
@@ -236,9 +250,11 @@ impl Instance {
         self.call("report", |b, s| b.weft_step_step().call_report(s))
     }
 
-    /// Metrics the step emitted through the host `metrics` import so far.
-    pub fn take_emitted(&mut self) -> Vec<Emitted> {
-        std::mem::take(&mut self.emitted)
+    /// Move the metrics the step emitted through the host `metrics` import
+    /// and the devices its kernels ran on into `stats`.
+    pub fn drain_into(&mut self, stats: &mut StepStats) {
+        stats.emitted.append(&mut self.emitted);
+        stats.devices.append(&mut self.devices);
     }
 }
 

@@ -13,9 +13,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::data::{self, DataError, Format};
-use crate::manifest::{parse_bytes, Gate, LimitsSpec, Manifest};
+use crate::manifest::{parse_bytes, Compute, Gate, LimitsSpec, Manifest};
 use crate::plugin::{sha256_hex, Cache, Plugin, PluginError, StepKind};
 use crate::sandbox::{Grant, Limits, PoolSize, Sandbox};
+use weft_gpu::{Choice, Shared};
 
 pub use gate::GateResult;
 pub use instance::{Failure, Instance, StepFailure, StepSetup};
@@ -40,6 +41,9 @@ pub enum RunError {
     /// The sandbox could not be set up.
     #[error("sandbox: {0}")]
     Sandbox(String),
+    /// The compute device asked for is not available.
+    #[error("compute: {0}")]
+    Compute(String),
 }
 
 /// One step, resolved: plugin loaded, config checked, limits parsed.
@@ -94,6 +98,8 @@ pub struct RunOptions {
     pub cache: Option<PathBuf>,
     /// Skip the compile cache.
     pub no_cache: bool,
+    /// Where kernels run, over `WEFT_COMPUTE` and the manifest.
+    pub compute: Option<Choice>,
 }
 
 fn limits_of(specs: [Option<&LimitsSpec>; 2]) -> Limits {
@@ -111,8 +117,41 @@ fn limits_of(specs: [Option<&LimitsSpec>; 2]) -> Limits {
         if let Some(o) = spec.max_output.as_deref().and_then(|o| parse_bytes(o).ok()) {
             limits.output_bytes = o;
         }
+        if let Some(b) = spec.gpu_buffers {
+            limits.gpu.max_buffers = b;
+        }
+        if let Some(m) = spec.gpu_memory.as_deref().and_then(|m| parse_bytes(m).ok()) {
+            limits.gpu.max_total_bytes = m;
+        }
+        if let Some(w) = spec.gpu_workgroups {
+            limits.gpu.max_workgroups = w;
+        }
     }
+    limits.gpu.timeout = Some(limits.timeout);
     limits
+}
+
+/// Where kernels run: `--compute`, else `WEFT_COMPUTE`, else the manifest's
+/// `compute`, else `auto`. Under `gpu` the device is opened now, so a
+/// missing adapter fails the run before any step starts.
+fn compute_of(manifest: &Manifest, options: &RunOptions) -> Result<Arc<Shared>, RunError> {
+    let from_manifest = || match manifest.pipeline.spec.compute {
+        Some(Compute::Gpu) => Choice::Gpu,
+        Some(Compute::Cpu) => Choice::Cpu,
+        Some(Compute::Auto) | None => Choice::Auto,
+    };
+    let choice = match options.compute {
+        Some(c) => c,
+        None if std::env::var_os(Choice::ENV).is_some() => {
+            Choice::from_env().map_err(|e| RunError::Compute(e.to_string()))?
+        }
+        None => from_manifest(),
+    };
+    let shared = Arc::new(Shared::new(choice));
+    if choice == Choice::Gpu {
+        shared.get().map_err(|e| RunError::Compute(e.to_string()))?;
+    }
+    Ok(shared)
 }
 
 /// Load plugins, check configs and build the sandbox for `manifest`.
@@ -133,6 +172,7 @@ pub fn prepare(manifest: Manifest, options: &RunOptions) -> Result<Prepared, Run
         fuel: limits.iter().any(|l| l.fuel.is_some()),
     };
     let sandbox = Sandbox::new(pool).map_err(|e| RunError::Sandbox(format!("{e:#}")))?;
+    let compute = compute_of(&manifest, options)?;
     let cache = if options.no_cache {
         Cache::new(None)
     } else {
@@ -203,6 +243,7 @@ pub fn prepare(manifest: Manifest, options: &RunOptions) -> Result<Prepared, Run
                 config: step.config.to_string(),
                 limits,
                 grants,
+                compute: compute.clone(),
             }),
             plugin,
             plugin_name: step.plugin.clone(),

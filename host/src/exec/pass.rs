@@ -336,7 +336,7 @@ impl Pass<'_> {
         }
         for (s, instance) in stats.iter_mut().zip(&mut instances) {
             if let Some(instance) = instance {
-                s.emitted.extend(instance.take_emitted());
+                instance.drain_into(s);
             }
         }
         stats
@@ -375,7 +375,7 @@ impl Sink {
             }
         }
         for (instance, &i) in self.sinks.iter_mut().zip(ids) {
-            stats[i].emitted.extend(instance.take_emitted());
+            instance.drain_into(&mut stats[i]);
         }
         Ok(())
     }

@@ -1,6 +1,6 @@
 //! The run report (`report.json`), fitted-state files and their index.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +28,8 @@ pub struct StepStats {
     pub busy: Duration,
     /// Metrics emitted through the host import.
     pub emitted: Vec<Emitted>,
+    /// Devices the step's kernels ran on.
+    pub devices: BTreeSet<String>,
 }
 
 impl StepStats {
@@ -39,6 +41,7 @@ impl StepStats {
         self.batches += other.batches;
         self.busy += other.busy;
         self.emitted.extend(other.emitted);
+        self.devices.extend(other.devices);
     }
 }
 
@@ -118,6 +121,10 @@ pub struct StepReport {
     /// The step's gates, checked against its metrics.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gates: Vec<GateResult>,
+    /// The devices its compute kernels ran on (`cpu`, or an adapter such
+    /// as `NVIDIA H200 (vulkan, discrete)`); empty when it called none.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub compute: BTreeSet<String>,
 }
 
 /// The whole run.
@@ -191,6 +198,7 @@ pub(super) fn build(
                 duration_seconds: s.busy.as_secs_f64(),
                 state: states[i].as_ref().map(|bytes| state_file(plan, bytes)),
                 gates: super::gate::check(&plan.gates, &m),
+                compute: s.devices,
                 metrics: m,
             }
         })

@@ -60,6 +60,10 @@ pub struct PipelineSpec {
     /// Limits applied to every step unless the step sets its own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limits: Option<LimitsSpec>,
+    /// Where compute kernels run (default `auto`); `WEFT_COMPUTE` and
+    /// `weft run --compute` override it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compute: Option<Compute>,
     /// The steps, in any order; `needs` orders them.
     pub steps: Vec<Step>,
 }
@@ -154,6 +158,27 @@ pub struct LimitsSpec {
     /// Bytes of columns one call may create, e.g. `1Gi` (default 1Gi).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_output: Option<String>,
+    /// Buffers one custom GPU kernel (`run-wgsl`) may bind (default 8).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_buffers: Option<usize>,
+    /// Bytes of all buffers of one custom GPU kernel, e.g. `64Mi` (default 256Mi).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_memory: Option<String>,
+    /// Workgroups one custom GPU kernel may dispatch, `x * y * z` (default 1048576).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_workgroups: Option<u64>,
+}
+
+/// Where compute kernels run.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Compute {
+    /// A hardware GPU when there is one, else the CPU.
+    Auto,
+    /// A GPU adapter (a software one counts); an error when there is none.
+    Gpu,
+    /// The CPU only.
+    Cpu,
 }
 
 /// A read-only host folder granted to a step.
@@ -376,6 +401,7 @@ impl Manifest {
         for (field, value) in [
             ("memory", &limits.memory),
             ("maxOutput", &limits.max_output),
+            ("gpuMemory", &limits.gpu_memory),
         ] {
             if let Some(v) = value {
                 parse_bytes(v).map_err(|e| format!("limits.{field}: {e}"))?;

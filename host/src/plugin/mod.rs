@@ -12,11 +12,12 @@ use wasmtime::Store;
 
 use crate::bindings::{self, Kind};
 use crate::sandbox::{Limits, Sandbox, StepCtx};
+use weft_gpu::{Choice, Shared};
 
 pub use cache::Cache;
 
 /// The contract version this host implements.
-pub const CONTRACT_VERSION: &str = "0.1.0";
+pub const CONTRACT_VERSION: &str = "0.1.1";
 const PACKAGE: &str = "weft:step/";
 
 /// Why a plugin could not be loaded.
@@ -191,15 +192,21 @@ fn names(sandbox: &Sandbox, component: &Component) -> (Vec<String>, Vec<String>)
     (imports, exports)
 }
 
-/// Refuse plugins whose weft:step version is not semver-compatible.
+/// Refuse plugins built for another line of the contract (another major,
+/// or another `0.minor` before 1.0) or for a newer release of ours, whose
+/// additions this host lacks.
 fn check_version<'a>(
     path: &Path,
     names: impl Iterator<Item = &'a String>,
 ) -> Result<(), PluginError> {
-    let ours = semver_key(CONTRACT_VERSION);
+    let ours = semver(CONTRACT_VERSION);
     for name in names.filter(|n| n.starts_with(PACKAGE)) {
         let found = name.rsplit_once('@').map_or("", |(_, v)| v);
-        if semver_key(found) != ours {
+        let compatible = match (semver(found), ours) {
+            (Some(f), Some(o)) => line(f) == line(o) && f <= o,
+            _ => false,
+        };
+        if !compatible {
             return Err(PluginError::Version {
                 path: path.to_owned(),
                 found: found.to_owned(),
@@ -209,18 +216,30 @@ fn check_version<'a>(
     Ok(())
 }
 
-/// The part of a version that must match: major, or `0.minor` before 1.0.
-fn semver_key(version: &str) -> Option<(u64, u64)> {
+/// `major.minor.patch` as numbers.
+fn semver(version: &str) -> Option<(u64, u64, u64)> {
     let mut parts = version.split('.').map(|p| p.parse::<u64>().ok());
-    let major = parts.next()??;
-    let minor = parts.next()??;
-    Some(if major == 0 { (0, minor) } else { (major, 0) })
+    Some((parts.next()??, parts.next()??, parts.next()??))
+}
+
+/// The part of a version that must match: major, or `0.minor` before 1.0.
+fn line((major, minor, _): (u64, u64, u64)) -> (u64, u64) {
+    if major == 0 {
+        (0, minor)
+    } else {
+        (major, 0)
+    }
 }
 
 fn describe(pre: &bindings::PluginPre<StepCtx>) -> wasmtime::Result<Meta> {
     let mut store = Store::new(
         pre.engine(),
-        StepCtx::new("describe", &Limits::default(), &[])?,
+        StepCtx::new(
+            "describe",
+            &Limits::default(),
+            &[],
+            Arc::new(Shared::new(Choice::Cpu)),
+        )?,
     );
     store.limiter(|c| c.limiter());
     store.set_epoch_deadline(
@@ -252,15 +271,18 @@ mod tests {
     fn versions_compare_as_semver() {
         let p = Path::new("x.wasm");
         let ok = [
-            "weft:step/step@0.1.3".to_owned(),
+            "weft:step/step@0.1.0".to_owned(),
+            "weft:step/compute@0.1.1".to_owned(),
             "wasi:cli/env@0.2.0".to_owned(),
         ];
         assert!(check_version(p, ok.iter()).is_ok());
-        let bad = ["weft:step/step@0.2.0".to_owned()];
-        let err = check_version(p, bad.iter()).unwrap_err().to_string();
-        assert!(
-            err.contains("weft:step@0.2.0") && err.contains("weft:step@0.1.0"),
-            "{err}"
-        );
+        for found in ["0.2.0", "0.1.2", "1.1.0"] {
+            let bad = [format!("weft:step/step@{found}")];
+            let err = check_version(p, bad.iter()).unwrap_err().to_string();
+            assert!(
+                err.contains(&format!("weft:step@{found}")) && err.contains("weft:step@0.1.1"),
+                "{err}"
+            );
+        }
     }
 }

@@ -4,6 +4,7 @@
 
 mod resources;
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use wasmtime::{
 };
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use weft_gpu::Shared;
 
 pub use resources::{Batch, Column};
 
@@ -41,6 +43,8 @@ pub struct Limits {
     pub fuel: Option<u64>,
     /// Bytes of columns a step may create on the host during one call.
     pub output_bytes: u64,
+    /// Caps on the step's custom GPU kernels.
+    pub gpu: weft_gpu::Limits,
 }
 
 impl Default for Limits {
@@ -50,6 +54,7 @@ impl Default for Limits {
             timeout: Duration::from_secs(60),
             fuel: None,
             output_bytes: 1 << 30,
+            gpu: weft_gpu::Limits::default(),
         }
     }
 }
@@ -177,6 +182,10 @@ pub struct StepCtx {
     pub(crate) emitted: Vec<Emitted>,
     pub(crate) created_bytes: u64,
     output_bytes: u64,
+    pub(crate) compute: Arc<Shared>,
+    pub(crate) gpu_limits: weft_gpu::Limits,
+    /// Devices the step's kernels ran on since the last call.
+    pub(crate) devices: BTreeSet<String>,
 }
 
 /// A step went past one of its limits.
@@ -188,8 +197,14 @@ pub struct OutputLimit {
 }
 
 impl StepCtx {
-    /// Fresh host state for step `step` with `limits` and read-only `grants`.
-    pub fn new(step: &str, limits: &Limits, grants: &[Grant]) -> wasmtime::Result<StepCtx> {
+    /// Fresh host state for step `step` with `limits`, read-only `grants`
+    /// and the process's `compute` device.
+    pub fn new(
+        step: &str,
+        limits: &Limits,
+        grants: &[Grant],
+        compute: Arc<Shared>,
+    ) -> wasmtime::Result<StepCtx> {
         let (stdout, stderr) = (
             MemoryOutputPipe::new(STDIO_CAPACITY),
             MemoryOutputPipe::new(STDIO_CAPACITY),
@@ -221,6 +236,9 @@ impl StepCtx {
             emitted: Vec::new(),
             created_bytes: 0,
             output_bytes: limits.output_bytes,
+            compute,
+            gpu_limits: limits.gpu,
+            devices: BTreeSet::new(),
         })
     }
 

@@ -20,6 +20,20 @@ pub struct Config {
     pub(crate) link: Link,
     #[serde(default = "score")]
     pub(crate) output: String,
+    #[serde(default)]
+    pub(crate) precision: Precision,
+}
+
+/// How the linear part `Σ weights[j] · features[j]` is computed.
+#[derive(Deserialize, Default, Clone, Copy, Debug, PartialEq)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// In f64 inside the step: scikit-learn's figures to ~1e-15.
+    #[default]
+    F64,
+    /// In f32 by the host's `compute.matmul` kernel, on the GPU when there
+    /// is one: within f32 rounding of scikit-learn's figures.
+    F32,
 }
 
 fn score() -> String {
@@ -49,7 +63,8 @@ pub fn schema() -> serde_json::Value {
             "intercept": {"type": "number"},
             "weights_file": {"type": "string", "minLength": 1},
             "link": {"enum": ["identity", "logistic"]},
-            "output": {"type": "string", "minLength": 1}
+            "output": {"type": "string", "minLength": 1},
+            "precision": {"enum": ["f64", "f32"]}
         },
         "required": ["features"],
         "additionalProperties": false

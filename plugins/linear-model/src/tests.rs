@@ -55,6 +55,17 @@ fn identity_scores_pass_columns_through_and_null_missing_rows() {
 }
 
 #[test]
+fn f32_precision_scores_through_matmul_with_the_same_nulls() {
+    let config = |precision| json!({"features": ["a", "n", "f"], "weights": [1.0, -2.0, 4.0], "intercept": 0.5, "precision": precision});
+    let out = step(config("f32")).unwrap().transform(&input()).unwrap();
+    // The same figures as in f64: every product is exact in f32.
+    assert_eq!(
+        out.nullable_f64s("score").unwrap(),
+        [Some(-0.5), None, Some(-1.5), None]
+    );
+}
+
+#[test]
 fn logistic_link_is_a_stable_expit() {
     let mut s =
         step(json!({"features": ["x"], "weights": [1.0], "link": "logistic", "output": "p"}))
@@ -140,6 +151,7 @@ fn non_finite_weights_are_refused() {
         weights_file: None,
         link: Link::Identity,
         output: "score".into(),
+        precision: Precision::F64,
     };
     let m = LinearModel::new(config(vec![f64::NAN], 0.0)).err().unwrap();
     assert_eq!(

@@ -55,3 +55,59 @@ impl Batch {
         Ok(column)
     }
 }
+
+/// A storage buffer of a custom GPU kernel ([`compute::run_wgsl`]), bound
+/// at `@group(0) @binding(i)` for its position `i`.
+// Natively there is no GPU to hand buffers to (see `compute::run_wgsl`).
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+pub struct Buffer<'a> {
+    source: Source<'a>,
+    writable: bool,
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+enum Source<'a> {
+    Bytes(Vec<u8>),
+    Column(&'a Column),
+}
+
+impl<'a> Buffer<'a> {
+    /// A read-only buffer of `values` (`var<storage, read> x: array<f32>`).
+    pub fn f32s(values: &[f32]) -> Buffer<'a> {
+        Buffer::bytes(values.iter().flat_map(|v| v.to_le_bytes()).collect())
+    }
+
+    /// A read-only buffer of raw bytes (a non-zero multiple of 4).
+    pub fn bytes(bytes: Vec<u8>) -> Buffer<'a> {
+        Buffer {
+            source: Source::Bytes(bytes),
+            writable: false,
+        }
+    }
+
+    /// A read-only buffer of a numeric column's values as f32 (nulls read
+    /// as NaN), uploaded by the host without passing through the step.
+    pub fn column(column: &'a Column) -> Buffer<'a> {
+        Buffer {
+            source: Source::Column(column),
+            writable: false,
+        }
+    }
+
+    /// The same buffer, writable by the shader (`var<storage, read_write>`);
+    /// its contents afterwards are returned.
+    pub fn writable(self) -> Buffer<'a> {
+        Buffer {
+            writable: true,
+            ..self
+        }
+    }
+}
+
+/// Little-endian bytes (a buffer [`compute::run_wgsl`] returned) as f32 values.
+pub fn f32s_of(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}

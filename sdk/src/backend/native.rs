@@ -5,7 +5,8 @@ use std::cell::RefCell;
 
 use arrow::array::{Array, ArrayRef};
 
-use crate::{Dtype, Metric, Result, Scalar, Stats, StepError, UnknownPolicy};
+use super::Buffer;
+use crate::{DeviceInfo, Dtype, Metric, Result, Scalar, Stats, StepError, UnknownPolicy};
 
 fn input(e: weft_kernels::KernelError) -> StepError {
     StepError::InvalidInput(e.to_string())
@@ -258,6 +259,38 @@ pub mod compute {
         };
         let cols = weft_kernels::one_hot(column.0.as_ref(), &cats, policy).map_err(input)?;
         Ok(cols.into_iter().map(Column).collect())
+    }
+    /// Natively, the kernels run on the CPU.
+    pub fn device() -> DeviceInfo {
+        DeviceInfo {
+            name: "cpu".into(),
+            backend: "cpu".into(),
+            kind: "cpu-fallback".into(),
+        }
+    }
+    /// `columns` (rows × k) times `weights` (k × `outputs`, row-major), as
+    /// `outputs` f32 columns; a row with a null anywhere is null.
+    pub fn matmul(columns: &[&Column], weights: &[f32], outputs: u32) -> Result<Vec<Column>> {
+        let cols =
+            weft_kernels::matmul(&arrays(columns), weights, outputs as usize).map_err(input)?;
+        Ok(cols.into_iter().map(Column).collect())
+    }
+    /// Counts of the valid values of all `columns` per bin between
+    /// consecutive `edges`, as `numpy.histogram`.
+    pub fn histogram(columns: &[&Column], edges: &[f64]) -> Result<Vec<u64>> {
+        weft_kernels::histogram(&arrays(columns), edges).map_err(input)
+    }
+    /// Custom GPU kernels need the weft host: natively this is an error, so
+    /// test such a step with a pipeline run.
+    pub fn run_wgsl(
+        _source: &str,
+        entry: &str,
+        _buffers: Vec<Buffer<'_>>,
+        _workgroups: [u32; 3],
+    ) -> Result<Vec<Vec<u8>>> {
+        Err(StepError::Internal(format!(
+            "run_wgsl({entry:?}): custom GPU kernels run only inside the weft host; test this step with `weft run`"
+        )))
     }
 }
 

@@ -1,8 +1,9 @@
 //! Columns, batches and kernels as WIT handles owned by the host.
 
+use super::{Buffer, Source};
 use crate::bindings::weft::step::types::{self as wit};
 use crate::bindings::weft::step::{compute as host, log as host_log, metrics as host_metrics};
-use crate::{Dtype, Result, Scalar, Stats, StepError, UnknownPolicy};
+use crate::{DeviceInfo, Dtype, Result, Scalar, Stats, StepError, UnknownPolicy};
 
 impl From<wit::StepError> for StepError {
     fn from(e: wit::StepError) -> Self {
@@ -205,6 +206,59 @@ pub mod compute {
             .into_iter()
             .map(Column)
             .collect())
+    }
+    /// Where the host runs its kernels.
+    pub fn device() -> DeviceInfo {
+        let d = host::device();
+        let kind = match d.kind {
+            host::DeviceKind::Discrete => "discrete",
+            host::DeviceKind::Integrated => "integrated",
+            host::DeviceKind::Other => "other",
+            host::DeviceKind::Software => "software",
+            host::DeviceKind::CpuFallback => "cpu-fallback",
+        };
+        DeviceInfo {
+            name: d.name,
+            backend: d.backend,
+            kind: kind.into(),
+        }
+    }
+    /// `columns` (rows × k) times `weights` (k × `outputs`, row-major), as
+    /// `outputs` f32 columns; a row with a null anywhere is null.
+    pub fn matmul(columns: &[&Column], weights: &[f32], outputs: u32) -> Result<Vec<Column>> {
+        Ok(host::matmul(&handles(columns), weights, outputs)?
+            .into_iter()
+            .map(Column)
+            .collect())
+    }
+    /// Counts of the valid values of all `columns` per bin between
+    /// consecutive `edges`, as `numpy.histogram`.
+    pub fn histogram(columns: &[&Column], edges: &[f64]) -> Result<Vec<u64>> {
+        Ok(host::histogram(&handles(columns), edges)?)
+    }
+    /// Run the compute entry point `entry` of the WGSL `source` over
+    /// `workgroups` with `buffers`; returns the writable buffers' contents.
+    pub fn run_wgsl(
+        source: &str,
+        entry: &str,
+        buffers: Vec<Buffer<'_>>,
+        workgroups: [u32; 3],
+    ) -> Result<Vec<Vec<u8>>> {
+        let buffers: Vec<host::Buffer<'_>> = buffers.into_iter().map(Buffer::to_wit).collect();
+        let [x, y, z] = workgroups;
+        Ok(host::run_wgsl(source, entry, &buffers, (x, y, z))?)
+    }
+}
+
+impl<'a> Buffer<'a> {
+    fn to_wit(self) -> host::Buffer<'a> {
+        host::Buffer {
+            source: match self.source {
+                Source::Bytes(bytes) => host::BufferSource::Bytes(bytes),
+                Source::Column(column) => host::BufferSource::Column(&column.0),
+            },
+            writable: self.writable,
+        }
     }
 }
 

@@ -1,0 +1,127 @@
+//! Where the kernels run: the routing of built-in kernels to the process's
+//! GPU device (weft-gpu) or to the native CPU kernels (weft-kernels), and
+//! the custom WGSL kernels of `run-wgsl`.
+//!
+//! Under `gpu` every eligible call runs on the device; under `auto` only
+//! calls over at least [`AUTO_MIN_VALUES`] values, and only on a hardware
+//! adapter (a software one is slower than the native kernels). Only f32
+//! columns are eligible for the statistics, affine and histogram kernels,
+//! so that both paths compute in the same precision; `matmul` is f32 by
+//! contract and always goes to the device, which falls back to its own CPU
+//! implementation.
+
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, Float32Array};
+use arrow::datatypes::{DataType, Float32Type};
+use weft_gpu::{Choice, Device, GpuError, Kind};
+
+use crate::bindings::weft::step::compute::{DeviceInfo, DeviceKind};
+use crate::bindings::weft::step::types::StepError;
+use crate::sandbox::StepCtx;
+
+/// Under `auto`, calls over fewer values stay on the CPU: moving them to a
+/// device costs more than it saves.
+pub const AUTO_MIN_VALUES: usize = 1 << 16;
+
+/// The label a report gives the CPU kernels.
+const CPU: &str = "cpu";
+
+/// A device failure as the step sees it: its own mistakes (shader, limits,
+/// shapes) are invalid input, the rest internal.
+pub(super) fn step_error(kernel: &str, e: GpuError) -> StepError {
+    let message = format!("{kernel}: {e}");
+    match e {
+        GpuError::InvalidShader(_)
+        | GpuError::LimitExceeded { .. }
+        | GpuError::InvalidInput(_)
+        | GpuError::Validation(_) => StepError::InvalidInput(message),
+        _ => StepError::Internal(message),
+    }
+}
+
+/// How a report names a device.
+pub(super) fn label(device: &Device) -> String {
+    let info = device.info();
+    match info.kind {
+        Kind::CpuFallback => CPU.to_owned(),
+        kind => format!("{} ({}, {kind})", info.name, info.backend),
+    }
+}
+
+/// The device's description for `compute.device`.
+pub(super) fn info(device: Option<&Device>) -> DeviceInfo {
+    let Some(info) = device.map(Device::info) else {
+        return DeviceInfo {
+            name: CPU.into(),
+            backend: CPU.into(),
+            kind: DeviceKind::CpuFallback,
+        };
+    };
+    DeviceInfo {
+        name: info.name.clone(),
+        backend: info.backend.clone(),
+        kind: match info.kind {
+            Kind::Discrete => DeviceKind::Discrete,
+            Kind::Integrated => DeviceKind::Integrated,
+            Kind::Other => DeviceKind::Other,
+            Kind::Software => DeviceKind::Software,
+            Kind::CpuFallback => DeviceKind::CpuFallback,
+        },
+    }
+}
+
+/// An f32 column's values and, when it has nulls, its validity.
+pub(super) type F32Part<'a> = (&'a [f32], Option<Vec<bool>>);
+
+/// The f32 columns' values and validity, when every column is f32.
+pub(super) fn f32_parts(arrays: &[ArrayRef]) -> Option<Vec<F32Part<'_>>> {
+    arrays
+        .iter()
+        .map(|a| {
+            let f = a.as_primitive_opt::<Float32Type>()?;
+            Some((f.values().as_ref(), weft_kernels::validity(a.as_ref())))
+        })
+        .collect()
+}
+
+/// An f32 column from device output, with `like`'s nulls.
+pub(super) fn f32_like(values: Vec<f32>, like: &dyn Array) -> ArrayRef {
+    Arc::new(Float32Array::new(values.into(), like.logical_nulls()))
+}
+
+/// Whether every column is f32.
+pub(super) fn all_f32(arrays: &[ArrayRef]) -> bool {
+    arrays.iter().all(|a| a.data_type() == &DataType::Float32)
+}
+
+impl StepCtx {
+    /// The GPU device for a built-in kernel over `values` values, or `None`
+    /// for the native CPU kernels; records which ran.
+    pub(super) fn offload(&mut self, values: usize) -> Option<Device> {
+        let device = match self.compute.choice() {
+            Choice::Cpu => None,
+            Choice::Auto if values < AUTO_MIN_VALUES => None,
+            _ => self.compute.get().ok(),
+        }
+        .filter(|d| d.info().kind != Kind::CpuFallback)
+        .cloned();
+        self.devices
+            .insert(device.as_ref().map_or_else(|| CPU.to_owned(), label));
+        device
+    }
+
+    /// Record that a kernel ran on the CPU.
+    pub(super) fn on_cpu(&mut self) -> Option<Device> {
+        self.devices.insert(CPU.to_owned());
+        None
+    }
+
+    /// The device for kernels that always go through weft-gpu (matmul,
+    /// custom WGSL); records which ran.
+    pub(super) fn custom_device(&mut self) -> Result<Device, GpuError> {
+        let device = self.compute.get()?.clone();
+        self.devices.insert(label(&device));
+        Ok(device)
+    }
+}
