@@ -6,7 +6,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use crate::gpu::Gpu;
-use crate::GpuError;
+use crate::{GpuError, Transfers};
 
 /// Largest buffer a kernel call puts on the device by default (256 MiB);
 /// larger inputs are processed in chunks. See [`Device::with_max_buffer_bytes`].
@@ -211,6 +211,18 @@ impl Device {
     /// Where the kernels run.
     pub fn info(&self) -> &Info {
         &self.info
+    }
+
+    /// Host-to-device traffic of the built-in kernels so far (zero on the CPU).
+    pub fn transfers(&self) -> Transfers {
+        self.kernels
+            .as_ref()
+            .map_or_else(Transfers::default, |gpu| {
+                gpu.resident
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .transfers
+            })
     }
 
     /// Cap each buffer a built-in kernel puts on the device at `bytes`

@@ -7,7 +7,11 @@ use std::time::Duration;
 
 use wgpu::util::DeviceExt;
 
+use crate::resident::{key, Cache, KeepAlive, Key};
 use crate::GpuError;
+
+/// Bytes of device copies of host columns kept for later kernels.
+const RESIDENT_BYTES: u64 = 256 << 20;
 
 /// Invocations per workgroup of the one-dimensional built-in kernels.
 pub(crate) const WORKGROUP: u32 = 256;
@@ -22,6 +26,8 @@ pub(crate) struct Gpu {
     pub(crate) limits: wgpu::Limits,
     /// Built-in pipelines by kernel name, compiled on first use.
     pipelines: Mutex<HashMap<&'static str, wgpu::ComputePipeline>>,
+    /// Device copies of host columns, and the traffic counters.
+    pub(crate) resident: Mutex<Cache>,
 }
 
 impl Gpu {
@@ -52,6 +58,7 @@ impl Gpu {
             info,
             limits,
             pipelines: Mutex::new(HashMap::new()),
+            resident: Mutex::new(Cache::new(RESIDENT_BYTES)),
         })
     }
 
@@ -132,6 +139,29 @@ impl Gpu {
                 contents,
                 usage,
             })
+    }
+
+    /// The device copy of `values`: the cached one when `keep` is given and
+    /// a kernel left it there, else a fresh upload (cached when `keep` is given).
+    pub(crate) fn input(&self, values: &[f32], keep: Option<&KeepAlive>) -> wgpu::Buffer {
+        let mut cache = self.resident.lock().unwrap_or_else(|p| p.into_inner());
+        if keep.is_some() {
+            if let Some(buffer) = cache.hit(values) {
+                return buffer;
+            }
+        }
+        let buffer = self.storage(bytemuck::cast_slice(values));
+        cache.uploaded(values);
+        if let Some(keep) = keep {
+            cache.insert(key(values), buffer.clone(), keep.clone());
+        }
+        buffer
+    }
+
+    /// Keep `buffer`, which holds the values at `at`, for later kernels.
+    pub(crate) fn adopt(&self, at: Key, buffer: wgpu::Buffer, keep: KeepAlive) {
+        let mut cache = self.resident.lock().unwrap_or_else(|p| p.into_inner());
+        cache.insert(at, buffer, keep);
     }
 
     /// A zero-filled storage buffer of `size` bytes.

@@ -20,10 +20,12 @@ mod device;
 mod error;
 mod gpu;
 mod kernels;
+mod resident;
 mod shared;
 
 pub use custom::{Access, Buffer, Limits};
 pub use device::{Choice, Device, Info, Kind, DEFAULT_MAX_BUFFER_BYTES};
 pub use error::{GpuError, LimitKind};
+pub use resident::{Input, KeepAlive, Transfers};
 pub use shared::Shared;
 pub use weft_kernels::Stats;

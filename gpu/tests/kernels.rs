@@ -4,7 +4,9 @@
 mod common;
 
 use common::{cpu, gpu, rel, Rng};
-use weft_gpu::{Device, Kind, Stats};
+use std::sync::Arc;
+
+use weft_gpu::{Device, Input, KeepAlive, Kind, Stats};
 
 /// Row counts that miss every power of two and block size.
 const SIZES: [usize; 5] = [0, 1, 255, 257, 1_000_003];
@@ -370,4 +372,38 @@ fn devices_report_what_runs_the_kernels() {
     }
     let err = "cuda".parse::<weft_gpu::Choice>().unwrap_err();
     assert!(err.to_string().contains("WEFT_COMPUTE=\"cuda\""), "{err}");
+}
+
+/// `v` as a kernel input the device may keep.
+fn resident(v: &Arc<Vec<f32>>) -> Input<'_> {
+    Input::resident(v.as_slice(), v.clone() as KeepAlive)
+}
+
+#[test]
+fn resident_inputs_and_results_are_not_uploaded_again() {
+    // A device of its own, so other tests' traffic does not count.
+    let device = Device::new(weft_gpu::Choice::Gpu).unwrap();
+    let values: Arc<Vec<f32>> = Arc::new((0..1000).map(|i| i as f32 * 0.25).collect());
+    let first = device.column_stats(resident(&values), None).unwrap();
+    let t = device.transfers();
+    assert_eq!((t.uploads, t.resident_hits), (1, 0), "{t:?}");
+    // The second read of the kept column finds it on the device.
+    let scaled = device
+        .affine_with(resident(&values), 1.0, 2.0, |v| {
+            let v = Arc::new(v);
+            (v.clone(), Some(v as KeepAlive))
+        })
+        .unwrap();
+    let t = device.transfers();
+    assert_eq!((t.uploads, t.resident_hits), (1, 1), "{t:?}");
+    // So did the affine result.
+    let again = device.column_stats(resident(&scaled), None).unwrap();
+    let t = device.transfers();
+    assert_eq!((t.uploads, t.resident_hits), (1, 2), "{t:?}");
+    // The same figures as from plain uploads.
+    assert_eq!(first, device.column_stats(values.as_slice(), None).unwrap());
+    assert_eq!(again, device.column_stats(scaled.as_slice(), None).unwrap());
+    assert_eq!(device.transfers().uploads, 3);
+    let want: Vec<f32> = values.iter().map(|x| (x - 1.0) * 2.0).collect();
+    assert_eq!(*scaled, want);
 }

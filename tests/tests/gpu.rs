@@ -82,10 +82,16 @@ fn devices(dir: &Workdir, i: usize) -> String {
     read_json(&dir.join("out/report.json"))["steps"][i]["compute"].to_string()
 }
 
+/// Ten batches on four workers: concurrent submissions to the one device.
 #[test]
 fn a_custom_kernel_runs_on_lavapipe_from_the_sandbox() {
     let dir = workdir();
-    let manifest = kernel(&dir, doubling(json!({})), "");
+    let manifest = Pipeline::new("in.parquet")
+        .plugin("wgsl", &plugin("wgsl"))
+        .spec("batchRows: 100")
+        .spec("workers: 4")
+        .step("k", "wgsl", doubling(json!({})), "")
+        .write(&dir, "pipeline.yaml");
     dir.run(&manifest, &["--compute", "gpu"]).ok();
     let out = read_parquet(&dir.join("out/data.parquet"));
     let x = f64s(&out, "x");
@@ -98,8 +104,12 @@ fn a_custom_kernel_runs_on_lavapipe_from_the_sandbox() {
         "{used}"
     );
     let report = read_json(&dir.join("out/report.json"));
-    let seen = &report["steps"][0]["metrics"][0];
-    assert_eq!(seen["labels"]["kind"], "software", "{seen}");
+    let metrics = report["steps"][0]["metrics"].as_array().unwrap();
+    assert_eq!(metrics.len(), ROWS / 100, "one per batch: {metrics:?}");
+    assert!(
+        metrics.iter().all(|m| m["labels"]["kind"] == "software"),
+        "{metrics:?}"
+    );
 }
 
 /// The run fails in step `k`, names the problem, and writes nothing.
@@ -254,4 +264,44 @@ fn an_unknown_compute_choice_is_refused() {
     assert_eq!(usage.code, Some(2), "a usage error: {}", usage.stderr);
     usage.stderr_has(&["invalid value 'tpu' for '--compute", "auto, gpu or cpu"]);
     usage.never_says("WEFT_COMPUTE");
+}
+
+/// Two `scale` steps in a row on lavapipe: the first step's output column
+/// stays on the device, so the second step's statistics and affine find it
+/// there (`gpuTransfers.residentHits`) instead of uploading it again; and
+/// the numbers equal the CPU run's.
+#[test]
+fn a_column_stays_on_the_device_between_steps() {
+    let mut outputs = Vec::new();
+    for compute in ["gpu", "cpu"] {
+        let dir = workdir();
+        let config = json!({"columns": ["x"], "method": "standard"});
+        let manifest = Pipeline::new("in.parquet")
+            .plugin("scale", &plugin("scale"))
+            .step("first", "scale", config.clone(), "")
+            .step("second", "scale", config, "needs: [first]")
+            .write(&dir, "pipeline.yaml");
+        dir.run(&manifest, &["--compute", compute]).ok();
+        let report = read_json(&dir.join("out/report.json"));
+        let transfers = &report["gpuTransfers"];
+        if compute == "gpu" {
+            // Fit pass 1 uploads x; pass 2 uploads x for `first`'s affine and
+            // `second` fits on the result; the transform pass uploads x once
+            // more and `second` transforms the result.
+            let hits = transfers["residentHits"].as_u64().unwrap();
+            let uploads = transfers["uploads"].as_u64().unwrap();
+            assert!(hits >= 2, "{transfers}");
+            assert!(uploads <= 3, "{transfers}");
+        } else {
+            assert!(transfers.is_null(), "{report:#}");
+        }
+        outputs.push(read_parquet(&dir.join("out/data.parquet")));
+    }
+    assert_close(
+        "x",
+        &f64s(&outputs[0], "x"),
+        &f64s(&outputs[1], "x"),
+        1e-5,
+        1e-5,
+    );
 }

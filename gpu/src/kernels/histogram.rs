@@ -1,7 +1,7 @@
 //! Counts of values per bin.
 
 use crate::gpu::WORKGROUP;
-use crate::{cpu, Device, GpuError};
+use crate::{cpu, Device, GpuError, Input};
 
 const SHADER: &str = include_str!("../shaders/histogram.wgsl");
 
@@ -16,7 +16,13 @@ impl Device {
     /// least two values, non-decreasing, none NaN.
     ///
     /// Exact: the GPU and CPU implementations give equal counts.
-    pub fn histogram(&self, values: &[f32], edges: &[f32]) -> Result<Vec<u64>, GpuError> {
+    pub fn histogram<'a>(
+        &self,
+        values: impl Into<Input<'a>>,
+        edges: &[f32],
+    ) -> Result<Vec<u64>, GpuError> {
+        let input = values.into();
+        let values = input.values;
         weft_kernels::check_edges(edges).map_err(|e| GpuError::InvalidInput(e.to_string()))?;
         let Some(gpu) = &self.kernels else {
             return Ok(cpu::histogram(values, edges));
@@ -37,7 +43,7 @@ impl Device {
             let params_for = |len: usize| [len as u32, bins as u32, 0, 0];
             for part in values.chunks(chunk) {
                 let params = gpu.uniform(bytemuck::cast_slice(&params_for(part.len())));
-                let data = gpu.storage(bytemuck::cast_slice(part));
+                let data = gpu.input(part, input.keep.as_ref());
                 let out = gpu.zeroed((bins * 4) as u64);
                 let group = gpu.bind(&layout, &[&params, &data, &edges, &out]);
                 let groups = (part.len() as u32).div_ceil(WORKGROUP).clamp(1, MAX_GROUPS);

@@ -2,7 +2,7 @@
 
 use weft_kernels::Stats;
 
-use crate::{cpu, Device, GpuError};
+use crate::{cpu, Device, GpuError, Input};
 
 const SHADER: &str = include_str!("../shaders/stats.wgsl");
 
@@ -25,7 +25,13 @@ impl Device {
     /// and mean within `1e-6` relative to `Σ|x|` and `Σ|x| / count` (measured
     /// 6e-8 on lavapipe); m2 within `1e-5` relative (measured 1.2e-7). The
     /// m2 error grows with `|mean| / sd`, as for any f32 accumulation.
-    pub fn column_stats(&self, values: &[f32], valid: Option<&[bool]>) -> Result<Stats, GpuError> {
+    pub fn column_stats<'a>(
+        &self,
+        values: impl Into<Input<'a>>,
+        valid: Option<&[bool]>,
+    ) -> Result<Stats, GpuError> {
+        let input = values.into();
+        let values = input.values;
         if let Some(v) = valid {
             if v.len() != values.len() {
                 return Err(GpuError::InvalidInput(format!(
@@ -52,7 +58,7 @@ impl Device {
                 let grid = gpu.grid(groups);
                 let params = [part.len() as u32, valid.is_some() as u32, grid[0], groups];
                 let params = gpu.uniform(bytemuck::cast_slice(&params));
-                let data = gpu.storage(bytemuck::cast_slice(part));
+                let data = gpu.input(part, input.keep.as_ref());
                 let mask = gpu.storage(bytemuck::cast_slice(&mask));
                 let partials = gpu.zeroed(u64::from(groups) * PARTIAL as u64);
                 let group = gpu.bind(&layout, &[&params, &data, &mask, &partials]);

@@ -1,4 +1,4 @@
-// (x - a) * b for every value, in place.
+// (x - a) * b for every value of `input`, into `output`.
 
 struct Params {
     len: u32,
@@ -9,12 +9,13 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> values: array<f32>;
+@group(0) @binding(1) var<storage, read> input: array<f32>;
+@group(0) @binding(2) var<storage, read_write> output: array<f32>;
 
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) id: vec3<u32>) {
     let i = id.y * params.row_stride + id.x;
     if i < params.len {
-        values[i] = (values[i] - params.a) * params.b;
+        output[i] = (input[i] - params.a) * params.b;
     }
 }

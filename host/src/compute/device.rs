@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, Float32Array};
 use arrow::datatypes::{DataType, Float32Type};
-use weft_gpu::{Choice, Device, GpuError, Kind};
+use weft_gpu::{Choice, Device, GpuError, Input, KeepAlive, Kind};
 
 use crate::bindings::weft::step::compute::{DeviceInfo, DeviceKind};
 use crate::bindings::weft::step::types::StepError;
@@ -71,23 +71,18 @@ pub(super) fn info(device: Option<&Device>) -> DeviceInfo {
     }
 }
 
-/// An f32 column's values and, when it has nulls, its validity.
-pub(super) type F32Part<'a> = (&'a [f32], Option<Vec<bool>>);
-
-/// The f32 columns' values and validity, when every column is f32.
-pub(super) fn f32_parts(arrays: &[ArrayRef]) -> Option<Vec<F32Part<'_>>> {
-    arrays
-        .iter()
-        .map(|a| {
-            let f = a.as_primitive_opt::<Float32Type>()?;
-            Some((f.values().as_ref(), weft_kernels::validity(a.as_ref())))
-        })
-        .collect()
+/// An f32 column's values for a device kernel, which may keep its device
+/// copy for later kernels while the column's buffer lives.
+///
+/// Panics unless `array` is f32 (callers check with [`all_f32`]).
+pub(super) fn resident(array: &ArrayRef) -> Input<'_> {
+    let f = array.as_primitive::<Float32Type>();
+    Input::resident(f.values().as_ref(), keep(f))
 }
 
-/// An f32 column from device output, with `like`'s nulls.
-pub(super) fn f32_like(values: Vec<f32>, like: &dyn Array) -> ArrayRef {
-    Arc::new(Float32Array::new(values.into(), like.logical_nulls()))
+/// What keeps an f32 column's values where they are.
+pub(super) fn keep(array: &Float32Array) -> KeepAlive {
+    Arc::new(array.values().inner().clone())
 }
 
 /// Whether every column is f32.

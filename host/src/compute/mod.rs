@@ -3,8 +3,9 @@
 
 mod device;
 
-use arrow::array::{Array, ArrayRef, AsArray};
-use arrow::datatypes::Float32Type;
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, Float32Array};
 use wasmtime::component::Resource;
 use weft_gpu::Access;
 use weft_kernels::KernelError;
@@ -99,10 +100,13 @@ impl Host for StepCtx {
         let array = self.array(&column)?;
         let made = match self.offload_f32(std::slice::from_ref(&array)) {
             Some(gpu) => {
-                let values = array.as_primitive::<Float32Type>().values();
-                gpu.affine(values, a as f32, b as f32)
-                    .map(|v| vec![device::f32_like(v, array.as_ref())])
-                    .map_err(|e| device::step_error("affine", e))
+                let nulls = array.logical_nulls();
+                gpu.affine_with(device::resident(&array), a as f32, b as f32, |v| {
+                    let out = Float32Array::new(v.into(), nulls);
+                    let keep = device::keep(&out);
+                    (vec![Arc::new(out) as ArrayRef], Some(keep))
+                })
+                .map_err(|e| device::step_error("affine", e))
             }
             None => weft_kernels::affine(array.as_ref(), a, b)
                 .map(|x| vec![x])
@@ -222,10 +226,10 @@ impl StepCtx {
         let Some(gpu) = self.offload_f32(&arrays) else {
             return Ok(weft_kernels::column_stats(&refs(&arrays)).map_err(to_step_error));
         };
-        let parts = device::f32_parts(&arrays).expect("offload_f32 checked the dtypes");
         let mut total: Option<weft_kernels::Stats> = None;
-        for (values, valid) in parts {
-            let s = match gpu.column_stats(values, valid.as_deref()) {
+        for array in &arrays {
+            let valid = weft_kernels::validity(array.as_ref());
+            let s = match gpu.column_stats(device::resident(array), valid.as_deref()) {
                 Ok(s) => s,
                 Err(e) => return Ok(Err(device::step_error("column-stats", e))),
             };
@@ -270,10 +274,14 @@ fn gpu_histogram(
     weft_kernels::check_edges(edges).map_err(to_step_error)?;
     let mut counts = vec![0u64; edges.len() - 1];
     for array in arrays {
-        let values = weft_kernels::to_f32s(array.as_ref()).map_err(to_step_error)?;
-        let part = gpu
-            .histogram(&values, edges)
-            .map_err(|e| device::step_error("histogram", e))?;
+        let part = match array.null_count() {
+            0 => gpu.histogram(device::resident(array), edges),
+            _ => {
+                let values = weft_kernels::to_f32s(array.as_ref()).map_err(to_step_error)?;
+                gpu.histogram(&values, edges)
+            }
+        };
+        let part = part.map_err(|e| device::step_error("histogram", e))?;
         counts.iter_mut().zip(part).for_each(|(t, c)| *t += c);
     }
     Ok(counts)

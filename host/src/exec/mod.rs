@@ -21,7 +21,7 @@ use weft_gpu::{Choice, Shared};
 pub use gate::GateResult;
 pub use instance::{Failure, Instance, StepFailure, StepSetup};
 pub use pass::Progress;
-pub use report::{MetricValue, RunReport, StateFile, StepReport};
+pub use report::{GpuTransfers, MetricValue, RunReport, StateFile, StepReport};
 
 /// Why a run failed.
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +83,8 @@ pub struct Prepared {
     pub workers: usize,
     /// Rows per batch.
     pub batch_rows: usize,
+    /// The compute device the steps share.
+    pub compute: Arc<Shared>,
     /// Keeps the engine and its epoch ticker alive for the run.
     _sandbox: Sandbox,
 }
@@ -261,6 +263,7 @@ pub fn prepare(manifest: Manifest, options: &RunOptions) -> Result<Prepared, Run
         order,
         workers,
         batch_rows,
+        compute,
         _sandbox: sandbox,
     })
 }

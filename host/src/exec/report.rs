@@ -45,6 +45,29 @@ impl StepStats {
     }
 }
 
+/// How much the GPU kernels copied to the device, and how often a column
+/// was already there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GpuTransfers {
+    /// Inputs copied to the device.
+    pub uploads: u64,
+    /// Bytes of those copies.
+    pub uploaded_bytes: u64,
+    /// Inputs found already on the device (uploaded or produced earlier).
+    pub resident_hits: u64,
+}
+
+impl From<weft_gpu::Transfers> for GpuTransfers {
+    fn from(t: weft_gpu::Transfers) -> Self {
+        GpuTransfers {
+            uploads: t.uploads,
+            uploaded_bytes: t.uploaded_bytes,
+            resident_hits: t.resident_hits,
+        }
+    }
+}
+
 /// A metric in the report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetricValue {
@@ -145,6 +168,9 @@ pub struct RunReport {
     /// (Linux: `VmHWM`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peak_rss_bytes: Option<u64>,
+    /// Host-to-device traffic of the GPU kernels, when a GPU ran any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_transfers: Option<GpuTransfers>,
     /// Steps in execution order.
     pub steps: Vec<StepReport>,
 }
@@ -210,6 +236,11 @@ pub(super) fn build(
         duration_seconds: took.as_secs_f64(),
         workers: prepared.workers,
         peak_rss_bytes: peak_rss_bytes(),
+        gpu_transfers: prepared
+            .compute
+            .opened()
+            .filter(|d| d.info().kind != weft_gpu::Kind::CpuFallback)
+            .map(|d| GpuTransfers::from(d.transfers())),
         steps,
     }
 }
