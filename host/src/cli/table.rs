@@ -25,7 +25,7 @@ fn render(rows: &[Vec<String>]) -> String {
 /// The end-of-run summary.
 pub fn summary(report: &RunReport) -> String {
     let mut rows = vec![[
-        "step", "plugin", "kind", "rows in", "rows out", "fit rows", "time", "metrics",
+        "step", "plugin", "kind", "rows in", "rows out", "fit rows", "time", "compute", "metrics",
     ]
     .map(String::from)
     .to_vec()];
@@ -44,6 +44,7 @@ pub fn summary(report: &RunReport) -> String {
             s.rows_out.to_string(),
             s.fit_rows.to_string(),
             format!("{:.3}s", s.duration_seconds),
+            s.compute.iter().cloned().collect::<Vec<_>>().join(", "),
             metrics.join(" "),
         ]);
     }
