@@ -305,3 +305,33 @@ fn a_column_stays_on_the_device_between_steps() {
         1e-5,
     );
 }
+
+/// A shader that runs for seconds: Mesa's lavapipe ends every loop after
+/// 65535 iterations, so the work is spread over 4000 workgroups of 64
+/// invocations (about 2 s of both CPUs here) rather than one endless loop.
+const SPIN: &str = r#"
+@group(0) @binding(0) var<storage, read> input: array<f32>;
+@group(0) @binding(1) var<storage, read_write> output: array<f32>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) id: vec3<u32>) {
+    var x = id.x + u32(input[0]);
+    for (var i = 0u; i < 65535u; i++) {
+        x = x * 1664525u + 1013904223u + (x >> 13u);
+    }
+    output[id.x % arrayLength(&output)] = f32(x);
+}
+"#;
+
+#[test]
+fn a_slow_shader_is_stopped_at_the_step_deadline() {
+    let config = json!({"column": "x", "output": "y", "source": SPIN, "workgroups": [4000, 1, 1]});
+    refused(
+        config,
+        "limits: { timeoutSeconds: 0.2 }",
+        &[
+            "ran longer than its limit of 200ms",
+            "limits.timeoutSeconds",
+        ],
+    );
+}
