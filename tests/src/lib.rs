@@ -653,7 +653,8 @@ pub fn assert_close(label: &str, got: &[Option<f64>], want: &[Option<f64>], rel:
 
 /// The Python of the parity tests: `<workspace>/.venv`, created on first use
 /// (`python3 -m venv`, then `pip install -r tests/python/requirements.txt`)
-/// when it is missing or lacks scikit-learn, SciPy, pandas or PyArrow.
+/// when it is missing or lacks scikit-learn, SciPy, pandas, PyArrow or
+/// kubernetes-validate (the chart tests).
 pub fn python() -> PathBuf {
     static READY: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     let ready = READY.get_or_init(|| {
@@ -661,7 +662,10 @@ pub fn python() -> PathBuf {
         let py = venv.join("bin").join("python");
         let has_all = |py: &Path| {
             Command::new(py)
-                .args(["-c", "import sklearn, scipy, pandas, pyarrow"])
+                .args([
+                    "-c",
+                    "import sklearn, scipy, pandas, pyarrow, kubernetes_validate",
+                ])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status()

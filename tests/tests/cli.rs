@@ -211,6 +211,36 @@ fn duplicate_step_name_points_at_the_second_definition() {
     );
 }
 
+/// The cluster-only fields run locally unchanged; their bounds are still
+/// checked, with the line of the field.
+#[test]
+fn cluster_fields_are_accepted_locally_and_bounded() {
+    let (dir, p) = passthrough();
+    let cluster = "resources: { cpu: 2, memory: 4Gi, nvidia.com/gpu: 1 }, shards: 2, retries: 3";
+    let manifest = p
+        .clone()
+        .spec("image: registry.example/weft:1")
+        .spec("storage: { claimName: data, subPath: churn }")
+        .spec("nodeSelector: { pool: gpu }")
+        .spec("tolerations: [{ key: nvidia.com/gpu, operator: Exists, effect: NoSchedule }]")
+        .spec("activeDeadlineSeconds: 600")
+        .spec("ttlSecondsAfterFinished: 60")
+        .step("more", "hostile", json!({ "attack": "none" }), cluster)
+        .write(&dir, "cluster.yaml");
+    dir.run(&manifest, &[]).ok();
+    let zero = p
+        .step("split", "hostile", json!({ "attack": "none" }), "shards: 0")
+        .write(&dir, "zero.yaml");
+    let run = dir.validate(&zero);
+    assert_located(
+        &run,
+        &zero,
+        "name: split",
+        "shards",
+        "step \"split\": shards must be at least 1",
+    );
+}
+
 #[test]
 fn missing_manifest_is_named() {
     let dir = Workdir::new();

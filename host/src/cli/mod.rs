@@ -106,6 +106,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print the `pipelines.weft.dev` CustomResourceDefinition (YAML), made
+    /// from the same types `run` reads: `weft crd | kubectl apply -f -`.
+    Crd,
 }
 
 /// `--compute`'s value.
@@ -152,6 +155,10 @@ impl Cli {
             Command::Report { run, html } => show_report(&run, html.as_deref()),
             Command::Inspect { plugin, json } => inspect(&plugin, json),
             Command::Head { file, rows } => head(&file, rows),
+            Command::Crd => {
+                print!("{}", crate::manifest::crd_yaml()?);
+                Ok(ExitCode::SUCCESS)
+            }
         }
     }
 }

@@ -1,13 +1,21 @@
 //! The `Pipeline` document: serde types shared by `weft run` and the cluster,
 //! and validation whose errors name the file, line and column.
 
+mod cluster;
 mod quantity;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
+use k8s_openapi::api::core::v1::Toleration;
+use kube::CustomResource;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use cluster::{
+    crd_yaml, GateStatus, MetricStatus, Phase, PipelineStatus, Resources, StageStatus, StepStatus,
+    Storage,
+};
 pub use quantity::parse_bytes;
 
 /// The API group/version of the document.
@@ -41,8 +49,32 @@ pub struct ObjectMeta {
     pub labels: BTreeMap<String, String>,
 }
 
-/// The pipeline itself.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// What to run: the spec of a manifest for `weft run` and of a Pipeline on a
+/// cluster alike. Fields marked "Cluster only" are checked by `weft run` and
+/// otherwise ignored there.
+// The derive makes `PipelineResource`, the cluster object, and its CRD.
+#[derive(CustomResource, Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+#[kube(
+    group = "weft.dev",
+    version = "v1alpha1",
+    kind = "Pipeline",
+    root = "PipelineResource",
+    namespaced,
+    status = "PipelineStatus",
+    shortname = "wfp",
+    derive = "PartialEq",
+    doc = "A weft pipeline: sandboxed WebAssembly steps over columnar data, run as Jobs.",
+    printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
+    // Raw JSON: the same `type_ = "integer"` twice trips clippy's
+    // duplicated_attributes.
+    printcolumn = r#"{"name": "Done", "type": "integer", "jsonPath": ".status.stepsDone", "description": "steps finished"}"#,
+    printcolumn = r#"{"name": "Steps", "type": "integer", "jsonPath": ".status.stepsTotal", "description": "steps in the pipeline"}"#,
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
+)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PipelineSpec {
     /// Plugins by the name steps use.
@@ -65,11 +97,32 @@ pub struct PipelineSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compute: Option<Compute>,
     /// The steps, in any order; `needs` orders them.
+    #[schemars(length(min = 1))]
     pub steps: Vec<Step>,
+    /// Cluster only: the container image of the stage pods (default: the
+    /// operator's own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// Cluster only: the volume input, outputs and stage hand-offs live on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<Storage>,
+    /// Cluster only: node labels the stage pods must match.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub node_selector: BTreeMap<String, String>,
+    /// Cluster only: taints the stage pods tolerate (e.g. GPU nodes').
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tolerations: Vec<Toleration>,
+    /// Cluster only: seconds each stage's Job may run before it is failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub active_deadline_seconds: Option<u32>,
+    /// Cluster only: seconds after which finished Jobs are deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_seconds_after_finished: Option<u32>,
 }
 
 /// Where a plugin's component file is.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PluginRef {
     /// Path of the `.wasm` component, relative to the manifest.
@@ -80,7 +133,7 @@ pub struct PluginRef {
 }
 
 /// A data file or folder.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct DataRef {
     /// Path relative to the manifest (.csv, .parquet, .jsonl; a folder for output).
@@ -88,15 +141,17 @@ pub struct DataRef {
 }
 
 /// One step of the pipeline.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Step {
     /// Unique name (lowercase letters, digits, `-`).
+    #[schemars(length(min = 1, max = 63), pattern(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"))]
     pub name: String,
     /// Key into `spec.plugins`.
     pub plugin: String,
     /// The step's configuration, checked against the plugin's JSON Schema.
     #[serde(default = "empty_object")]
+    #[schemars(schema_with = "cluster::any_object")]
     pub config: serde_json::Value,
     /// Steps whose output this step reads; none means the pipeline input.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -118,10 +173,21 @@ pub struct Step {
     /// Bounds on the metrics the step reports; a failed gate fails the run.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gates: Vec<Gate>,
+    /// Cluster only: what the step's pod requests; a change starts a new stage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Resources>,
+    /// Cluster only: run the step's stage as this many pods, each on its
+    /// share of the input, merging fitted states (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub shards: Option<u32>,
+    /// Cluster only: times a failed stage is retried (its Job's backoffLimit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retries: Option<u32>,
 }
 
 /// A bound on a reported metric: `{metric: accuracy, min: 0.9}`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Gate {
     /// Metric name, as the step reports it.
@@ -143,7 +209,7 @@ fn empty_object() -> serde_json::Value {
 }
 
 /// Per-step limits enforced by the host.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct LimitsSpec {
     /// Linear memory, e.g. `256Mi` (default 512Mi).
@@ -170,7 +236,7 @@ pub struct LimitsSpec {
 }
 
 /// Where compute kernels run.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Compute {
     /// A hardware GPU when there is one, else the CPU.
@@ -182,7 +248,7 @@ pub enum Compute {
 }
 
 /// A read-only host folder granted to a step.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Mount {
     /// Host folder, relative to the manifest.
@@ -334,6 +400,13 @@ impl Manifest {
         if p.spec.workers == Some(0) {
             return Err(self.error_at("", "workers", "workers must be at least 1".into()));
         }
+        if p.spec.active_deadline_seconds == Some(0) {
+            return Err(self.error_at(
+                "",
+                "activeDeadlineSeconds",
+                "activeDeadlineSeconds must be at least 1".into(),
+            ));
+        }
         if p.spec.steps.is_empty() {
             return Err(self.error_at("", "steps", "the pipeline has no steps".into()));
         }
@@ -375,6 +448,13 @@ impl Manifest {
                         "step {:?}: the gate on {:?} needs a min, a max or both",
                         step.name, g.metric
                     ),
+                ));
+            }
+            if step.shards == Some(0) {
+                return Err(self.step_error(
+                    i,
+                    Some("shards"),
+                    format!("step {:?}: shards must be at least 1", step.name),
                 ));
             }
             for limits in step.limits.iter().chain(p.spec.limits.iter()) {
@@ -497,6 +577,30 @@ mod tests {
         .unwrap_err();
         assert!(e.message.contains("needs \"zz\""), "{e}");
         assert_eq!((e.line, e.column), (10, 38));
+    }
+
+    #[test]
+    fn cluster_fields_are_read_and_bounded() {
+        let m = parse(&format!(
+            "{HEAD}    - name: a\n      plugin: id\n      shards: 4\n      retries: 0\n      resources: {{ cpu: 2, memory: 4Gi, nvidia.com/gpu: 1 }}\n  image: weft:dev\n  storage: {{ claimName: data }}\n  tolerations: [{{ key: gpu, operator: Exists }}]\n"
+        ))
+        .unwrap();
+        let step = &m.pipeline.spec.steps[0];
+        assert_eq!((step.shards, step.retries), (Some(4), Some(0)));
+        let resources = step.resources.as_ref().unwrap();
+        assert_eq!(resources.cpu.as_ref().unwrap().0, "2");
+        assert_eq!(resources.gpu, Some(1));
+        let e = parse(&format!(
+            "{HEAD}    - name: a\n      plugin: id\n      shards: 0\n"
+        ))
+        .unwrap_err();
+        assert_eq!((e.line, e.column), (12, 7), "{e}");
+        assert!(e.message.contains("shards must be at least 1"), "{e}");
+        let e = parse(&format!(
+            "{HEAD}    - name: a\n      plugin: id\n      retries: -1\n"
+        ))
+        .unwrap_err();
+        assert_eq!(e.line, 12, "{e}");
     }
 
     #[test]
