@@ -11,6 +11,7 @@ pub mod data;
 pub mod exec;
 pub mod manifest;
 pub mod monitor;
+pub mod operator;
 pub mod plugin;
 pub mod report;
 pub mod sandbox;

@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::{json, Value};
-use weft_tests::{python, weft_in, workspace};
+use std::ffi::OsStr;
+
+use weft_tests::{python, weft_in, workspace, Workdir};
 
 /// The committed CRD, relative to the workspace.
 const CRD_FILE: &str = "charts/weft/crds/pipelines.weft.dev.yaml";
@@ -473,4 +475,69 @@ fn manifests_are_valid_custom_resources() {
         "{verdicts:?}"
     );
     assert!(verdicts[4].starts_with("spec/steps: [] "), "{verdicts:?}");
+}
+
+/// `weft plan`: the stage table, and `--objects` (ConfigMap + one Job per
+/// stage) valid for Kubernetes 1.31 and hardened like the chart's pods.
+#[test]
+fn weft_plan_cuts_stages_and_renders_valid_jobs() {
+    let dir = Workdir::new();
+    let manifest = dir.write(
+        "pipeline.yaml",
+        r#"apiVersion: weft.dev/v1alpha1
+kind: Pipeline
+metadata: { name: churn, namespace: ml }
+spec:
+  plugins: { p: { path: p.wasm } }
+  input: { path: in.csv }
+  output: { path: out/ }
+  storage: { claimName: ml-data, subPath: churn }
+  activeDeadlineSeconds: 600
+  steps:
+    - { name: fill, plugin: p }
+    - { name: scale, plugin: p, needs: [fill], retries: 2 }
+    - { name: score, plugin: p, needs: [scale], resources: { memory: 4Gi, nvidia.com/gpu: 1 } }
+    - { name: eval, plugin: p, needs: [score], shards: 3 }
+"#,
+    );
+    let table = dir.weft([OsStr::new("plan"), manifest.as_os_str()]);
+    table.ok().stdout_has(&[
+        "0      fill, scale  1     2",
+        "1      score        1     0        memory=4Gi nvidia.com/gpu=1",
+        "2      eval         3     0",
+    ]);
+    let run = dir.weft([
+        OsStr::new("plan"),
+        OsStr::new("--objects"),
+        manifest.as_os_str(),
+    ]);
+    run.ok();
+    assert!(kubernetes_validate(&run.stdout).is_empty());
+    let objects = objects(&run.stdout);
+    assert_eq!(
+        one(&objects, "ConfigMap")["metadata"]["name"],
+        "churn-manifest"
+    );
+    let jobs = kind(&objects, "Job");
+    assert_eq!(jobs.len(), 3);
+    assert_eq!(jobs[2]["spec"]["completionMode"], "Indexed");
+    for job in jobs {
+        let pod = &job["spec"]["template"]["spec"];
+        assert_eq!(pod["automountServiceAccountToken"], false, "{job:#}");
+        assert_eq!(
+            pod["securityContext"]["seccompProfile"]["type"],
+            "RuntimeDefault"
+        );
+        let c = &pod["containers"][0]["securityContext"];
+        assert_eq!(c["readOnlyRootFilesystem"], true, "{job:#}");
+        assert_eq!(c["capabilities"]["drop"][0], "ALL", "{job:#}");
+    }
+    // A manifest mistake is reported as by `weft validate`.
+    let bad = dir.write(
+        "bad.yaml",
+        "apiVersion: weft.dev/v1alpha1\nkind: Pipeline\n",
+    );
+    dir.weft([OsStr::new("plan"), bad.as_os_str()])
+        .failed()
+        .stderr_has(&["bad.yaml"]);
 }

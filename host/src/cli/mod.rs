@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 use crate::exec::{self, Progress, RunError, RunOptions};
 use crate::manifest::Manifest;
 use crate::monitor;
+use crate::operator;
 use crate::plugin::{Cache, Plugin};
 use crate::sandbox::{PoolSize, Sandbox};
 use weft_gpu::Choice;
@@ -109,6 +110,19 @@ enum Command {
     /// Print the `pipelines.weft.dev` CustomResourceDefinition (YAML), made
     /// from the same types `run` reads: `weft crd | kubectl apply -f -`.
     Crd,
+    /// Show how a pipeline runs on a cluster: its stages (one Job each) and,
+    /// with `--objects`, the ConfigMap and Jobs the operator creates for it
+    /// (YAML, without the owner references only a live Pipeline has).
+    Plan {
+        /// The Pipeline manifest (YAML).
+        manifest: PathBuf,
+        /// Print the objects instead of the stage table.
+        #[arg(long)]
+        objects: bool,
+        /// Image of the stage pods when the manifest sets no `spec.image`.
+        #[arg(long, default_value = crate::operator::DEFAULT_IMAGE)]
+        image: String,
+    },
 }
 
 /// `--compute`'s value.
@@ -159,8 +173,31 @@ impl Cli {
                 print!("{}", crate::manifest::crd_yaml()?);
                 Ok(ExitCode::SUCCESS)
             }
+            Command::Plan {
+                manifest,
+                objects,
+                image,
+            } => plan(&manifest, objects, &image),
         }
     }
+}
+
+/// `weft plan`: the stage table, or the objects as a YAML stream.
+fn plan(path: &Path, objects: bool, image: &str) -> Result<ExitCode> {
+    let manifest = Manifest::load(path)?;
+    let pipeline = &manifest.pipeline;
+    let stages = operator::stages(&pipeline.spec, &manifest.order);
+    if !objects {
+        print!("{}", table::stages(pipeline, &stages));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut out = serde_yaml::to_string(&operator::manifest_config_map(pipeline, None)?)?;
+    for stage in &stages {
+        out += "---\n";
+        out += &serde_yaml::to_string(&operator::stage_job(pipeline, stage, image, None))?;
+    }
+    print!("{out}");
+    Ok(ExitCode::SUCCESS)
 }
 
 fn run(path: &Path, options: &RunOptions, quiet: bool, gateway: Option<&str>) -> Result<ExitCode> {

@@ -3,6 +3,8 @@
 use std::fmt::Write;
 
 use crate::exec::RunReport;
+use crate::manifest::Pipeline;
+use crate::operator::Stage;
 use crate::plugin::Plugin;
 
 /// Columns padded to their widest cell.
@@ -134,4 +136,39 @@ pub fn inspect(plugin: &Plugin) -> String {
         serde_json::to_string_pretty(&m.config_schema).unwrap_or_default()
     );
     out
+}
+
+/// `weft plan`: one row per stage.
+pub fn stages(pipeline: &Pipeline, stages: &[Stage]) -> String {
+    let mut rows = vec![["stage", "steps", "pods", "retries", "resources"]
+        .map(String::from)
+        .to_vec()];
+    for stage in stages {
+        let names: Vec<&str> = stage
+            .steps
+            .iter()
+            .map(|&i| pipeline.spec.steps[i].name.as_str())
+            .collect();
+        let resources = stage.resources.as_ref().map_or_else(String::new, |r| {
+            let mut parts = Vec::new();
+            if let Some(cpu) = &r.cpu {
+                parts.push(format!("cpu={}", cpu.0));
+            }
+            if let Some(memory) = &r.memory {
+                parts.push(format!("memory={}", memory.0));
+            }
+            if let Some(gpu) = r.gpu {
+                parts.push(format!("nvidia.com/gpu={gpu}"));
+            }
+            parts.join(" ")
+        });
+        rows.push(vec![
+            stage.index.to_string(),
+            names.join(", "),
+            stage.shards.to_string(),
+            stage.retries.to_string(),
+            resources,
+        ]);
+    }
+    render(&rows)
 }

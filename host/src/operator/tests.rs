@@ -1,0 +1,191 @@
+//! Stage cutting and the generated objects, checked field by field.
+
+use k8s_openapi::api::batch::v1::Job;
+
+use super::*;
+use crate::manifest::{Manifest, Pipeline};
+
+/// A manifest of steps `a`..`e` given by their YAML tails, e.g.
+/// `"resources: { nvidia.com/gpu: 1 }"`, each needing the one before.
+fn manifest(extra_spec: &str, steps: &[&str]) -> Manifest {
+    let dir = tempfile::tempdir().unwrap();
+    let mut yaml = format!(
+        "apiVersion: weft.dev/v1alpha1\nkind: Pipeline\nmetadata: {{ name: churn, namespace: ml }}\n\
+         spec:\n  plugins: {{ p: {{ path: p.wasm }} }}\n  input: {{ path: in.csv }}\n  output: {{ path: out/ }}\n{extra_spec}  steps:\n"
+    );
+    for (i, tail) in steps.iter().enumerate() {
+        let name = (b'a' + i as u8) as char;
+        let needs = match i {
+            0 => String::new(),
+            _ => format!(", needs: [{}]", (b'a' + i as u8 - 1) as char),
+        };
+        let tail = if tail.is_empty() {
+            String::new()
+        } else {
+            format!(", {tail}")
+        };
+        yaml += &format!("    - {{ name: {name}, plugin: p{needs}{tail} }}\n");
+    }
+    let file = dir.path().join("pipeline.yaml");
+    std::fs::write(&file, yaml).unwrap();
+    Manifest::load(&file).unwrap()
+}
+
+fn cut(m: &Manifest) -> Vec<(Vec<usize>, u32, u32)> {
+    stages(&m.pipeline.spec, &m.order)
+        .into_iter()
+        .map(|s| (s.steps, s.shards, s.retries))
+        .collect()
+}
+
+#[test]
+fn consecutive_steps_share_a_stage_until_resources_or_shards_change() {
+    let gpu = "resources: { nvidia.com/gpu: 1 }";
+    let m = manifest("", &["", "retries: 2", gpu, gpu, "shards: 3", "", ""]);
+    assert_eq!(
+        cut(&m),
+        [
+            (vec![0, 1], 1, 2),
+            (vec![2, 3], 1, 0),
+            (vec![4], 3, 0),
+            (vec![5, 6], 1, 0),
+        ]
+    );
+    assert_eq!(cut(&manifest("", &["", "", ""])), [(vec![0, 1, 2], 1, 0)]);
+    assert_eq!(cut(&manifest("", &["shards: 2", "shards: 2"])).len(), 2);
+}
+
+fn pipeline(extra_spec: &str, steps: &[&str]) -> (Pipeline, Vec<Stage>) {
+    let m = manifest(extra_spec, steps);
+    let stages = stages(&m.pipeline.spec, &m.order);
+    (m.pipeline, stages)
+}
+
+fn job(p: &Pipeline, stage: &Stage) -> Job {
+    let owner = Owner {
+        name: "churn".into(),
+        uid: "0b7c8f3e-1111-2222-3333-444455556666".into(),
+    };
+    stage_job(p, stage, DEFAULT_IMAGE, Some(&owner))
+}
+
+#[test]
+fn a_stage_job_is_owned_labelled_and_hardened() {
+    let (p, stages) = pipeline("", &["retries: 4"]);
+    let j = job(&p, &stages[0]);
+    assert_eq!(j.metadata.name.as_deref(), Some("churn-stage-0"));
+    assert_eq!(j.metadata.namespace.as_deref(), Some("ml"));
+    let owner = &j.metadata.owner_references.as_ref().unwrap()[0];
+    assert_eq!(
+        (owner.kind.as_str(), owner.name.as_str()),
+        ("Pipeline", "churn")
+    );
+    assert_eq!(
+        (owner.controller, owner.block_owner_deletion),
+        (Some(true), Some(true))
+    );
+    let labels = j.metadata.labels.as_ref().unwrap();
+    assert_eq!(labels["weft.dev/pipeline"], "churn");
+    assert_eq!(labels["weft.dev/stage"], "0");
+    assert_eq!(labels["app.kubernetes.io/managed-by"], "weft-operator");
+    let spec = j.spec.as_ref().unwrap();
+    assert_eq!(spec.backoff_limit, Some(4));
+    assert_eq!(spec.completion_mode.as_deref(), Some("NonIndexed"));
+    let pod = spec.template.spec.as_ref().unwrap();
+    assert_eq!(pod.automount_service_account_token, Some(false));
+    assert_eq!(pod.restart_policy.as_deref(), Some("Never"));
+    let pod_security = pod.security_context.as_ref().unwrap();
+    assert_eq!(pod_security.run_as_non_root, Some(true));
+    assert_eq!(
+        pod_security.seccomp_profile.as_ref().unwrap().type_,
+        "RuntimeDefault"
+    );
+    let c = &pod.containers[0];
+    assert_eq!(
+        c.args.as_deref().unwrap(),
+        ["run", "--stage", "0", "/data/pipeline.weft.yaml"]
+    );
+    let security = c.security_context.as_ref().unwrap();
+    assert_eq!(security.read_only_root_filesystem, Some(true));
+    assert_eq!(security.allow_privilege_escalation, Some(false));
+    assert_eq!(
+        security.capabilities.as_ref().unwrap().drop.as_deref(),
+        Some(&["ALL".to_owned()][..])
+    );
+}
+
+#[test]
+fn shards_resources_and_cluster_fields_reach_the_job() {
+    let spec = "  image: registry.example/weft:9\n  storage: { claimName: data, subPath: churn }\n  \
+                activeDeadlineSeconds: 600\n  ttlSecondsAfterFinished: 60\n  nodeSelector: { pool: gpu }\n  \
+                tolerations: [{ key: nvidia.com/gpu, operator: Exists, effect: NoSchedule }]\n";
+    let (p, stages) = pipeline(
+        spec,
+        &[
+            "",
+            "shards: 4, resources: { cpu: 2, memory: 4Gi, nvidia.com/gpu: 1 }",
+        ],
+    );
+    let j = job(&p, &stages[1]);
+    let s = j.spec.as_ref().unwrap();
+    assert_eq!((s.completions, s.parallelism), (Some(4), Some(4)));
+    assert_eq!(s.completion_mode.as_deref(), Some("Indexed"));
+    assert_eq!(s.active_deadline_seconds, Some(600));
+    assert_eq!(s.ttl_seconds_after_finished, Some(60));
+    let pod = s.template.spec.as_ref().unwrap();
+    assert_eq!(pod.node_selector.as_ref().unwrap()["pool"], "gpu");
+    assert_eq!(
+        pod.tolerations.as_ref().unwrap()[0].key.as_deref(),
+        Some("nvidia.com/gpu")
+    );
+    let c = &pod.containers[0];
+    assert_eq!(c.image.as_deref(), Some("registry.example/weft:9"));
+    let r = c.resources.as_ref().unwrap();
+    assert_eq!(r.requests.as_ref().unwrap()["cpu"].0, "2");
+    assert_eq!(r.limits.as_ref().unwrap()["memory"].0, "4Gi");
+    assert_eq!(r.limits.as_ref().unwrap()["nvidia.com/gpu"].0, "1");
+    let data = &c.volume_mounts.as_ref().unwrap()[0];
+    assert_eq!(
+        (data.mount_path.as_str(), data.sub_path.as_deref()),
+        ("/data", Some("churn"))
+    );
+    let claim = pod.volumes.as_ref().unwrap()[0]
+        .persistent_volume_claim
+        .as_ref()
+        .unwrap();
+    assert_eq!(claim.claim_name, "data");
+}
+
+#[test]
+fn the_manifest_config_map_round_trips_and_long_names_fit() {
+    let (p, _) = pipeline("", &[""]);
+    let cm = manifest_config_map(&p, None).unwrap();
+    assert_eq!(cm.metadata.name.as_deref(), Some("churn-manifest"));
+    let text = &cm.data.as_ref().unwrap()["pipeline.yaml"];
+    let back: Pipeline = serde_yaml::from_str(text).unwrap();
+    assert_eq!(back, p);
+
+    let mut long = p.clone();
+    long.metadata.name = "a".repeat(60);
+    let stage = Stage {
+        index: 12,
+        steps: vec![0],
+        resources: None,
+        shards: 1,
+        retries: 0,
+    };
+    let name = stage_job(&long, &stage, DEFAULT_IMAGE, None)
+        .metadata
+        .name
+        .unwrap();
+    assert!(name.len() <= 63, "{name}");
+    let other = {
+        let mut o = long.clone();
+        o.metadata.name = format!("{}b", "a".repeat(59));
+        stage_job(&o, &stage, DEFAULT_IMAGE, None)
+            .metadata
+            .name
+            .unwrap()
+    };
+    assert_ne!(name, other, "truncated names stay distinct");
+}
