@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Install what building weft needs (the wasm32-wasip2 target); with --test,
 # also the Python environment the parity tests compare against and the
-# Prometheus tools (promtool, Pushgateway) of the monitoring tests, and helm v3
-# and v4 for the chart tests. Re-runnable.
+# Prometheus tools (promtool, Pushgateway) of the monitoring tests, helm v3
+# and v4 for the chart tests, and a kube-apiserver built from Debian's source
+# package for the API-server tests. Re-runnable.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -54,4 +55,7 @@ if [ "${1:-}" = "--test" ]; then
       rm -rf "$work"
     fi
   done
+  # The API-server tests run a real kube-apiserver built from Debian's
+  # source package (cached outside the repository; minutes the first time).
+  ./scripts/kube-test-server.sh build
 fi

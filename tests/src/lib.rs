@@ -704,3 +704,38 @@ pub fn python() -> PathBuf {
         Err(e) => panic!("cannot set up the Python environment for parity tests: {e}"),
     }
 }
+
+/// helm `major` ("v3" or "v4") as `scripts/setup.sh --test` caches it.
+pub fn helm(major: &str) -> Command {
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))
+        .expect("HOME is set");
+    let bin = cache.join(format!("weft/tools/helm-{major}/helm"));
+    assert!(
+        bin.is_file(),
+        "{} is missing: ./scripts/setup.sh --test fetches helm {major}",
+        bin.display()
+    );
+    let mut cmd = Command::new(bin);
+    cmd.current_dir(workspace());
+    cmd
+}
+
+/// Run `cmd`; its stdout, or a panic with both streams.
+#[track_caller]
+pub fn output(cmd: &mut Command) -> String {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    stdout
+}

@@ -13,7 +13,7 @@ use std::process::Command;
 use serde_json::{json, Value};
 use std::ffi::OsStr;
 
-use weft_tests::{python, weft_in, workspace, Workdir};
+use weft_tests::{helm, output, python, weft_in, workspace, Workdir};
 
 /// The committed CRD, relative to the workspace.
 const CRD_FILE: &str = "charts/weft/crds/pipelines.weft.dev.yaml";
@@ -53,41 +53,6 @@ fn custom_values() -> (tempfile::TempDir, PathBuf) {
     let file = dir.path().join("values.yaml");
     std::fs::write(&file, CUSTOM_VALUES).unwrap();
     (dir, file)
-}
-
-/// helm `major` ("v3" or "v4") as `scripts/setup.sh --test` caches it.
-fn helm(major: &str) -> Command {
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))
-        .expect("HOME is set");
-    let bin = cache.join(format!("weft/tools/helm-{major}/helm"));
-    assert!(
-        bin.is_file(),
-        "{} is missing: ./scripts/setup.sh --test fetches helm {major}",
-        bin.display()
-    );
-    let mut cmd = Command::new(bin);
-    cmd.current_dir(workspace());
-    cmd
-}
-
-/// Run `cmd`; its stdout, or a panic with both streams.
-#[track_caller]
-fn output(cmd: &mut Command) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed ({}):\n{stdout}\n{stderr}",
-        out.status
-    );
-    stdout
 }
 
 /// `helm template` of the chart (CRDs included) with an optional values file.
