@@ -217,12 +217,7 @@ impl Device {
     pub fn transfers(&self) -> Transfers {
         self.kernels
             .as_ref()
-            .map_or_else(Transfers::default, |gpu| {
-                gpu.resident
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .transfers
-            })
+            .map_or_else(Transfers::default, |gpu| gpu.cache().transfers)
     }
 
     /// Cap each buffer a built-in kernel puts on the device at `bytes`

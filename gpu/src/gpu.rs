@@ -2,7 +2,7 @@
 //! error scopes, buffers, dispatch and read-back.
 
 use std::collections::HashMap;
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use wgpu::util::DeviceExt;
@@ -27,7 +27,7 @@ pub(crate) struct Gpu {
     /// Built-in pipelines by kernel name, compiled on first use.
     pipelines: Mutex<HashMap<&'static str, wgpu::ComputePipeline>>,
     /// Device copies of host columns, and the traffic counters.
-    pub(crate) resident: Mutex<Cache>,
+    resident: Mutex<Cache>,
 }
 
 impl Gpu {
@@ -144,13 +144,14 @@ impl Gpu {
     /// The device copy of `values`: the cached one when `keep` is given and
     /// a kernel left it there, else a fresh upload (cached when `keep` is given).
     pub(crate) fn input(&self, values: &[f32], keep: Option<&KeepAlive>) -> wgpu::Buffer {
-        let mut cache = self.resident.lock().unwrap_or_else(|p| p.into_inner());
         if keep.is_some() {
-            if let Some(buffer) = cache.hit(values) {
+            if let Some(buffer) = self.cache().hit(values) {
                 return buffer;
             }
         }
+        // Uploaded without holding the cache, so concurrent steps upload at once.
         let buffer = self.storage(bytemuck::cast_slice(values));
+        let mut cache = self.cache();
         cache.uploaded(values);
         if let Some(keep) = keep {
             cache.insert(key(values), buffer.clone(), keep.clone());
@@ -160,8 +161,12 @@ impl Gpu {
 
     /// Keep `buffer`, which holds the values at `at`, for later kernels.
     pub(crate) fn adopt(&self, at: Key, buffer: wgpu::Buffer, keep: KeepAlive) {
-        let mut cache = self.resident.lock().unwrap_or_else(|p| p.into_inner());
-        cache.insert(at, buffer, keep);
+        self.cache().insert(at, buffer, keep);
+    }
+
+    /// The resident copies and traffic counters, locked.
+    pub(crate) fn cache(&self) -> MutexGuard<'_, Cache> {
+        self.resident.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// A zero-filled storage buffer of `size` bytes.

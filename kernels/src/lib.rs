@@ -19,7 +19,7 @@ pub use convert::{
 };
 pub use elementwise::{affine, fill_nulls};
 pub use histogram::{bin_of, check_edges, histogram};
-pub use matrix::{check_weights, gather, matmul, matmul_f32, scatter};
+pub use matrix::{matmul, matmul_f32, matmul_with};
 pub use stats::{column_stats, quantiles, Stats};
 
 /// A single value: a fill value or a category.

@@ -26,7 +26,7 @@ pub fn matmul_f32(a: &[f32], b: &[f32], m: usize, k: usize, n: usize) -> Vec<f32
 
 /// The `k` numeric columns as one row-major m×k f32 matrix, and the rows
 /// where any column is null (those rows read as 0).
-pub fn gather(columns: &[&dyn Array]) -> Result<(Vec<f32>, usize, Option<NullBuffer>)> {
+fn gather(columns: &[&dyn Array]) -> Result<(Vec<f32>, usize, Option<NullBuffer>)> {
     let k = columns.len();
     let m = columns.first().map_or(0, |c| c.len());
     if let Some(odd) = columns.iter().find(|c| c.len() != m) {
@@ -55,7 +55,7 @@ pub fn gather(columns: &[&dyn Array]) -> Result<(Vec<f32>, usize, Option<NullBuf
 }
 
 /// Split a row-major m×n product into `n` f32 columns with `nulls`.
-pub fn scatter(c: &[f32], n: usize, nulls: Option<NullBuffer>) -> Vec<ArrayRef> {
+fn scatter(c: &[f32], n: usize, nulls: Option<NullBuffer>) -> Vec<ArrayRef> {
     (0..n)
         .map(|j| {
             let values: Vec<f32> = c.iter().skip(j).step_by(n).copied().collect();
@@ -65,7 +65,7 @@ pub fn scatter(c: &[f32], n: usize, nulls: Option<NullBuffer>) -> Vec<ArrayRef> 
 }
 
 /// Check that `weights` is a k×n matrix for `k` columns and `n` outputs.
-pub fn check_weights(k: usize, weights: &[f32], n: usize) -> Result<()> {
+fn check_weights(k: usize, weights: &[f32], n: usize) -> Result<()> {
     if k == 0 || n == 0 || k.checked_mul(n) != Some(weights.len()) {
         return Err(KernelError::Invalid(format!(
             "matmul: {} weights do not make a {k}×{n} matrix ({k} columns × {n} outputs)",
@@ -78,9 +78,23 @@ pub fn check_weights(k: usize, weights: &[f32], n: usize) -> Result<()> {
 /// `columns (m×k) · weights (k×n, row-major)` as `n` f32 columns; a row
 /// with a null in any column is null in every output.
 pub fn matmul(columns: &[&dyn Array], weights: &[f32], n: usize) -> Result<Vec<ArrayRef>> {
+    matmul_with(columns, weights, n, |a, b, m, k, n| {
+        Ok(matmul_f32(a, b, m, k, n))
+    })
+}
+
+/// [`matmul`] with the row-major product `a (m×k) · b (k×n)` computed by
+/// `multiply` (a GPU, say): the columns are checked and gathered into rows
+/// here, and the product split back into columns.
+pub fn matmul_with<E: From<KernelError>>(
+    columns: &[&dyn Array],
+    weights: &[f32],
+    n: usize,
+    multiply: impl FnOnce(&[f32], &[f32], usize, usize, usize) -> std::result::Result<Vec<f32>, E>,
+) -> std::result::Result<Vec<ArrayRef>, E> {
     check_weights(columns.len(), weights, n)?;
     let (a, m, nulls) = gather(columns)?;
-    let c = matmul_f32(&a, weights, m, columns.len(), n);
+    let c = multiply(&a, weights, m, columns.len(), n)?;
     Ok(scatter(&c, n, nulls))
 }
 

@@ -7,8 +7,7 @@
 //! adapter (a software one is slower than the native kernels). Only f32
 //! columns are eligible for the statistics, affine and histogram kernels,
 //! so that both paths compute in the same precision; `matmul` is f32 by
-//! contract and always goes to the device, which falls back to its own CPU
-//! implementation.
+//! contract and takes columns of any numeric type.
 
 use std::sync::Arc;
 
@@ -112,8 +111,8 @@ impl StepCtx {
         None
     }
 
-    /// The device for kernels that always go through weft-gpu (matmul,
-    /// custom WGSL); records which ran.
+    /// The device for custom WGSL kernels, opened whatever the choice (it
+    /// knows whether it has an adapter for them); records which ran.
     pub(super) fn custom_device(&mut self) -> Result<Device, GpuError> {
         let device = self.compute.get()?.clone();
         self.devices.insert(label(&device));

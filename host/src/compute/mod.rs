@@ -18,8 +18,11 @@ use crate::sandbox::{Column, StepCtx};
 
 type Fallible<T> = wasmtime::Result<Result<T, StepError>>;
 
-fn to_step_error(e: KernelError) -> StepError {
-    StepError::InvalidInput(e.to_string())
+/// A kernel refusing its input is the step's invalid input.
+impl From<KernelError> for StepError {
+    fn from(e: KernelError) -> Self {
+        StepError::InvalidInput(e.to_string())
+    }
 }
 
 /// The kernel's view of a WIT scalar.
@@ -56,7 +59,7 @@ impl StepCtx {
     ) -> Fallible<T> {
         let arrays = self.arrays(columns)?;
         self.on_cpu();
-        Ok(f(&refs(&arrays)).map_err(to_step_error))
+        Ok(f(&refs(&arrays)).map_err(StepError::from))
     }
 
     /// Hand the columns a kernel made to the step, charged to its output budget.
@@ -110,7 +113,7 @@ impl Host for StepCtx {
             }
             None => weft_kernels::affine(array.as_ref(), a, b)
                 .map(|x| vec![x])
-                .map_err(to_step_error),
+                .map_err(StepError::from),
         };
         Ok(self.hand_over(made)?.map(|mut v| v.remove(0)))
     }
@@ -159,7 +162,7 @@ impl Host for StepCtx {
         let rows = arrays.first().map_or(0, |a| a.len());
         let made = match self.offload(rows * arrays.len()) {
             Some(gpu) => gpu_matmul(&gpu, &refs(&arrays), &weights, n),
-            None => weft_kernels::matmul(&refs(&arrays), &weights, n).map_err(to_step_error),
+            None => weft_kernels::matmul(&refs(&arrays), &weights, n).map_err(StepError::from),
         };
         self.hand_over(made)
     }
@@ -170,7 +173,7 @@ impl Host for StepCtx {
         let exact = narrow.iter().zip(&edges).all(|(&n, &e)| f64::from(n) == e);
         match self.offload_f32(&arrays).filter(|_| exact) {
             Some(gpu) => Ok(gpu_histogram(&gpu, &arrays, &narrow)),
-            None => Ok(weft_kernels::histogram(&refs(&arrays), &edges).map_err(to_step_error)),
+            None => Ok(weft_kernels::histogram(&refs(&arrays), &edges).map_err(StepError::from)),
         }
     }
 
@@ -183,21 +186,21 @@ impl Host for StepCtx {
     ) -> Fallible<Vec<Vec<u8>>> {
         let mut bound = Vec::with_capacity(buffers.len());
         for (i, b) in buffers.into_iter().enumerate() {
+            let access = if b.writable {
+                Access::ReadWrite
+            } else {
+                Access::Read
+            };
             let data = match b.source {
-                BufferSource::Bytes(bytes) => bytes,
+                BufferSource::Bytes(data) => data,
                 BufferSource::Column(c) => match weft_kernels::to_f32s(self.array(&c)?.as_ref()) {
-                    Ok(values) => bytemuck_bytes(&values),
+                    Ok(values) => weft_gpu::Buffer::read(&values).data,
                     Err(e) => {
                         return Ok(Err(StepError::InvalidInput(format!(
                             "run-wgsl: buffer {i}: {e}"
                         ))))
                     }
                 },
-            };
-            let access = if b.writable {
-                Access::ReadWrite
-            } else {
-                Access::Read
             };
             bound.push(weft_gpu::Buffer { data, access });
         }
@@ -224,7 +227,7 @@ impl StepCtx {
     fn stats_of(&mut self, columns: &[Resource<Column>]) -> Fallible<weft_kernels::Stats> {
         let arrays = self.arrays(columns)?;
         let Some(gpu) = self.offload_f32(&arrays) else {
-            return Ok(weft_kernels::column_stats(&refs(&arrays)).map_err(to_step_error));
+            return Ok(weft_kernels::column_stats(&refs(&arrays)).map_err(StepError::from));
         };
         let mut total: Option<weft_kernels::Stats> = None;
         for array in &arrays {
@@ -250,19 +253,17 @@ impl StepCtx {
     }
 }
 
-/// `columns · weights` on `gpu`: gather rows, multiply, split into columns.
+/// `columns · weights` with the product computed on `gpu`.
 fn gpu_matmul(
     gpu: &weft_gpu::Device,
     columns: &[&dyn Array],
     weights: &[f32],
     n: usize,
 ) -> Result<Vec<ArrayRef>, StepError> {
-    weft_kernels::check_weights(columns.len(), weights, n).map_err(to_step_error)?;
-    let (a, m, nulls) = weft_kernels::gather(columns).map_err(to_step_error)?;
-    let c = gpu
-        .matmul(&a, weights, m, columns.len(), n)
-        .map_err(|e| device::step_error("matmul", e))?;
-    Ok(weft_kernels::scatter(&c, n, nulls))
+    weft_kernels::matmul_with(columns, weights, n, |a, b, m, k, n| {
+        gpu.matmul(a, b, m, k, n)
+            .map_err(|e| device::step_error("matmul", e))
+    })
 }
 
 /// Counts per bin of f32 columns on `gpu`; nulls read as NaN, which no bin counts.
@@ -271,13 +272,13 @@ fn gpu_histogram(
     arrays: &[ArrayRef],
     edges: &[f32],
 ) -> Result<Vec<u64>, StepError> {
-    weft_kernels::check_edges(edges).map_err(to_step_error)?;
+    weft_kernels::check_edges(edges).map_err(StepError::from)?;
     let mut counts = vec![0u64; edges.len() - 1];
     for array in arrays {
         let part = match array.null_count() {
             0 => gpu.histogram(device::resident(array), edges),
             _ => {
-                let values = weft_kernels::to_f32s(array.as_ref()).map_err(to_step_error)?;
+                let values = weft_kernels::to_f32s(array.as_ref()).map_err(StepError::from)?;
                 gpu.histogram(&values, edges)
             }
         };
@@ -285,9 +286,4 @@ fn gpu_histogram(
         counts.iter_mut().zip(part).for_each(|(t, c)| *t += c);
     }
     Ok(counts)
-}
-
-/// f32 values as little-endian bytes.
-fn bytemuck_bytes(values: &[f32]) -> Vec<u8> {
-    values.iter().flat_map(|v| v.to_le_bytes()).collect()
 }

@@ -96,12 +96,17 @@ fn meta(
     }
 }
 
+/// The name of the ConfigMap holding `pipeline`'s manifest.
+fn config_map_name(pipeline: &Pipeline) -> String {
+    fit(&format!("{}-manifest", pipeline.metadata.name), 253)
+}
+
 /// The ConfigMap `<pipeline>-manifest` holding the manifest the stage pods run.
 pub fn manifest_config_map(
     pipeline: &Pipeline,
     owner: Option<&Owner>,
 ) -> Result<ConfigMap, serde_yaml::Error> {
-    let name = fit(&format!("{}-manifest", pipeline.metadata.name), 253);
+    let name = config_map_name(pipeline);
     Ok(ConfigMap {
         metadata: meta(name, pipeline, None, owner),
         data: Some(BTreeMap::from([(
@@ -234,7 +239,7 @@ pub fn stage_job(pipeline: &Pipeline, stage: &Stage, image: &str, owner: Option<
         &format!("{}-stage-{}", pipeline.metadata.name, stage.index),
         63,
     );
-    let config_map = fit(&format!("{}-manifest", pipeline.metadata.name), 253);
+    let config_map = config_map_name(pipeline);
     let image = spec.image.as_deref().unwrap_or(image);
     let sub_path = spec.storage.as_ref().and_then(|s| s.sub_path.clone());
     let container = container(stage, image, sub_path);
