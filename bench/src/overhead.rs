@@ -65,7 +65,7 @@ pub fn hops(ctx: &Ctx) -> Result<Vec<Row>> {
     let hop = ctx::median_of(ctx.sizes.hops, || {
         let input = tiny.clone();
         let start = Instant::now();
-        let out = instance.transform(input)?;
+        let out = instance.transform(input.into())?;
         let took = start.elapsed();
         ensure!(out.num_rows() == 1, "the no-op step changed the batch");
         Ok(took)
@@ -92,10 +92,10 @@ fn per_batch(
     ctx::median_of(iterations, || {
         let input = batch.clone();
         let start = Instant::now();
-        let out = instance.transform(input)?;
+        let out = instance.transform(input.into())?;
         let took = start.elapsed();
         ensure!(
-            out.num_columns() == batch.num_columns(),
+            out.columns().len() == batch.num_columns(),
             "a step dropped columns"
         );
         drop(out);
@@ -112,7 +112,7 @@ fn touch_two(ctx: &Ctx, batch: &RecordBatch) -> Result<Duration> {
         json!({"columns": ["c0", "c1"], "method": "standard"}),
     );
     let mut fitter = ctx::instance(&scale, &config, None)?;
-    fitter.fit(batch.clone())?;
+    fitter.fit(batch.clone().into())?;
     let mut scaler = ctx::instance(&scale, &config, Some(fitter.state()?))?;
     per_batch(&mut scaler, batch, ctx.sizes.wide_iterations)
 }
@@ -121,7 +121,7 @@ fn touch_two(ctx: &Ctx, batch: &RecordBatch) -> Result<Duration> {
 fn copy_all(ctx: &Ctx, batch: &RecordBatch) -> Result<Duration> {
     let guest = ctx.plugin("guest_loop.wasm")?;
     let mut copier = ctx::instance(&guest, &ctx::setup("copy", json!({"mode": "copy"})), None)?;
-    check_copy(batch, &copier.transform(batch.clone())?)?;
+    check_copy(batch, &copier.transform(batch.clone().into())?.to_record()?)?;
     per_batch(&mut copier, batch, ctx.sizes.wide_iterations)
 }
 

@@ -36,15 +36,15 @@ fn plugin_way(
     let setup = ctx::setup("scale", config);
     let mut fitter = ctx::instance(plugin, &setup, None)?;
     for b in batches {
-        fitter.fit(b.clone())?;
+        fitter.fit(b.clone().into())?;
     }
     let mut scaler = ctx::instance(plugin, &setup, Some(fitter.state()?))?;
     let mut first = None;
     for b in batches {
-        let out = scaler.transform(b.clone())?;
+        let out = scaler.transform(b.clone().into())?;
         first.get_or_insert(out);
     }
-    first.context("no batches")
+    Ok(first.context("no batches")?.to_record()?)
 }
 
 fn f32s(column: &ArrayRef) -> &[f32] {

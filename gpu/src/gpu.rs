@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use wgpu::util::DeviceExt;
 
-use crate::resident::{key, Cache, KeepAlive, Key};
+use crate::resident::{Cache, KeepAlive};
 use crate::GpuError;
 
 /// Bytes of device copies of host columns kept for later kernels.
@@ -154,14 +154,9 @@ impl Gpu {
         let mut cache = self.cache();
         cache.uploaded(values);
         if let Some(keep) = keep {
-            cache.insert(key(values), buffer.clone(), keep.clone());
+            cache.insert(values, buffer.clone(), keep.clone());
         }
         buffer
-    }
-
-    /// Keep `buffer`, which holds the values at `at`, for later kernels.
-    pub(crate) fn adopt(&self, at: Key, buffer: wgpu::Buffer, keep: KeepAlive) {
-        self.cache().insert(at, buffer, keep);
     }
 
     /// The resident copies and traffic counters, locked.
@@ -222,6 +217,37 @@ impl Gpu {
         outputs: &[&wgpu::Buffer],
         timeout: Option<Duration>,
     ) -> Result<Vec<Vec<u8>>, GpuError> {
+        let encoder = self.encode(pipeline, bind_group, workgroups);
+        self.finish(encoder, outputs, timeout)
+    }
+
+    /// Submit one dispatch of `pipeline` without waiting: its results stay
+    /// in their buffers for later dispatches (the queue keeps the order).
+    pub(crate) fn launch(
+        &self,
+        pipeline: &wgpu::ComputePipeline,
+        bind_group: &wgpu::BindGroup,
+        workgroups: [u32; 3],
+    ) {
+        let encoder = self.encode(pipeline, bind_group, workgroups);
+        self.queue.submit([encoder.finish()]);
+    }
+
+    /// The contents of `buffers`, once the work submitted so far is done.
+    pub(crate) fn read(&self, buffers: &[&wgpu::Buffer]) -> Result<Vec<Vec<u8>>, GpuError> {
+        let encoder = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor::default());
+        self.finish(encoder, buffers, None)
+    }
+
+    /// An encoder holding one dispatch of `pipeline`.
+    fn encode(
+        &self,
+        pipeline: &wgpu::ComputePipeline,
+        bind_group: &wgpu::BindGroup,
+        workgroups: [u32; 3],
+    ) -> wgpu::CommandEncoder {
         let mut encoder = self
             .device
             .create_command_encoder(&wgpu::CommandEncoderDescriptor::default());
@@ -231,6 +257,17 @@ impl Gpu {
             pass.set_bind_group(0, bind_group, &[]);
             pass.dispatch_workgroups(workgroups[0], workgroups[1], workgroups[2]);
         }
+        encoder
+    }
+
+    /// Submit `encoder` with copies of `outputs` to mappable buffers, wait
+    /// (at most `timeout`) and return their contents.
+    fn finish(
+        &self,
+        mut encoder: wgpu::CommandEncoder,
+        outputs: &[&wgpu::Buffer],
+        timeout: Option<Duration>,
+    ) -> Result<Vec<Vec<u8>>, GpuError> {
         let staging: Vec<_> = outputs
             .iter()
             .map(|b| {

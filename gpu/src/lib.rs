@@ -26,6 +26,6 @@ mod shared;
 pub use custom::{Access, Buffer, Limits};
 pub use device::{Choice, Device, Info, Kind, DEFAULT_MAX_BUFFER_BYTES};
 pub use error::{GpuError, LimitKind};
-pub use resident::{Input, KeepAlive, Transfers};
+pub use resident::{Input, KeepAlive, Transfers, Values};
 pub use shared::Shared;
 pub use weft_kernels::Stats;

@@ -380,30 +380,64 @@ fn resident(v: &Arc<Vec<f32>>) -> Input<'_> {
 }
 
 #[test]
-fn resident_inputs_and_results_are_not_uploaded_again() {
+fn resident_inputs_and_kept_results_are_not_copied_again() {
     // A device of its own, so other tests' traffic does not count.
     let device = Device::new(weft_gpu::Choice::Gpu).unwrap();
     let values: Arc<Vec<f32>> = Arc::new((0..1000).map(|i| i as f32 * 0.25).collect());
     let first = device.column_stats(resident(&values), None).unwrap();
     let t = device.transfers();
     assert_eq!((t.uploads, t.resident_hits), (1, 0), "{t:?}");
-    // The second read of the kept column finds it on the device.
-    let scaled = device
-        .affine_with(resident(&values), 1.0, 2.0, |v| {
-            let v = Arc::new(v);
-            (v.clone(), Some(v as KeepAlive))
-        })
-        .unwrap();
+    // The second read of the kept column finds it on the device, and the
+    // result stays there.
+    let scaled = device.affine_kept(resident(&values), 1.0, 2.0).unwrap();
+    assert!(scaled.on_device());
+    assert_eq!(scaled.len(), values.len());
     let t = device.transfers();
-    assert_eq!((t.uploads, t.resident_hits), (1, 1), "{t:?}");
-    // So did the affine result.
-    let again = device.column_stats(resident(&scaled), None).unwrap();
+    assert_eq!(
+        (t.uploads, t.resident_hits, t.downloads),
+        (1, 1, 0),
+        "{t:?}"
+    );
+    // Kernels read the result where it is.
+    let again = device.column_stats(&scaled, None).unwrap();
+    let twice = device.affine_kept(&scaled, 0.0, 0.5).unwrap();
     let t = device.transfers();
-    assert_eq!((t.uploads, t.resident_hits), (1, 2), "{t:?}");
+    assert_eq!(
+        (t.uploads, t.resident_hits, t.downloads),
+        (1, 3, 0),
+        "{t:?}"
+    );
+    // Reading copies back, once per read.
+    let host = scaled.read().unwrap();
+    let t = device.transfers();
+    assert_eq!((t.downloads, t.downloaded_bytes), (1, 4000), "{t:?}");
+    let want: Vec<f32> = values.iter().map(|x| (x - 1.0) * 2.0).collect();
+    assert_eq!(host, want);
+    let want_twice: Vec<f32> = want.iter().map(|x| x * 0.5).collect();
+    assert_eq!(twice.read().unwrap(), want_twice);
     // The same figures as from plain uploads.
     assert_eq!(first, device.column_stats(values.as_slice(), None).unwrap());
-    assert_eq!(again, device.column_stats(scaled.as_slice(), None).unwrap());
-    assert_eq!(device.transfers().uploads, 3);
-    let want: Vec<f32> = values.iter().map(|x| (x - 1.0) * 2.0).collect();
-    assert_eq!(*scaled, want);
+    assert_eq!(again, device.column_stats(&host, None).unwrap());
+}
+
+#[test]
+fn kept_results_in_several_pieces_read_back_whole() {
+    // Buffers of 2048 values: 2500 values are two pieces on the device.
+    let device = Device::new(weft_gpu::Choice::Gpu)
+        .unwrap()
+        .with_max_buffer_bytes(8192);
+    let values: Vec<f32> = (0..2500).map(|i| i as f32).collect();
+    let kept = device.affine_kept(&values, 0.5, 2.0).unwrap();
+    let stats = device.column_stats(&kept, None).unwrap();
+    let host = kept.read().unwrap();
+    let want: Vec<f32> = values.iter().map(|x| (x - 0.5) * 2.0).collect();
+    assert_eq!(host, want);
+    assert_eq!(stats.count, 2500);
+    assert_eq!((stats.min, stats.max), (-1.0, 4997.0));
+    let counts = device.histogram(&kept, &[-1.0, 0.0, 5000.0]).unwrap();
+    assert_eq!(counts, [1, 2499]);
+    // A device with smaller buffers cannot take the pieces as they are,
+    // and reads them back and uploads them in its own pieces instead.
+    let smaller = device.clone().with_max_buffer_bytes(4096);
+    assert_eq!(smaller.column_stats(&kept, None).unwrap(), stats);
 }

@@ -266,44 +266,60 @@ fn an_unknown_compute_choice_is_refused() {
     usage.never_says("WEFT_COMPUTE");
 }
 
-/// Two `scale` steps in a row on lavapipe: the first step's output column
-/// stays on the device, so the second step's statistics and affine find it
-/// there (`gpuTransfers.residentHits`) instead of uploading it again; and
-/// the numbers equal the CPU run's.
+/// `scale` on x followed by `then` (plugin, config), run with `--compute
+/// gpu` and `--compute cpu`: each run's `gpuTransfers` and output.
+fn after_scale(then: (&str, Value)) -> Vec<(Value, RecordBatch)> {
+    ["gpu", "cpu"]
+        .into_iter()
+        .map(|compute| {
+            let dir = workdir();
+            let scale = json!({"columns": ["x"], "method": "standard"});
+            let manifest = Pipeline::new("in.parquet")
+                .plugin("scale", &plugin("scale"))
+                .plugin(then.0, &plugin(then.0))
+                .step("first", "scale", scale, "")
+                .step("second", then.0, then.1.clone(), "needs: [first]")
+                .write(&dir, "pipeline.yaml");
+            dir.run(&manifest, &["--compute", compute]).ok();
+            let report = read_json(&dir.join("out/report.json"));
+            let output = read_parquet(&dir.join("out/data.parquet"));
+            (report["gpuTransfers"].clone(), output)
+        })
+        .collect()
+}
+
+/// The GPU run's transfers, checked against `want` (uploads, resident
+/// hits, downloads); its x equals the CPU run's, which had no transfers.
+fn check_transfers(runs: &[(Value, RecordBatch)], want: [u64; 3]) {
+    let (gpu, cpu) = (&runs[0], &runs[1]);
+    let count = |key: &str| gpu.0[key].as_u64().unwrap();
+    let got = [count("uploads"), count("residentHits"), count("downloads")];
+    assert_eq!(got, want, "{}", gpu.0);
+    assert_eq!(count("downloadedBytes"), 4 * ROWS as u64, "{}", gpu.0);
+    assert!(cpu.0.is_null(), "{}", cpu.0);
+    let x = |run: &(Value, RecordBatch)| f64s(&run.1, "x");
+    assert_close("x", &x(gpu), &x(cpu), 1e-5, 1e-5);
+}
+
+/// Two `scale` steps in a row on lavapipe (one batch). Fit pass 1 uploads
+/// x; pass 2 uploads x for `first`'s affine and `second` fits on the
+/// result where it is; the transform pass uploads x once more, `second`
+/// transforms the result where it is, and its result is copied back once,
+/// for the output.
 #[test]
 fn a_column_stays_on_the_device_between_steps() {
-    let mut outputs = Vec::new();
-    for compute in ["gpu", "cpu"] {
-        let dir = workdir();
-        let config = json!({"columns": ["x"], "method": "standard"});
-        let manifest = Pipeline::new("in.parquet")
-            .plugin("scale", &plugin("scale"))
-            .step("first", "scale", config.clone(), "")
-            .step("second", "scale", config, "needs: [first]")
-            .write(&dir, "pipeline.yaml");
-        dir.run(&manifest, &["--compute", compute]).ok();
-        let report = read_json(&dir.join("out/report.json"));
-        let transfers = &report["gpuTransfers"];
-        if compute == "gpu" {
-            // Fit pass 1 uploads x; pass 2 uploads x for `first`'s affine and
-            // `second` fits on the result; the transform pass uploads x once
-            // more and `second` transforms the result.
-            let hits = transfers["residentHits"].as_u64().unwrap();
-            let uploads = transfers["uploads"].as_u64().unwrap();
-            assert!(hits >= 2, "{transfers}");
-            assert!(uploads <= 3, "{transfers}");
-        } else {
-            assert!(transfers.is_null(), "{report:#}");
-        }
-        outputs.push(read_parquet(&dir.join("out/data.parquet")));
-    }
-    assert_close(
-        "x",
-        &f64s(&outputs[0], "x"),
-        &f64s(&outputs[1], "x"),
-        1e-5,
-        1e-5,
-    );
+    let runs = after_scale(("scale", json!({"columns": ["x"], "method": "standard"})));
+    check_transfers(&runs, [3, 2, 1]);
+}
+
+/// `scale` then `impute` (mean): impute's fit reads the scaled column's
+/// statistics where it is; its transform reads the values (fill-nulls on
+/// the host), which copies them back once, and writes a host column, so
+/// the output costs no further copy.
+#[test]
+fn a_kept_column_is_copied_back_when_a_step_reads_it() {
+    let runs = after_scale(("impute", json!({"columns": ["x"], "strategy": "mean"})));
+    check_transfers(&runs, [3, 1, 1]);
 }
 
 /// A shader that runs for seconds: Mesa's lavapipe ends every loop after

@@ -1,8 +1,7 @@
 //! `(x - a) * b` per value.
 
 use crate::gpu::WORKGROUP;
-use crate::resident::key;
-use crate::{cpu, Device, GpuError, Input, KeepAlive};
+use crate::{cpu, Device, GpuError, Input, Values};
 
 const SHADER: &str = include_str!("../shaders/affine.wgsl");
 
@@ -19,57 +18,42 @@ impl Device {
         a: f32,
         b: f32,
     ) -> Result<Vec<f32>, GpuError> {
-        self.affine_with(input, a, b, |v| (v, None))
+        self.affine_kept(input, a, b)?.read()
     }
 
-    /// [`Device::affine`], whose result `wrap` turns into the caller's
-    /// column; when `wrap` also returns a [`KeepAlive`] for the memory the
-    /// values now live in (without having copied them), the device keeps its
-    /// copy of the result for the next kernel that reads that column.
-    pub fn affine_with<'a, T>(
+    /// [`Device::affine`], whose result stays on the device (see
+    /// [`Values`]) for the next kernel; nothing is copied back until the
+    /// caller reads it.
+    pub fn affine_kept<'a>(
         &self,
         input: impl Into<Input<'a>>,
         a: f32,
         b: f32,
-        wrap: impl FnOnce(Vec<f32>) -> (T, Option<KeepAlive>),
-    ) -> Result<T, GpuError> {
+    ) -> Result<Values, GpuError> {
         let input = input.into();
         let Some(gpu) = &self.kernels else {
-            return Ok(wrap(cpu::affine(input.values, a, b)).0);
+            return Ok(Values::host(cpu::affine(&input.host()?, a, b)));
         };
         let chunk = gpu.chunk_len(self.max_buffer_bytes);
         let pipeline = gpu.builtin("affine", SHADER)?;
-        let (out, device_copy) = gpu.scoped(|| {
-            let mut out = Vec::with_capacity(input.values.len());
-            let mut last = None;
-            for part in input.values.chunks(chunk) {
-                let grid = gpu.grid((part.len() as u32).div_ceil(WORKGROUP));
+        let layout = pipeline.get_bind_group_layout(0);
+        gpu.scoped(|| {
+            let mut parts = Vec::new();
+            for part in input.parts(gpu, chunk)? {
+                let grid = gpu.grid((part.len as u32).div_ceil(WORKGROUP));
                 let params = [
-                    part.len() as u32,
+                    part.len as u32,
                     grid[0] * WORKGROUP,
                     a.to_bits(),
                     b.to_bits(),
                 ];
                 let params = gpu.uniform(bytemuck::cast_slice(&params));
-                let data = gpu.input(part, input.keep.as_ref());
-                let result = gpu.zeroed(data.size());
-                let layout = pipeline.get_bind_group_layout(0);
-                let group = gpu.bind(&layout, &[&params, &data, &result]);
-                let read = gpu.dispatch(&pipeline, &group, grid, &[&result], None)?;
-                out.extend(super::f32s(&read[0]));
-                last = Some(result);
+                let result = gpu.zeroed(part.buffer.size());
+                let group = gpu.bind(&layout, &[&params, &part.buffer, &result]);
+                gpu.launch(&pipeline, &group, grid);
+                parts.push((part.len, result));
             }
-            // Only a result in one piece is kept: its key is the whole column.
-            let whole = input.values.len() <= chunk && !input.values.is_empty();
-            Ok((out, last.filter(|_| whole)))
-        })?;
-        // `wrap` promises, by returning `keep`, that the values stay where
-        // they are now while `keep` lives.
-        let at = key(&out);
-        let (made, keep) = wrap(out);
-        if let (Some(buffer), Some(keep)) = (device_copy, keep) {
-            gpu.adopt(at, buffer, keep);
-        }
-        Ok(made)
+            Ok(Values::device(gpu.clone(), parts))
+        })
     }
 }

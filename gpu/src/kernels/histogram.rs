@@ -22,10 +22,9 @@ impl Device {
         edges: &[f32],
     ) -> Result<Vec<u64>, GpuError> {
         let input = values.into();
-        let values = input.values;
         weft_kernels::check_edges(edges).map_err(|e| GpuError::InvalidInput(e.to_string()))?;
         let Some(gpu) = &self.kernels else {
-            return Ok(cpu::histogram(values, edges));
+            return Ok(cpu::histogram(&input.host()?, edges));
         };
         let chunk = gpu.chunk_len(self.max_buffer_bytes);
         if edges.len() > chunk {
@@ -41,12 +40,11 @@ impl Device {
             let mut counts = vec![0u64; bins];
             let edges = gpu.storage(bytemuck::cast_slice(edges));
             let params_for = |len: usize| [len as u32, bins as u32, 0, 0];
-            for part in values.chunks(chunk) {
-                let params = gpu.uniform(bytemuck::cast_slice(&params_for(part.len())));
-                let data = gpu.input(part, input.keep.as_ref());
+            for part in input.parts(gpu, chunk)? {
+                let params = gpu.uniform(bytemuck::cast_slice(&params_for(part.len)));
                 let out = gpu.zeroed((bins * 4) as u64);
-                let group = gpu.bind(&layout, &[&params, &data, &edges, &out]);
-                let groups = (part.len() as u32).div_ceil(WORKGROUP).clamp(1, MAX_GROUPS);
+                let group = gpu.bind(&layout, &[&params, &part.buffer, &edges, &out]);
+                let groups = (part.len as u32).div_ceil(WORKGROUP).clamp(1, MAX_GROUPS);
                 let read = gpu.dispatch(&pipeline, &group, [groups, 1, 1], &[&out], None)?;
                 let part_counts: Vec<u32> = bytemuck::pod_collect_to_vec(&read[0]);
                 for (total, c) in counts.iter_mut().zip(part_counts) {

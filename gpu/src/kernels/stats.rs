@@ -31,37 +31,35 @@ impl Device {
         valid: Option<&[bool]>,
     ) -> Result<Stats, GpuError> {
         let input = values.into();
-        let values = input.values;
         if let Some(v) = valid {
-            if v.len() != values.len() {
+            if v.len() != input.len() {
                 return Err(GpuError::InvalidInput(format!(
                     "column_stats: {} validity flags for {} values",
                     v.len(),
-                    values.len()
+                    input.len()
                 )));
             }
         }
         let Some(gpu) = &self.kernels else {
-            return Ok(cpu::column_stats(values, valid));
+            return Ok(cpu::column_stats(&input.host()?, valid));
         };
         let chunk = gpu.chunk_len(self.max_buffer_bytes);
         let pipeline = gpu.builtin("stats", SHADER)?;
         let layout = pipeline.get_bind_group_layout(0);
         let merged = gpu.scoped(|| {
             let mut merged: Option<Stats> = None;
-            for (c, part) in values.chunks(chunk).enumerate() {
+            for part in input.parts(gpu, chunk)? {
                 let mask: Vec<u32> = match valid {
-                    Some(v) => pack(&v[c * chunk..c * chunk + part.len()]),
+                    Some(v) => pack(&v[part.offset..part.offset + part.len]),
                     None => vec![0],
                 };
-                let groups = part.len().div_ceil(PER_GROUP) as u32;
+                let groups = part.len.div_ceil(PER_GROUP) as u32;
                 let grid = gpu.grid(groups);
-                let params = [part.len() as u32, valid.is_some() as u32, grid[0], groups];
+                let params = [part.len as u32, valid.is_some() as u32, grid[0], groups];
                 let params = gpu.uniform(bytemuck::cast_slice(&params));
-                let data = gpu.input(part, input.keep.as_ref());
                 let mask = gpu.storage(bytemuck::cast_slice(&mask));
                 let partials = gpu.zeroed(u64::from(groups) * PARTIAL as u64);
-                let group = gpu.bind(&layout, &[&params, &data, &mask, &partials]);
+                let group = gpu.bind(&layout, &[&params, &part.buffer, &mask, &partials]);
                 let read = gpu.dispatch(&pipeline, &group, grid, &[&partials], None)?;
                 for p in super::f32s(&read[0]).chunks_exact(PARTIAL / 4) {
                     let &[n, mean, m2, min, max] = p else {
@@ -85,7 +83,7 @@ impl Device {
             }
             Ok(merged)
         })?;
-        let rows = values.len() as u64;
+        let rows = input.len() as u64;
         Ok(match merged {
             Some(s) => Stats {
                 nulls: rows - s.count,

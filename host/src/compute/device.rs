@@ -11,13 +11,13 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, Float32Array};
+use arrow::array::AsArray;
 use arrow::datatypes::{DataType, Float32Type};
 use weft_gpu::{Choice, Device, GpuError, Input, KeepAlive, Kind};
 
 use crate::bindings::weft::step::compute::{DeviceInfo, DeviceKind};
 use crate::bindings::weft::step::types::StepError;
-use crate::sandbox::StepCtx;
+use crate::sandbox::{Column, StepCtx};
 
 /// Under `auto`, calls over fewer values stay on the CPU: moving them to a
 /// device costs more than it saves.
@@ -70,23 +70,25 @@ pub(super) fn info(device: Option<&Device>) -> DeviceInfo {
     }
 }
 
-/// An f32 column's values for a device kernel, which may keep its device
-/// copy for later kernels while the column's buffer lives.
+/// An f32 column's values for a device kernel: the values a kernel left
+/// on the device, or host memory whose device copy the device may keep for
+/// later kernels while the column's buffer lives.
 ///
-/// Panics unless `array` is f32 (callers check with [`all_f32`]).
-pub(super) fn resident(array: &ArrayRef) -> Input<'_> {
-    let f = array.as_primitive::<Float32Type>();
-    Input::resident(f.values().as_ref(), keep(f))
-}
-
-/// What keeps an f32 column's values where they are.
-pub(super) fn keep(array: &Float32Array) -> KeepAlive {
-    Arc::new(array.values().inner().clone())
+/// Panics unless `column` is f32 (callers check with [`all_f32`]).
+pub(super) fn input(column: &Column) -> Input<'_> {
+    match column {
+        Column::Kept(_) => Input::from(column.kept().expect("a kept column")),
+        Column::Host(array) => {
+            let f = array.as_primitive::<Float32Type>();
+            let keep: KeepAlive = Arc::new(f.values().inner().clone());
+            Input::resident(f.values().as_ref(), keep)
+        }
+    }
 }
 
 /// Whether every column is f32.
-pub(super) fn all_f32(arrays: &[ArrayRef]) -> bool {
-    arrays.iter().all(|a| a.data_type() == &DataType::Float32)
+pub(super) fn all_f32(columns: &[Column]) -> bool {
+    columns.iter().all(|c| c.data_type() == DataType::Float32)
 }
 
 impl StepCtx {

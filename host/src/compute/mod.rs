@@ -3,9 +3,7 @@
 
 mod device;
 
-use std::sync::Arc;
-
-use arrow::array::{Array, ArrayRef, Float32Array};
+use arrow::array::{Array, ArrayRef};
 use wasmtime::component::Resource;
 use weft_gpu::Access;
 use weft_kernels::KernelError;
@@ -71,7 +69,7 @@ impl StepCtx {
             Err(e) => Ok(Err(e)),
             Ok(arrays) => Ok(Ok(arrays
                 .into_iter()
-                .map(|a| self.created_column(a))
+                .map(|a| self.created_column(Column::Host(a)))
                 .collect::<wasmtime::Result<_>>()?)),
         }
     }
@@ -99,23 +97,22 @@ impl Host for StepCtx {
         Ok(counts.map(|c| c.into_iter().map(|(s, n)| (wit_scalar(s), n)).collect()))
     }
 
+    /// On the GPU, the result stays there until something reads it.
     fn affine(&mut self, column: Resource<Column>, a: f64, b: f64) -> Fallible<Resource<Column>> {
-        let array = self.array(&column)?;
-        let made = match self.offload_f32(std::slice::from_ref(&array)) {
-            Some(gpu) => {
-                let nulls = array.logical_nulls();
-                gpu.affine_with(device::resident(&array), a as f32, b as f32, |v| {
-                    let out = Float32Array::new(v.into(), nulls);
-                    let keep = device::keep(&out);
-                    (vec![Arc::new(out) as ArrayRef], Some(keep))
-                })
-                .map_err(|e| device::step_error("affine", e))
-            }
-            None => weft_kernels::affine(array.as_ref(), a, b)
-                .map(|x| vec![x])
+        let held = self.column(&column)?;
+        let made = match self.offload_f32(std::slice::from_ref(&held)) {
+            Some(gpu) => gpu
+                .affine_kept(device::input(&held), a as f32, b as f32)
+                .map(|values| Column::from_kernel(values, held.nulls()))
+                .map_err(|e| device::step_error("affine", e)),
+            None => weft_kernels::affine(held.array()?.as_ref(), a, b)
+                .map(Column::Host)
                 .map_err(StepError::from),
         };
-        Ok(self.hand_over(made)?.map(|mut v| v.remove(0)))
+        Ok(match made {
+            Ok(column) => Ok(self.created_column(column)?),
+            Err(e) => Err(e),
+        })
     }
 
     fn fill_nulls(
@@ -168,12 +165,12 @@ impl Host for StepCtx {
     }
 
     fn histogram(&mut self, columns: Vec<Resource<Column>>, edges: Vec<f64>) -> Fallible<Vec<u64>> {
-        let arrays = self.arrays(&columns)?;
+        let held = self.columns(&columns)?;
         let narrow: Vec<f32> = edges.iter().map(|&e| e as f32).collect();
         let exact = narrow.iter().zip(&edges).all(|(&n, &e)| f64::from(n) == e);
-        match self.offload_f32(&arrays).filter(|_| exact) {
-            Some(gpu) => Ok(gpu_histogram(&gpu, &arrays, &narrow)),
-            None => Ok(weft_kernels::histogram(&refs(&arrays), &edges).map_err(StepError::from)),
+        match self.offload_f32(&held).filter(|_| exact) {
+            Some(gpu) => Ok(gpu_histogram(&gpu, &held, &narrow)),
+            None => self.kernel(&columns, |a| weft_kernels::histogram(a, &edges)),
         }
     }
 
@@ -225,14 +222,14 @@ impl StepCtx {
     /// Statistics of the columns, on the GPU when they are all f32 and
     /// [`StepCtx::offload`] says so.
     fn stats_of(&mut self, columns: &[Resource<Column>]) -> Fallible<weft_kernels::Stats> {
-        let arrays = self.arrays(columns)?;
-        let Some(gpu) = self.offload_f32(&arrays) else {
-            return Ok(weft_kernels::column_stats(&refs(&arrays)).map_err(StepError::from));
+        let held = self.columns(columns)?;
+        let Some(gpu) = self.offload_f32(&held) else {
+            return self.kernel(columns, weft_kernels::column_stats);
         };
         let mut total: Option<weft_kernels::Stats> = None;
-        for array in &arrays {
-            let valid = weft_kernels::validity(array.as_ref());
-            let s = match gpu.column_stats(device::resident(array), valid.as_deref()) {
+        for column in &held {
+            let valid: Option<Vec<bool>> = column.nulls().map(|n| n.iter().collect());
+            let s = match gpu.column_stats(device::input(column), valid.as_deref()) {
                 Ok(s) => s,
                 Err(e) => return Ok(Err(device::step_error("column-stats", e))),
             };
@@ -244,9 +241,9 @@ impl StepCtx {
     }
 
     /// [`StepCtx::offload`] for kernels that take only f32 columns.
-    fn offload_f32(&mut self, arrays: &[ArrayRef]) -> Option<weft_gpu::Device> {
-        if device::all_f32(arrays) {
-            self.offload(arrays.iter().map(|a| a.len()).sum())
+    fn offload_f32(&mut self, columns: &[Column]) -> Option<weft_gpu::Device> {
+        if device::all_f32(columns) {
+            self.offload(columns.iter().map(Column::len).sum())
         } else {
             self.on_cpu()
         }
@@ -269,15 +266,18 @@ fn gpu_matmul(
 /// Counts per bin of f32 columns on `gpu`; nulls read as NaN, which no bin counts.
 fn gpu_histogram(
     gpu: &weft_gpu::Device,
-    arrays: &[ArrayRef],
+    columns: &[Column],
     edges: &[f32],
 ) -> Result<Vec<u64>, StepError> {
     weft_kernels::check_edges(edges).map_err(StepError::from)?;
     let mut counts = vec![0u64; edges.len() - 1];
-    for array in arrays {
-        let part = match array.null_count() {
-            0 => gpu.histogram(device::resident(array), edges),
+    for column in columns {
+        let part = match column.null_count() {
+            0 => gpu.histogram(device::input(column), edges),
             _ => {
+                let array = column
+                    .array()
+                    .map_err(|e| device::step_error("histogram", e))?;
                 let values = weft_kernels::to_f32s(array.as_ref()).map_err(StepError::from)?;
                 gpu.histogram(&values, edges)
             }

@@ -6,7 +6,6 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use arrow::record_batch::RecordBatch;
 use wasmtime::{Store, Trap};
 use weft_gpu::Shared;
 
@@ -181,24 +180,22 @@ impl Instance {
     }
 
     /// The step's transform of `batch`.
-    pub fn transform(&mut self, batch: RecordBatch) -> Result<RecordBatch, StepFailure> {
+    pub fn transform(&mut self, batch: Batch) -> Result<Batch, StepFailure> {
         let out = self.with_batch("transform", batch, |b, s, r| {
             b.weft_step_step().call_transform(s, r)
         })?;
         let (store, _) = self.live.as_mut().expect("call succeeded");
         let taken = store.data_mut().table.delete(out);
-        taken
-            .map(|b| b.0)
-            .map_err(|e| self.fail("transform", Failure::Host(e.to_string())))
+        taken.map_err(|e| self.fail("transform", Failure::Host(e.to_string())))
     }
 
     /// Feed one batch to `fit`.
-    pub fn fit(&mut self, batch: RecordBatch) -> Result<(), StepFailure> {
+    pub fn fit(&mut self, batch: Batch) -> Result<(), StepFailure> {
         self.with_batch("fit", batch, |b, s, r| b.weft_step_step().call_fit(s, r))
     }
 
     /// Feed one batch to `update` (evaluate steps).
-    pub fn update(&mut self, batch: RecordBatch) -> Result<(), StepFailure> {
+    pub fn update(&mut self, batch: Batch) -> Result<(), StepFailure> {
         self.with_batch("update", batch, |b, s, r| {
             b.weft_step_step().call_update(s, r)
         })
@@ -207,7 +204,7 @@ impl Instance {
     fn with_batch<T>(
         &mut self,
         call: &'static str,
-        batch: RecordBatch,
+        batch: Batch,
         f: impl FnOnce(
             &bindings::Plugin,
             &mut Store<StepCtx>,
@@ -221,7 +218,7 @@ impl Instance {
         let handle = store
             .data_mut()
             .table
-            .push(Batch(batch))
+            .push(batch)
             .map_err(|e| StepFailure {
                 step: self.setup.name.clone(),
                 call,

@@ -44,6 +44,9 @@ pub enum RunError {
     /// The compute device asked for is not available.
     #[error("compute: {0}")]
     Compute(String),
+    /// A batch could not be brought back to the host for the output.
+    #[error("output: {0}")]
+    Output(#[from] crate::sandbox::BatchError),
 }
 
 /// One step, resolved: plugin loaded, config checked, limits parsed.

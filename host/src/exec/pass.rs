@@ -6,8 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arrow::array::ArrayRef;
-use arrow::datatypes::SchemaRef;
+use arrow::datatypes::{FieldRef, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use crossbeam_channel::bounded;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -16,6 +15,7 @@ use super::report::StepStats;
 use super::{Instance, Prepared, RunError};
 use crate::data::{Reader, Writer};
 use crate::plugin::StepKind;
+use crate::sandbox::{Batch, Column};
 
 /// How progress is shown: a bar on a terminal, log lines otherwise.
 pub struct Progress {
@@ -116,8 +116,9 @@ impl Done {
 
 /// A worker's result for one batch.
 struct Worked {
+    /// The output rows, in host memory.
     output: Option<RecordBatch>,
-    sink_inputs: Vec<RecordBatch>,
+    sink_inputs: Vec<Batch>,
     rows_in: u64,
 }
 
@@ -157,8 +158,9 @@ impl Pass<'_> {
         batch: RecordBatch,
     ) -> Outcome {
         let steps = &self.prepared.steps;
+        let batch = Batch::from(batch);
         let rows_in = batch.num_rows() as u64;
-        let mut outputs: Vec<Option<RecordBatch>> = vec![None; steps.len()];
+        let mut outputs: Vec<Option<Batch>> = vec![None; steps.len()];
         let mut provenance = Provenance::default();
         provenance.record(0, &batch);
         let mut sink_inputs = Vec::with_capacity(self.sinks.len());
@@ -167,7 +169,7 @@ impl Pass<'_> {
             if !self.compute[i] && !is_sink {
                 continue;
             }
-            let needs: Vec<&RecordBatch> = steps[i]
+            let needs: Vec<&Batch> = steps[i]
                 .needs
                 .iter()
                 .map(|n| outputs[*n].as_ref().expect("needs run first"))
@@ -205,9 +207,14 @@ impl Pass<'_> {
             provenance.record(rank, &out);
             outputs[i] = Some(out);
         }
+        // Columns a kernel left on the device come back here, in the worker.
         let output = self
             .produce
-            .then(|| self.terminal_output(&outputs, &provenance))
+            .then(|| {
+                self.terminal_output(&outputs, &provenance)?
+                    .to_record()
+                    .map_err(RunError::from)
+            })
             .transpose()?;
         Ok(Worked {
             output,
@@ -219,14 +226,14 @@ impl Pass<'_> {
     /// The union of the outputs of steps nothing else needs.
     fn terminal_output(
         &self,
-        outputs: &[Option<RecordBatch>],
+        outputs: &[Option<Batch>],
         provenance: &Provenance,
-    ) -> Result<RecordBatch, RunError> {
+    ) -> Result<Batch, RunError> {
         let steps = &self.prepared.steps;
         let needed: Vec<bool> = (0..steps.len())
             .map(|i| steps.iter().any(|s| s.needs.contains(&i)))
             .collect();
-        let terminal: Vec<&RecordBatch> = self
+        let terminal: Vec<&Batch> = self
             .prepared
             .order
             .iter()
@@ -406,41 +413,37 @@ impl Sink {
 }
 
 /// Which step (by position in execution order, 0 for the input) first
-/// produced each column array of one batch's trip through the graph. Columns
+/// produced each column of one batch's trip through the graph. Columns
 /// passed through by handle keep their producer.
 #[derive(Default)]
 struct Provenance(HashMap<usize, usize>);
 
 impl Provenance {
-    fn key(array: &ArrayRef) -> usize {
-        Arc::as_ptr(array) as *const u8 as usize
-    }
-
-    fn record(&mut self, rank: usize, batch: &RecordBatch) {
+    fn record(&mut self, rank: usize, batch: &Batch) {
         for c in batch.columns() {
-            self.0.entry(Self::key(c)).or_insert(rank);
+            self.0.entry(c.identity()).or_insert(rank);
         }
     }
 
-    fn rank(&self, array: &ArrayRef) -> usize {
-        self.0.get(&Self::key(array)).copied().unwrap_or(0)
+    fn rank(&self, column: &Column) -> usize {
+        self.0.get(&column.identity()).copied().unwrap_or(0)
     }
 }
 
 /// Columns of `batches` merged left to right. Where several hold a column of
 /// the same name, the one produced last in execution order wins, so two
 /// branches that each change different columns merge into both changes.
-fn batch_union(batches: &[&RecordBatch], provenance: &Provenance) -> Result<RecordBatch, String> {
+fn batch_union(batches: &[&Batch], provenance: &Provenance) -> Result<Batch, String> {
     let Some(first) = batches.first() else {
         return Err("the pipeline produced no output batch".into());
     };
     if batches.len() == 1 {
         return Ok((*first).clone());
     }
-    let mut fields: Vec<arrow::datatypes::FieldRef> = Vec::new();
-    let mut columns: Vec<ArrayRef> = Vec::new();
+    let mut fields: Vec<FieldRef> = Vec::new();
+    let mut columns: Vec<Column> = Vec::new();
     for b in batches {
-        for (f, c) in b.schema().fields().iter().zip(b.columns()) {
+        for (f, c) in b.fields().iter().zip(b.columns()) {
             match fields.iter().position(|x| x.name() == f.name()) {
                 Some(i) if provenance.rank(c) > provenance.rank(&columns[i]) => {
                     (fields[i], columns[i]) = (f.clone(), c.clone())
@@ -453,18 +456,19 @@ fn batch_union(batches: &[&RecordBatch], provenance: &Provenance) -> Result<Reco
             }
         }
     }
-    let schema: SchemaRef = Arc::new(arrow::datatypes::Schema::new(fields));
-    RecordBatch::try_new(schema, columns)
+    Batch::try_new(fields, columns, first.num_rows())
         .map_err(|e| format!("cannot merge the outputs of several steps: {e}"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow::array::Int64Array;
+    use arrow::array::{ArrayRef, Int64Array};
 
-    fn batch(cols: &[(&str, &ArrayRef)]) -> RecordBatch {
-        RecordBatch::try_from_iter(cols.iter().map(|(n, c)| (*n, (*c).clone()))).unwrap()
+    fn batch(cols: &[(&str, &ArrayRef)]) -> Batch {
+        RecordBatch::try_from_iter(cols.iter().map(|(n, c)| (*n, (*c).clone())))
+            .unwrap()
+            .into()
     }
 
     #[test]
@@ -485,20 +489,10 @@ mod tests {
         let right = batch(&[("a", &a), ("b", &b2), ("c", &b2)]);
         p.record(2, &right);
         let merged = batch_union(&[&left, &right], &p).unwrap();
-        let names: Vec<_> = merged
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .collect();
+        let names: Vec<_> = merged.fields().iter().map(|f| f.name().clone()).collect();
         assert_eq!(names, ["a", "b", "c"]);
-        assert!(
-            Arc::ptr_eq(merged.column(0), &a2),
-            "left's change to a survives"
-        );
-        assert!(
-            Arc::ptr_eq(merged.column(1), &b2),
-            "right's change to b survives"
-        );
+        let array = |i: usize| merged.columns()[i].array().unwrap();
+        assert!(Arc::ptr_eq(&array(0), &a2), "left's change to a survives");
+        assert!(Arc::ptr_eq(&array(1), &b2), "right's change to b survives");
     }
 }

@@ -45,8 +45,8 @@ impl StepStats {
     }
 }
 
-/// How much the GPU kernels copied to the device, and how often a column
-/// was already there.
+/// How much the GPU kernels copied to the device and back, and how often a
+/// column was already there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GpuTransfers {
@@ -56,6 +56,11 @@ pub struct GpuTransfers {
     pub uploaded_bytes: u64,
     /// Inputs found already on the device (uploaded or produced earlier).
     pub resident_hits: u64,
+    /// Kernel results copied back to the host, when a step read them or an
+    /// output was written.
+    pub downloads: u64,
+    /// Bytes of those copies.
+    pub downloaded_bytes: u64,
 }
 
 impl From<weft_gpu::Transfers> for GpuTransfers {
@@ -64,6 +69,8 @@ impl From<weft_gpu::Transfers> for GpuTransfers {
             uploads: t.uploads,
             uploaded_bytes: t.uploaded_bytes,
             resident_hits: t.resident_hits,
+            downloads: t.downloads,
+            downloaded_bytes: t.downloaded_bytes,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! epoch interruption), per-store limits and a WASI context with no network,
 //! no environment, no arguments and no files but read-only grants.
 
+mod columns;
 mod resources;
 
 use std::collections::BTreeSet;
@@ -19,7 +20,7 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use weft_gpu::Shared;
 
-pub use resources::{Batch, Column};
+pub use columns::{Batch, BatchError, Column, Kept};
 
 use crate::bindings::{self, weft::step::log::Level};
 

@@ -1,22 +1,11 @@
 //! The host side of `weft:step/types`: columns and batches as handles.
 
-use std::sync::Arc;
-
 use arrow::array::{Array, ArrayRef};
-use arrow::datatypes::{Field, Schema};
-use arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use wasmtime::component::Resource;
 
+use super::columns::{Batch, Column};
 use super::StepCtx;
 use crate::bindings::weft::step::types::{self, Dtype, StepError};
-
-/// A host-resident column handed to a step.
-#[derive(Clone)]
-pub struct Column(pub ArrayRef);
-
-/// A host-resident batch handed to a step.
-#[derive(Clone)]
-pub struct Batch(pub RecordBatch);
 
 /// Host result of a fallible WIT call: the outer error traps, the inner one
 /// goes back to the step.
@@ -26,61 +15,51 @@ fn input_error(e: impl std::fmt::Display) -> StepError {
     StepError::InvalidInput(e.to_string())
 }
 
-/// Build a batch from names and arrays, checking lengths and names.
+/// Build a batch from names and columns, checking lengths and names.
 pub(crate) fn batch_of(
     names: Vec<String>,
-    columns: Vec<ArrayRef>,
+    columns: Vec<Column>,
     rows: Option<usize>,
-) -> Result<RecordBatch, StepError> {
-    if names.len() != columns.len() {
-        return Err(input_error(format!(
-            "{} names for {} columns",
-            names.len(),
-            columns.len()
-        )));
-    }
-    let mut seen = std::collections::HashSet::new();
-    if let Some(dup) = names.iter().find(|n| !seen.insert(n.as_str())) {
-        return Err(input_error(format!(
-            "column {dup:?} appears twice in the batch"
-        )));
-    }
-    let fields: Vec<Field> = names
-        .iter()
-        .zip(&columns)
-        .map(|(n, c)| Field::new(n, c.data_type().clone(), true))
-        .collect();
-    let options =
-        RecordBatchOptions::new().with_row_count(rows.or(columns.first().map(|c| c.len())));
-    RecordBatch::try_new_with_options(Arc::new(Schema::new(fields)), columns, &options)
-        .map_err(input_error)
+) -> Result<Batch, StepError> {
+    Batch::named(names, columns, rows).map_err(input_error)
 }
 
 impl StepCtx {
-    pub(crate) fn new_column(&mut self, array: ArrayRef) -> wasmtime::Result<Resource<Column>> {
-        Ok(self.table.push(Column(array))?)
+    pub(crate) fn new_column(&mut self, column: Column) -> wasmtime::Result<Resource<Column>> {
+        Ok(self.table.push(column)?)
     }
 
-    pub(crate) fn created_column(&mut self, array: ArrayRef) -> wasmtime::Result<Resource<Column>> {
-        self.charge(array.get_array_memory_size())?;
-        self.new_column(array)
+    /// Hand a column the host made for the step over, charged to its output budget.
+    pub(crate) fn created_column(&mut self, column: Column) -> wasmtime::Result<Resource<Column>> {
+        self.charge(column.memory_size())?;
+        self.new_column(column)
     }
 
+    pub(crate) fn column(&self, column: &Resource<Column>) -> wasmtime::Result<Column> {
+        Ok(self.table.get(column)?.clone())
+    }
+
+    pub(crate) fn columns(&self, columns: &[Resource<Column>]) -> wasmtime::Result<Vec<Column>> {
+        columns.iter().map(|c| self.column(c)).collect()
+    }
+
+    /// A column's values on the host, copied back from the device if a
+    /// kernel left them there (a failed copy traps the step).
     pub(crate) fn array(&self, column: &Resource<Column>) -> wasmtime::Result<ArrayRef> {
-        Ok(self.table.get(column)?.0.clone())
+        Ok(self.table.get(column)?.array()?)
     }
 
     pub(crate) fn arrays(&self, columns: &[Resource<Column>]) -> wasmtime::Result<Vec<ArrayRef>> {
         columns.iter().map(|c| self.array(c)).collect()
     }
 
-    fn record(&self, batch: &Resource<Batch>) -> wasmtime::Result<&RecordBatch> {
-        Ok(&self.table.get(batch)?.0)
+    fn batch(&self, batch: &Resource<Batch>) -> wasmtime::Result<&Batch> {
+        Ok(self.table.get(batch)?)
     }
 
-    fn new_batch(&mut self, made: Result<RecordBatch, StepError>) -> Fallible<Resource<Batch>> {
+    fn new_batch(&mut self, made: Result<Batch, StepError>) -> Fallible<Resource<Batch>> {
         Ok(match made {
-            Ok(b) => Ok(self.table.push(Batch(b))?),
+            Ok(b) => Ok(self.table.push(b)?),
             Err(e) => Err(e),
         })
     }
@@ -90,7 +69,7 @@ impl StepCtx {
         made: weft_kernels::Result<ArrayRef>,
     ) -> wasmtime::Result<Resource<Column>> {
         match made {
-            Ok(array) => self.created_column(array),
+            Ok(array) => self.created_column(Column::Host(array)),
             Err(e) => wasmtime::bail!("invalid column from step: {e}"),
         }
     }
@@ -100,13 +79,13 @@ impl StepCtx {
         column: &Resource<Column>,
         f: impl Fn(&dyn Array) -> weft_kernels::Result<T>,
     ) -> Fallible<T> {
-        Ok(f(self.table.get(column)?.0.as_ref()).map_err(input_error))
+        Ok(f(self.array(column)?.as_ref()).map_err(input_error))
     }
 }
 
-/// The step-visible type of an array; types weft has no name for read as text.
-pub(crate) fn dtype(array: &dyn Array) -> Dtype {
-    match weft_kernels::Dtype::of(array.data_type()) {
+/// The step-visible type of an Arrow type; types weft has no name for read as text.
+pub(crate) fn dtype(data_type: &arrow::datatypes::DataType) -> Dtype {
+    match weft_kernels::Dtype::of(data_type) {
         Some(weft_kernels::Dtype::F32) => Dtype::F32,
         Some(weft_kernels::Dtype::F64) => Dtype::F64,
         Some(weft_kernels::Dtype::S64) => Dtype::S64,
@@ -154,16 +133,16 @@ impl types::HostColumn for StepCtx {
         self.column_of_values(weft_kernels::from_strings(values, validity))
     }
     fn dtype(&mut self, c: Resource<Column>) -> wasmtime::Result<Dtype> {
-        Ok(dtype(self.table.get(&c)?.0.as_ref()))
+        Ok(dtype(&self.table.get(&c)?.data_type()))
     }
     fn len(&mut self, c: Resource<Column>) -> wasmtime::Result<u64> {
-        Ok(self.table.get(&c)?.0.len() as u64)
+        Ok(self.table.get(&c)?.len() as u64)
     }
     fn null_count(&mut self, c: Resource<Column>) -> wasmtime::Result<u64> {
-        Ok(self.table.get(&c)?.0.logical_null_count() as u64)
+        Ok(self.table.get(&c)?.null_count() as u64)
     }
     fn validity(&mut self, c: Resource<Column>) -> wasmtime::Result<Option<Vec<bool>>> {
-        Ok(weft_kernels::validity(self.table.get(&c)?.0.as_ref()))
+        Ok(self.table.get(&c)?.nulls().map(|n| n.iter().collect()))
     }
     fn to_f64s(&mut self, c: Resource<Column>) -> Fallible<Vec<f64>> {
         self.read(&c, weft_kernels::to_f64s)
@@ -192,16 +171,15 @@ impl types::HostBatch for StepCtx {
         names: Vec<String>,
         columns: Vec<Resource<Column>>,
     ) -> Fallible<Resource<Batch>> {
-        let arrays = self.arrays(&columns)?;
-        self.new_batch(batch_of(names, arrays, None))
+        let columns = self.columns(&columns)?;
+        self.new_batch(batch_of(names, columns, None))
     }
     fn num_rows(&mut self, b: Resource<Batch>) -> wasmtime::Result<u64> {
-        Ok(self.record(&b)?.num_rows() as u64)
+        Ok(self.batch(&b)?.num_rows() as u64)
     }
     fn column_names(&mut self, b: Resource<Batch>) -> wasmtime::Result<Vec<String>> {
         Ok(self
-            .record(&b)?
-            .schema()
+            .batch(&b)?
             .fields()
             .iter()
             .map(|f| f.name().clone())
@@ -212,8 +190,8 @@ impl types::HostBatch for StepCtx {
         b: Resource<Batch>,
         name: String,
     ) -> wasmtime::Result<Option<Resource<Column>>> {
-        match self.record(&b)?.column_by_name(&name).cloned() {
-            Some(array) => Ok(Some(self.new_column(array)?)),
+        match self.batch(&b)?.column_by_name(&name).cloned() {
+            Some(column) => Ok(Some(self.new_column(column)?)),
             None => Ok(None),
         }
     }
@@ -223,25 +201,19 @@ impl types::HostBatch for StepCtx {
         names: Vec<String>,
         columns: Vec<Resource<Column>>,
     ) -> Fallible<Resource<Batch>> {
-        let arrays = self.arrays(&columns)?;
-        let record = self.record(&b)?;
-        let (mut all_names, mut all): (Vec<String>, Vec<ArrayRef>) = record
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .zip(record.columns().iter().cloned())
-            .unzip();
-        for (name, array) in names.into_iter().zip(arrays) {
+        let columns = self.columns(&columns)?;
+        let batch = self.batch(&b)?;
+        let (mut all_names, mut all) = named_columns(batch);
+        for (name, column) in names.into_iter().zip(columns) {
             match all_names.iter().position(|n| *n == name) {
-                Some(i) => all[i] = array,
+                Some(i) => all[i] = column,
                 None => {
                     all_names.push(name);
-                    all.push(array);
+                    all.push(column);
                 }
             }
         }
-        let rows = record.num_rows();
+        let rows = batch.num_rows();
         self.new_batch(batch_of(all_names, all, Some(rows)))
     }
     fn replace(
@@ -251,23 +223,27 @@ impl types::HostBatch for StepCtx {
         names: Vec<String>,
         columns: Vec<Resource<Column>>,
     ) -> Fallible<Resource<Batch>> {
-        let arrays = self.arrays(&columns)?;
-        let record = self.record(&b)?;
-        let schema = record.schema();
-        let Some(at) = schema.fields().iter().position(|f| *f.name() == name) else {
+        let columns = self.columns(&columns)?;
+        let batch = self.batch(&b)?;
+        let (mut all_names, mut all) = named_columns(batch);
+        let Some(at) = all_names.iter().position(|n| *n == name) else {
             return Ok(Err(input_error(format!(
                 "replace: no column {name:?} in the batch"
             ))));
         };
-        let mut all_names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
-        let mut all: Vec<ArrayRef> = record.columns().to_vec();
         all_names.splice(at..=at, names);
-        all.splice(at..=at, arrays);
-        let rows = record.num_rows();
+        all.splice(at..=at, columns);
+        let rows = batch.num_rows();
         self.new_batch(batch_of(all_names, all, Some(rows)))
     }
     fn drop(&mut self, b: Resource<Batch>) -> wasmtime::Result<()> {
         self.table.delete(b)?;
         Ok(())
     }
+}
+
+/// A batch's column names and columns.
+fn named_columns(batch: &Batch) -> (Vec<String>, Vec<Column>) {
+    let names = batch.fields().iter().map(|f| f.name().clone()).collect();
+    (names, batch.columns().to_vec())
 }
