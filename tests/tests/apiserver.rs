@@ -2,15 +2,17 @@
 //! source package by `scripts/kube-test-server.sh`; no scheduler or
 //! kubelet, so no pod ever runs): `helm install` of the chart, whose CRD
 //! the server must accept as a structural schema; Pipelines validated by the
-//! server itself; and the chart's ServiceAccount, authenticated with its own
-//! token, allowed what the operator needs and refused the rest.
+//! server itself; the chart's ServiceAccount, authenticated with its own
+//! token, allowed what the operator needs and refused the rest; and
+//! `weft operator`, running as that ServiceAccount, driving Pipelines while
+//! the test plays the Job controller (it writes Job status as one would).
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use serde_json::Value;
-use weft_tests::{helm, output, workspace};
+use weft_tests::{helm, output, weft_bin, workspace};
 
 /// etcd, kube-apiserver and kube-controller-manager on loopback, stopped on drop.
 struct Server {
@@ -51,9 +53,13 @@ impl Server {
             .args(["-H", &format!("Authorization: Bearer {token}")])
             .arg(format!("{}{path}", self.url));
         if let Some(body) = body {
+            let kind = match method {
+                "PATCH" => "application/merge-patch+json",
+                _ => "application/yaml",
+            };
             cmd.args([
                 "-H",
-                "Content-Type: application/yaml",
+                &format!("Content-Type: {kind}"),
                 "--data-binary",
                 body,
             ]);
@@ -64,6 +70,22 @@ impl Server {
             code.parse().unwrap(),
             serde_json::from_str(json).unwrap_or(Value::Null),
         )
+    }
+
+    /// `helm install weft` (v3) of the chart into namespace `ml`, with `extra` arguments.
+    fn install(&self, extra: &[&str]) {
+        let chart = chart_for_1_20();
+        let path = chart.path().to_string_lossy();
+        let mut args = vec![
+            "install",
+            "weft",
+            &path,
+            "--namespace",
+            "ml",
+            "--create-namespace",
+        ];
+        args.extend(extra);
+        self.helm("v3", &args);
     }
 
     fn helm(&self, major: &str, args: &[&str]) -> String {
@@ -129,18 +151,7 @@ fn expect(got: (u16, Value), code: u16) -> Value {
 fn chart_crd_and_rbac_work_on_a_real_api_server() {
     let server = Server::start();
     let admin = server.admin();
-    let chart = chart_for_1_20();
-    server.helm(
-        "v3",
-        &[
-            "install",
-            "weft",
-            &chart.path().to_string_lossy(),
-            "--namespace",
-            "ml",
-            "--create-namespace",
-        ],
-    );
+    server.install(&[]);
     let crd = expect(
         server.call(
             &admin,
@@ -269,4 +280,423 @@ fn decode(text: &str) -> String {
         .unwrap();
     let out = child.wait_with_output().unwrap();
     String::from_utf8(out.stdout).unwrap()
+}
+
+/// `weft operator` as the chart's ServiceAccount, killed on drop.
+struct Operator {
+    child: std::process::Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Operator {
+    fn start(server: &Server, token: &str, identity: &str) -> Operator {
+        let kubeconfig = server.file(&format!("{identity}.kubeconfig"));
+        std::fs::write(
+            &kubeconfig,
+            format!(
+                "apiVersion: v1\nkind: Config\n\
+                 clusters: [{{ name: test, cluster: {{ server: \"{}\", certificate-authority: \"{}\" }} }}]\n\
+                 users: [{{ name: weft, user: {{ token: \"{token}\" }} }}]\n\
+                 contexts: [{{ name: test, context: {{ cluster: test, user: weft }} }}]\n\
+                 current-context: test\n",
+                server.url,
+                server.file("ca.crt").display()
+            ),
+        )
+        .unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let log = server.file(&format!("{identity}.log"));
+        let stderr = std::fs::File::create(&log).unwrap();
+        let child = Command::new(weft_bin())
+            .args(["--log", "weft=debug,info", "operator", "--leader-elect"])
+            .args(["--lease-namespace", "ml", "--lease-seconds", "3"])
+            .args(["--identity", identity, "--image", "weft:test"])
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .stderr(stderr)
+            .spawn()
+            .unwrap();
+        Operator { child, port, log }
+    }
+
+    /// `GET path` on the operator's HTTP port: status code (0 when nothing
+    /// listens yet) and body.
+    fn get(&self, path: &str) -> (u16, String) {
+        let out = Command::new("curl")
+            .args(["-s", "-w", "\n%{http_code}"])
+            .arg(format!("http://127.0.0.1:{}{path}", self.port))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let (body, code) = text.rsplit_once('\n').unwrap_or_default();
+        (code.parse().unwrap_or(0), body.to_owned())
+    }
+}
+
+impl Drop for Operator {
+    /// Stop it; when the test failed, show what it logged.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            eprintln!("--- {} (last lines)", self.log.display());
+            tail.iter().rev().for_each(|l| eprintln!("{l}"));
+        }
+    }
+}
+
+/// Poll `probe` every 100 ms for up to 30 s; its first `Some`.
+#[track_caller]
+fn eventually<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    for _ in 0..300 {
+        if let Some(found) = probe() {
+            return found;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+const PIPELINES: &str = "/apis/weft.dev/v1alpha1/namespaces/ml/pipelines";
+const JOBS: &str = "/apis/batch/v1/namespaces/ml/jobs";
+
+/// Two stages: `prep` (impute, scale) and `score` on 2 CPUs.
+fn two_stages(name: &str, method: &str) -> String {
+    format!(
+        "apiVersion: weft.dev/v1alpha1\nkind: Pipeline\nmetadata: {{ name: {name}, namespace: ml }}\n\
+         spec:\n  plugins: {{ impute: {{ path: /opt/weft/plugins/impute.wasm }}, scale: {{ path: /opt/weft/plugins/scale.wasm }} }}\n  \
+         input: {{ path: in.parquet }}\n  output: {{ path: out/ }}\n  \
+         storage: {{ claimName: data }}\n  ttlSecondsAfterFinished: 600\n  \
+         steps:\n    - {{ name: fill, plugin: impute, config: {{ columns: [x], strategy: mean }} }}\n    \
+         - {{ name: norm, plugin: scale, config: {{ columns: [x], method: {method} }}, needs: [fill] }}\n    \
+         - {{ name: score, plugin: scale, config: {{ columns: [label], method: standard }}, needs: [norm], \
+         resources: {{ cpu: 2 }}, retries: 2 }}\n"
+    )
+}
+
+impl Server {
+    fn get(&self, path: &str) -> Option<Value> {
+        let (code, body) = self.call(&self.admin(), "GET", path, None);
+        (code == 200).then_some(body)
+    }
+
+    fn pipeline_status(&self, name: &str) -> Value {
+        self.get(&format!("{PIPELINES}/{name}"))
+            .map(|p| p["status"].clone())
+            .unwrap_or(Value::Null)
+    }
+
+    /// Wait until the Pipeline's status satisfies `check`.
+    #[track_caller]
+    fn status_until(&self, name: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+        eventually(what, || {
+            Some(self.pipeline_status(name)).filter(|s| check(s))
+        })
+    }
+
+    /// Write a Job's status as the Job controller would.
+    fn finish_job(&self, name: &str, condition: &str, reason: &str) {
+        let now = "2026-12-01T00:00:00Z";
+        let counts = match condition {
+            "Complete" => r#""succeeded": 1"#,
+            _ => r#""failed": 3"#,
+        };
+        let body = format!(
+            r#"{{"status": {{"startTime": "{now}", {counts}, "conditions": [{{"type": "{condition}", "status": "True", "reason": "{reason}", "message": "as the job controller says", "lastProbeTime": "{now}", "lastTransitionTime": "{now}"}}]}}}}"#
+        );
+        expect(
+            self.call(
+                &self.admin(),
+                "PATCH",
+                &format!("{JOBS}/{name}/status"),
+                Some(&body),
+            ),
+            200,
+        );
+    }
+
+    /// The reasons of the Events about Pipeline `name`.
+    fn event_reasons(&self, name: &str) -> Vec<String> {
+        let events = self
+            .get("/apis/events.k8s.io/v1/namespaces/ml/events")
+            .unwrap();
+        events["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["regarding"]["name"] == name && e["regarding"]["kind"] == "Pipeline")
+            .map(|e| e["reason"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+}
+
+/// The condition `kind` of a status.
+fn condition<'a>(status: &'a Value, kind: &str) -> &'a Value {
+    status["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} condition in {status:#}"))
+}
+
+#[test]
+fn the_operator_runs_pipelines_on_a_real_api_server() {
+    let server = Server::start();
+    let admin = server.admin();
+    server.install(&["--set", "operator.leaderElection.enabled=true"]);
+    let token = service_account_token(&server, &admin);
+    let mut operator = Operator::start(&server, &token, "op-1");
+    eventually("the operator to be ready", || {
+        (operator.get("/readyz").0 == 200).then_some(())
+    });
+    assert_eq!(operator.get("/healthz"), (200, "ok\n".into()));
+
+    // A Pipeline gets its ConfigMap and its first stage's Job.
+    expect(
+        server.call(
+            &admin,
+            "POST",
+            PIPELINES,
+            Some(&two_stages("two", "standard")),
+        ),
+        201,
+    );
+    let uid = server.get(&format!("{PIPELINES}/two")).unwrap()["metadata"]["uid"].clone();
+    let job = eventually("stage 0's Job", || {
+        server.get(&format!("{JOBS}/two-stage-0"))
+    });
+    assert_eq!(job["metadata"]["ownerReferences"][0]["uid"], uid, "{job:#}");
+    assert_eq!(job["metadata"]["ownerReferences"][0]["controller"], true);
+    let labels = &job["metadata"]["labels"];
+    assert_eq!(labels["weft.dev/pipeline"], "two");
+    assert_eq!(labels["weft.dev/stage"], "0");
+    assert_eq!(labels["app.kubernetes.io/managed-by"], "weft-operator");
+    let container = &job["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["image"], "weft:test");
+    let args: Vec<&str> = container["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert!(args.windows(2).any(|w| w == ["--stage", "0"]), "{args:?}");
+    let cm = server
+        .get("/api/v1/namespaces/ml/configmaps/two-manifest")
+        .unwrap();
+    assert_eq!(cm["metadata"]["ownerReferences"][0]["uid"], uid);
+    assert!(cm["data"]["pipeline.yaml"]
+        .as_str()
+        .unwrap()
+        .contains("name: score"));
+    assert!(server.get(&format!("{JOBS}/two-stage-1")).is_none());
+    let status = server.status_until("two", "Running", |s| s["phase"] == "Running");
+    assert_eq!(status["stepsDone"], 0);
+    assert_eq!(status["stepsTotal"], 3);
+    assert_eq!(status["observedGeneration"], 1);
+    assert_eq!(
+        status["stages"][0]["steps"],
+        serde_json::json!(["fill", "norm"])
+    );
+    assert_eq!(status["stages"][0]["phase"], "Running");
+    assert_eq!(status["stages"][1]["phase"], "Pending");
+
+    // Stage 0 succeeds: stage 1 starts.
+    server.finish_job("two-stage-0", "Complete", "Completed");
+    let job1 = eventually("stage 1's Job", || {
+        server.get(&format!("{JOBS}/two-stage-1"))
+    });
+    assert_eq!(job1["spec"]["backoffLimit"], 2, "{job1:#}");
+    let status = server.status_until("two", "stage 0 done", |s| s["stepsDone"] == 2);
+    assert_eq!(status["stages"][0]["phase"], "Succeeded");
+    assert_eq!(status["stages"][1]["phase"], "Running");
+    assert_eq!(status["steps"][0]["phase"], "Succeeded");
+
+    // A deleted Job is made again.
+    let first_uid = job1["metadata"]["uid"].clone();
+    expect(
+        server.call(&admin, "DELETE", &format!("{JOBS}/two-stage-1"), None),
+        200,
+    );
+    let again = eventually("stage 1's Job again", || {
+        server
+            .get(&format!("{JOBS}/two-stage-1"))
+            .filter(|j| j["metadata"]["uid"] != first_uid)
+    });
+
+    // A restarted operator picks up where the last one was, changing nothing.
+    drop(operator);
+    let before = server.get(&format!("{PIPELINES}/two")).unwrap();
+    operator = Operator::start(&server, &token, "op-2");
+    eventually("the new operator to lead and list", || {
+        (operator.get("/readyz").0 == 200).then_some(())
+    });
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let after = server.get(&format!("{PIPELINES}/two")).unwrap();
+    assert_eq!(after["status"], before["status"]);
+    assert_eq!(
+        after["metadata"]["resourceVersion"], before["metadata"]["resourceVersion"],
+        "an idle reconcile wrote the Pipeline"
+    );
+    let still = server.get(&format!("{JOBS}/two-stage-1")).unwrap();
+    assert_eq!(still["metadata"]["uid"], again["metadata"]["uid"]);
+
+    // A second replica waits: the Lease is held.
+    let standby = Operator::start(&server, &token, "op-3");
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert_eq!(
+        standby.get("/readyz").0,
+        503,
+        "the standby replica reconciles"
+    );
+    let lease = server
+        .get("/apis/coordination.k8s.io/v1/namespaces/ml/leases/weft-operator")
+        .unwrap();
+    assert_eq!(lease["spec"]["holderIdentity"], "op-2");
+    drop(standby);
+
+    // A spec change while running is refused; the run goes on.
+    expect(
+        server.call(
+            &admin,
+            "POST",
+            PIPELINES,
+            Some(&two_stages("three", "standard")),
+        ),
+        201,
+    );
+    let three = eventually("three's stage 0", || {
+        server.get(&format!("{JOBS}/three-stage-0"))
+    });
+    server.status_until("three", "Running", |s| s["phase"] == "Running");
+    let median = r#"{"spec": {"steps": [{"name": "fill", "plugin": "impute", "config": {"columns": ["x"], "strategy": "median"}}]}}"#;
+    expect(
+        server.call(&admin, "PATCH", &format!("{PIPELINES}/three"), Some(median)),
+        200,
+    );
+    let status = server.status_until("three", "the change refused", |s| {
+        s["observedGeneration"] == 2
+    });
+    let accepted = condition(&status, "SpecAccepted");
+    assert_eq!(accepted["status"], "False", "{status:#}");
+    assert_eq!(accepted["reason"], "SpecChangedWhileRunning");
+    assert_eq!(status["phase"], "Running");
+    let cm = server
+        .get("/api/v1/namespaces/ml/configmaps/three-manifest")
+        .unwrap();
+    let held = cm["data"]["pipeline.yaml"].as_str().unwrap();
+    assert!(
+        held.contains("name: score") && !held.contains("median"),
+        "{held}"
+    );
+    let still = server.get(&format!("{JOBS}/three-stage-0")).unwrap();
+    assert_eq!(still["metadata"]["uid"], three["metadata"]["uid"]);
+
+    // Stage 1 fails for good: so does the Pipeline, saying where.
+    server.finish_job("two-stage-1", "Failed", "BackoffLimitExceeded");
+    let status = server.status_until("two", "Failed", |s| s["phase"] == "Failed");
+    let message = status["message"].as_str().unwrap();
+    assert!(message.contains("stage 1 (steps score)"), "{message}");
+    assert!(message.contains("BackoffLimitExceeded"), "{message}");
+    let reasons = eventually("the events", || {
+        let r = server.event_reasons("two");
+        r.iter().any(|x| x == "StageFailed").then_some(r)
+    });
+    for reason in ["StageStarted", "StageSucceeded", "StageFailed"] {
+        assert!(
+            reasons.iter().any(|r| r == reason),
+            "{reason} in {reasons:?}"
+        );
+    }
+
+    // Once finished, a changed spec runs anew.
+    let old = server.get(&format!("{JOBS}/two-stage-0")).unwrap();
+    expect(
+        server.call(&admin, "PATCH", &format!("{PIPELINES}/two"), Some(median)),
+        200,
+    );
+    let status = server.status_until("two", "the new spec running", |s| {
+        s["observedGeneration"] == 2 && s["phase"] == "Running"
+    });
+    assert_eq!(condition(&status, "SpecAccepted")["status"], "True");
+    assert_eq!(status["stepsTotal"], 1);
+    eventually("a new stage 0 Job", || {
+        server
+            .get(&format!("{JOBS}/two-stage-0"))
+            .filter(|j| j["metadata"]["uid"] != old["metadata"]["uid"])
+    });
+    assert!(server.get(&format!("{JOBS}/two-stage-1")).is_none());
+    let cm = server
+        .get("/api/v1/namespaces/ml/configmaps/two-manifest")
+        .unwrap();
+    assert!(cm["data"]["pipeline.yaml"]
+        .as_str()
+        .unwrap()
+        .contains("median"));
+
+    // Bad specs fail with a message naming the field; the operator goes on.
+    let missing = two_stages("missing", "standard").replace(
+        "plugin: scale, config: { columns: [label]",
+        "plugin: nowhere, config: { columns: [label]",
+    );
+    expect(server.call(&admin, "POST", PIPELINES, Some(&missing)), 201);
+    let status = server.status_until("missing", "Failed", |s| s["phase"] == "Failed");
+    assert!(
+        status["message"].as_str().unwrap().contains("nowhere"),
+        "{status:#}"
+    );
+    let cycle = two_stages("cycle", "standard").replace(
+        "config: { columns: [x], strategy: mean } }",
+        "config: { columns: [x], strategy: mean }, needs: [score] }",
+    );
+    expect(server.call(&admin, "POST", PIPELINES, Some(&cycle)), 201);
+    let status = server.status_until("cycle", "Failed", |s| s["phase"] == "Failed");
+    assert!(
+        status["message"].as_str().unwrap().contains("cycle"),
+        "{status:#}"
+    );
+    assert!(server.get(&format!("{JOBS}/cycle-stage-0")).is_none());
+
+    // The operator counts what it did.
+    let (code, metrics) = operator.get("/metrics");
+    assert_eq!(code, 200);
+    // missing and cycle failed; two and three run.
+    for line in [
+        "weft_operator_pipelines{phase=\"Failed\"} 2",
+        "weft_operator_pipelines{phase=\"Running\"} 2",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in {metrics}");
+    }
+    let reconciles: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("weft_operator_reconciles_total "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(reconciles >= 3.0, "{metrics}");
+
+    // Deleting the Pipeline lets the garbage collector take its objects.
+    expect(
+        server.call(&admin, "DELETE", &format!("{PIPELINES}/two"), None),
+        200,
+    );
+    eventually("the garbage collector", || {
+        let gone = server.get(&format!("{JOBS}/two-stage-0")).is_none()
+            && server.get(&format!("{JOBS}/two-stage-1")).is_none()
+            && server
+                .get("/api/v1/namespaces/ml/configmaps/two-manifest")
+                .is_none();
+        gone.then_some(())
+    });
+    drop(operator);
+    server.helm("v3", &["uninstall", "weft", "--namespace", "ml"]);
 }

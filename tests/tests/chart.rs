@@ -243,7 +243,7 @@ fn rbac_is_exactly_least_privilege() {
         rule(
             "",
             "configmaps",
-            &["get", "list", "watch", "create", "patch"],
+            &["get", "list", "watch", "create", "patch", "delete"],
         ),
         rule("events.k8s.io", "events", &["create", "patch"]),
     ]);

@@ -1,5 +1,6 @@
 //! The `weft` command line: a thin layer over the library.
 
+mod operate;
 mod table;
 
 use std::path::{Path, PathBuf};
@@ -65,6 +66,12 @@ enum Command {
         /// else auto.
         #[arg(long, value_name = "auto|gpu|cpu", value_parser = choice)]
         compute: Option<Choice>,
+        /// Run only stage N of the pipeline (`weft plan` lists them), as a
+        /// cluster stage pod does: on stage N-1's hand-off
+        /// (weft-stages/N-1/ beside the manifest; the input for stage 0),
+        /// writing weft-stages/N/ or, for the last stage, the output.
+        #[arg(long, value_name = "N")]
+        stage: Option<usize>,
     },
     /// Show the metrics and gates of a finished run (its OUTPUT folder or report.json).
     Report {
@@ -123,6 +130,11 @@ enum Command {
         #[arg(long, default_value = crate::operator::DEFAULT_IMAGE)]
         image: String,
     },
+    /// Run the Kubernetes operator: turn Pipelines into stage Jobs, follow
+    /// them and write each Pipeline's status and Events. Connects with
+    /// KUBECONFIG (or --kubeconfig), else the pod's service account.
+    /// Serves /metrics, /healthz and /readyz on --listen.
+    Operator(operate::Args),
 }
 
 /// `--compute`'s value.
@@ -150,6 +162,7 @@ impl Cli {
                 quiet,
                 pushgateway,
                 compute,
+                stage,
             } => {
                 let options = RunOptions {
                     state_dir: state,
@@ -158,7 +171,7 @@ impl Cli {
                     no_cache,
                     compute,
                 };
-                run(&manifest, &options, quiet, pushgateway.as_deref())
+                run(&manifest, stage, &options, quiet, pushgateway.as_deref())
             }
             Command::Validate { manifest } => validate(&manifest),
             Command::MergeStates {
@@ -178,6 +191,7 @@ impl Cli {
                 objects,
                 image,
             } => plan(&manifest, objects, &image),
+            Command::Operator(args) => operate::operator(args),
         }
     }
 }
@@ -200,9 +214,18 @@ fn plan(path: &Path, objects: bool, image: &str) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn run(path: &Path, options: &RunOptions, quiet: bool, gateway: Option<&str>) -> Result<ExitCode> {
+fn run(
+    path: &Path,
+    stage: Option<usize>,
+    options: &RunOptions,
+    quiet: bool,
+    gateway: Option<&str>,
+) -> Result<ExitCode> {
     let started = Instant::now();
-    let manifest = Manifest::load(path)?;
+    let mut manifest = Manifest::load(path)?;
+    if let Some(n) = stage {
+        manifest = operator::stage_manifest(&manifest, n)?;
+    }
     let pipeline = manifest.pipeline.metadata.name.clone();
     let result = exec::prepare(manifest, options).and_then(|p| {
         let report = p.run(options, &Progress::new(quiet))?;

@@ -5,14 +5,14 @@ mod device;
 
 use arrow::array::{Array, ArrayRef};
 use wasmtime::component::Resource;
-use weft_gpu::Access;
+use weft_gpu::{Access, GpuError};
 use weft_kernels::KernelError;
 
 use crate::bindings::weft::step::compute::{
     Buffer, BufferSource, DeviceInfo, Host, Stats, UnknownPolicy,
 };
 use crate::bindings::weft::step::types::{Scalar, StepError};
-use crate::sandbox::{Column, StepCtx};
+use crate::sandbox::{Column, KernelDeadline, StepCtx};
 
 type Fallible<T> = wasmtime::Result<Result<T, StepError>>;
 
@@ -206,6 +206,10 @@ impl Host for StepCtx {
         let ran = self
             .custom_device()
             .and_then(|gpu| gpu.run_wgsl(&source, &entry, &mut bound, [x, y, z], &limits));
+        // Past the step's deadline the step is stopped, as the epoch would stop it.
+        if let Err(GpuError::Timeout(_)) = ran {
+            return Err(wasmtime::Error::new(KernelDeadline));
+        }
         Ok(ran
             .map_err(|e| device::step_error("run-wgsl", e))
             .map(|()| {

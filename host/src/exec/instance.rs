@@ -12,7 +12,7 @@ use weft_gpu::Shared;
 use super::report::StepStats;
 use crate::bindings::{self, Metric, StepError};
 use crate::plugin::Plugin;
-use crate::sandbox::{Batch, Emitted, Grant, Limits, OutputLimit, StepCtx, TICK};
+use crate::sandbox::{Batch, Emitted, Grant, KernelDeadline, Limits, OutputLimit, StepCtx, TICK};
 
 /// How a step is set up: everything needed to (re)make an instance.
 #[derive(Debug, Clone)]
@@ -264,6 +264,9 @@ fn arm(store: &mut Store<StepCtx>, limits: &Limits) {
 
 /// Turn a trap into a failure a person can act on.
 fn classify(error: wasmtime::Error, limits: &Limits, store: &mut Store<StepCtx>) -> Failure {
+    if error.downcast_ref::<KernelDeadline>().is_some() {
+        return Failure::Timeout(limits.timeout);
+    }
     if let Some(limit) = error.downcast_ref::<OutputLimit>() {
         return Failure::Output(limit.to_string());
     }

@@ -132,6 +132,13 @@ pub struct PluginRef {
     pub sha256: Option<String>,
 }
 
+impl PipelineSpec {
+    /// The steps' names, in manifest order.
+    pub fn step_names(&self) -> Vec<String> {
+        self.steps.iter().map(|s| s.name.clone()).collect()
+    }
+}
+
 /// A data file or folder.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -318,6 +325,15 @@ impl Manifest {
         };
         manifest.order = manifest.validate()?;
         Ok(manifest)
+    }
+
+    /// The same file with `spec` in place of its own, validated again
+    /// (errors point into the original source).
+    pub fn with_spec(&self, spec: PipelineSpec) -> Result<Manifest, ManifestError> {
+        let mut derived = self.clone();
+        derived.pipeline.spec = spec;
+        derived.order = derived.validate()?;
+        Ok(derived)
     }
 
     /// Resolve a manifest-relative path.

@@ -72,7 +72,7 @@ fn labels(pipeline: &str, stage: Option<usize>) -> BTreeMap<String, String> {
             "app.kubernetes.io/managed-by".into(),
             "weft-operator".into(),
         ),
-        ("weft.dev/pipeline".into(), fit(pipeline, 63)),
+        ("weft.dev/pipeline".into(), pipeline_label(pipeline)),
     ]);
     if let Some(stage) = stage {
         labels.insert("app.kubernetes.io/component".into(), "stage".into());
@@ -96,9 +96,20 @@ fn meta(
     }
 }
 
-/// The name of the ConfigMap holding `pipeline`'s manifest.
-fn config_map_name(pipeline: &Pipeline) -> String {
-    fit(&format!("{}-manifest", pipeline.metadata.name), 253)
+/// The name of the ConfigMap holding the manifest of the pipeline `name`.
+pub fn config_map_name(name: &str) -> String {
+    fit(&format!("{name}-manifest"), 253)
+}
+
+/// The name of stage `index`'s Job of the pipeline `name`.
+pub fn job_name(name: &str, index: usize) -> String {
+    fit(&format!("{name}-stage-{index}"), 63)
+}
+
+/// The value of the `weft.dev/pipeline` label of what is made for the
+/// pipeline `name`.
+pub fn pipeline_label(name: &str) -> String {
+    fit(name, 63)
 }
 
 /// The ConfigMap `<pipeline>-manifest` holding the manifest the stage pods run.
@@ -106,7 +117,7 @@ pub fn manifest_config_map(
     pipeline: &Pipeline,
     owner: Option<&Owner>,
 ) -> Result<ConfigMap, serde_yaml::Error> {
-    let name = config_map_name(pipeline);
+    let name = config_map_name(&pipeline.metadata.name);
     Ok(ConfigMap {
         metadata: meta(name, pipeline, None, owner),
         data: Some(BTreeMap::from([(
@@ -235,11 +246,8 @@ fn volumes(pipeline: &Pipeline, config_map: &str) -> Vec<Volume> {
 /// service-account token. The image is `spec.image`, else `image`.
 pub fn stage_job(pipeline: &Pipeline, stage: &Stage, image: &str, owner: Option<&Owner>) -> Job {
     let spec = &pipeline.spec;
-    let name = fit(
-        &format!("{}-stage-{}", pipeline.metadata.name, stage.index),
-        63,
-    );
-    let config_map = config_map_name(pipeline);
+    let name = job_name(&pipeline.metadata.name, stage.index);
+    let config_map = config_map_name(&pipeline.metadata.name);
     let image = spec.image.as_deref().unwrap_or(image);
     let sub_path = spec.storage.as_ref().and_then(|s| s.sub_path.clone());
     let container = container(stage, image, sub_path);
@@ -252,7 +260,9 @@ pub fn stage_job(pipeline: &Pipeline, stage: &Stage, image: &str, owner: Option<
             ttl_seconds_after_finished: spec.ttl_seconds_after_finished.map(|t| t as i32),
             completions: Some(stage.shards as i32),
             parallelism: Some(stage.shards as i32),
-            completion_mode: Some(if indexed { "Indexed" } else { "NonIndexed" }.into()),
+            // Unset is NonIndexed; leaving it out keeps the Jobs of
+            // unsharded stages valid on servers older than 1.21.
+            completion_mode: indexed.then(|| "Indexed".into()),
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
                     labels: Some(labels(&pipeline.metadata.name, Some(stage.index))),

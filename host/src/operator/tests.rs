@@ -90,7 +90,7 @@ fn a_stage_job_is_owned_labelled_and_hardened() {
     assert_eq!(labels["app.kubernetes.io/managed-by"], "weft-operator");
     let spec = j.spec.as_ref().unwrap();
     assert_eq!(spec.backoff_limit, Some(4));
-    assert_eq!(spec.completion_mode.as_deref(), Some("NonIndexed"));
+    assert_eq!(spec.completion_mode, None, "NonIndexed, the default");
     let pod = spec.template.spec.as_ref().unwrap();
     assert_eq!(pod.automount_service_account_token, Some(false));
     assert_eq!(pod.restart_policy.as_deref(), Some("Never"));
@@ -188,4 +188,128 @@ fn the_manifest_config_map_round_trips_and_long_names_fit() {
             .unwrap()
     };
     assert_ne!(name, other, "truncated names stay distinct");
+}
+
+mod progress {
+    use std::collections::BTreeMap;
+
+    use k8s_openapi::api::batch::v1::{Job, JobCondition, JobStatus};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+    use k8s_openapi::jiff::Timestamp;
+
+    use super::super::*;
+    use super::manifest;
+    use crate::manifest::{Phase, PipelineStatus};
+
+    fn at(seconds: i64) -> Time {
+        Time(Timestamp::from_second(seconds).unwrap())
+    }
+
+    /// A Job whose controller wrote `condition` (Complete, Failed) or none.
+    fn job(condition: Option<&str>) -> Job {
+        Job {
+            status: Some(JobStatus {
+                start_time: Some(at(10)),
+                conditions: condition.map(|c| {
+                    vec![JobCondition {
+                        type_: c.into(),
+                        status: "True".into(),
+                        reason: Some("BackoffLimitExceeded".into()),
+                        last_transition_time: Some(at(20)),
+                        ..JobCondition::default()
+                    }]
+                }),
+                ..JobStatus::default()
+            }),
+            ..Job::default()
+        }
+    }
+
+    /// `a` | `b`, `c` on a GPU: two stages.
+    fn look(previous: &PipelineStatus, jobs: &[(usize, Option<&str>)]) -> Observed {
+        let gpu = "resources: { nvidia.com/gpu: 1 }";
+        let m = manifest("", &["", gpu, gpu]);
+        let stages = stages(&m.pipeline.spec, &m.order);
+        let names = m.pipeline.spec.step_names();
+        let jobs: BTreeMap<usize, Job> = jobs.iter().map(|(i, c)| (*i, job(*c))).collect();
+        observe(
+            &stages,
+            &names,
+            previous,
+            &jobs,
+            |s| job_name("churn", s.index),
+            &at(99),
+        )
+    }
+
+    #[test]
+    fn a_new_pipeline_starts_its_first_stage() {
+        let o = look(&PipelineStatus::default(), &[]);
+        assert_eq!(o.start, Some(0));
+        assert_eq!(o.transitions, [Transition::StageStarted(0)]);
+        assert_eq!(o.status.phase, Phase::Running);
+        assert_eq!(o.status.stages[0].start_time, Some(at(99)));
+        assert_eq!(o.status.stages[0].job.as_deref(), Some("churn-stage-0"));
+        assert_eq!(o.status.stages[1].phase, Phase::Pending);
+        assert_eq!((o.status.steps_done, o.status.steps_total), (0, 3));
+    }
+
+    #[test]
+    fn looking_again_at_the_same_jobs_changes_nothing() {
+        let first = look(&PipelineStatus::default(), &[(0, None)]);
+        let again = look(&first.status, &[(0, None)]);
+        assert_eq!(again.status, first.status);
+        assert_eq!((again.start, again.transitions.len()), (None, 0));
+    }
+
+    #[test]
+    fn a_finished_stage_starts_the_next_and_stays_finished_without_its_job() {
+        let running = look(&PipelineStatus::default(), &[(0, None)]).status;
+        let o = look(&running, &[(0, Some("Complete"))]);
+        assert_eq!(o.start, Some(1));
+        assert_eq!(
+            o.transitions,
+            [Transition::StageSucceeded(0), Transition::StageStarted(1)]
+        );
+        assert_eq!(o.status.stages[0].finish_time, Some(at(20)));
+        assert_eq!(o.status.steps_done, 1);
+        // Stage 0's Job is gone (its TTL), stage 1's succeeded.
+        let done = look(&o.status, &[(1, Some("Complete"))]);
+        assert_eq!(done.start, None);
+        assert_eq!(done.status.phase, Phase::Succeeded);
+        assert_eq!(done.status.steps_done, 3);
+        assert_eq!(
+            done.transitions,
+            [Transition::StageSucceeded(1), Transition::PipelineSucceeded]
+        );
+    }
+
+    #[test]
+    fn a_failed_stage_fails_the_pipeline_and_starts_nothing_more() {
+        let running = look(&PipelineStatus::default(), &[(0, None)]).status;
+        let o = look(&running, &[(0, Some("Failed"))]);
+        assert_eq!(o.start, None);
+        assert_eq!(o.status.phase, Phase::Failed);
+        let message = o.status.message.unwrap();
+        assert!(
+            message.contains("stage 0 (steps a) failed: BackoffLimitExceeded"),
+            "{message}"
+        );
+        assert!(
+            message.contains("kubectl logs job/churn-stage-0"),
+            "{message}"
+        );
+        assert!(matches!(
+            &o.transitions[..],
+            [Transition::StageFailed(0, _)]
+        ));
+    }
+
+    #[test]
+    fn a_deleted_running_job_is_started_again() {
+        let running = look(&PipelineStatus::default(), &[(0, None)]).status;
+        let o = look(&running, &[]);
+        assert_eq!(o.start, Some(0));
+        assert_eq!(o.transitions, [Transition::StageStarted(0)]);
+    }
 }

@@ -197,6 +197,12 @@ pub struct OutputLimit {
     pub limit: u64,
 }
 
+/// A GPU kernel ran into the step's deadline (`limits.timeoutSeconds`),
+/// which bounds each dispatch as it bounds the step.
+#[derive(Debug, thiserror::Error)]
+#[error("a GPU kernel ran into the step's deadline")]
+pub struct KernelDeadline;
+
 impl StepCtx {
     /// Fresh host state for step `step` with `limits`, read-only `grants`
     /// and the process's `compute` device.

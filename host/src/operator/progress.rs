@@ -1,0 +1,243 @@
+//! Where a pipeline stands, worked out from the status written last time and
+//! the Jobs that exist now: each stage's phase, the stage to start next, the
+//! transitions worth an Event. Pure, so reconcile is idempotent by design.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+use super::Stage;
+use crate::manifest::{Phase, PipelineStatus, StageStatus, StepStatus};
+
+/// What a stage's Job says.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobState {
+    /// No Job.
+    Missing,
+    /// Created, not finished.
+    Running { start: Option<Time> },
+    /// Every completion succeeded.
+    Succeeded {
+        start: Option<Time>,
+        finish: Option<Time>,
+    },
+    /// Retries or the deadline are exhausted.
+    Failed {
+        start: Option<Time>,
+        finish: Option<Time>,
+        message: String,
+    },
+}
+
+impl JobState {
+    /// The state of `job`, from its conditions (as the Job controller
+    /// writes them) or its count of succeeded pods.
+    pub fn of(job: Option<&Job>) -> JobState {
+        let Some(job) = job else {
+            return JobState::Missing;
+        };
+        let status = job.status.clone().unwrap_or_default();
+        let start = status
+            .start_time
+            .clone()
+            .or_else(|| job.metadata.creation_timestamp.clone());
+        let condition = |kind: &str| {
+            status
+                .conditions
+                .iter()
+                .flatten()
+                .find(|c| c.type_ == kind && c.status == "True")
+                .cloned()
+        };
+        if let Some(failed) = condition("Failed") {
+            let message = [failed.reason, failed.message]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(": ");
+            return JobState::Failed {
+                start,
+                finish: failed.last_transition_time,
+                message,
+            };
+        }
+        let completions = job.spec.as_ref().and_then(|s| s.completions).unwrap_or(1);
+        let complete = condition("Complete");
+        if complete.is_some() || status.succeeded.unwrap_or(0) >= completions {
+            let finish = status
+                .completion_time
+                .or_else(|| complete.and_then(|c| c.last_transition_time));
+            return JobState::Succeeded { start, finish };
+        }
+        JobState::Running { start }
+    }
+}
+
+/// Something that happened, worth an Event on the Pipeline.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Transition {
+    /// A stage's Job is (re)created.
+    StageStarted(usize),
+    /// A stage succeeded.
+    StageSucceeded(usize),
+    /// A stage failed, and why.
+    StageFailed(usize, String),
+    /// Every stage succeeded.
+    PipelineSucceeded,
+}
+
+/// The outcome of looking at a pipeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observed {
+    /// The status to write (conditions and generation are the caller's).
+    pub status: PipelineStatus,
+    /// The stage whose Job must be created (again, if it was deleted).
+    pub start: Option<usize>,
+    /// What changed since `previous`.
+    pub transitions: Vec<Transition>,
+}
+
+/// Where the stages stand: a stage the previous status says finished stays
+/// finished (its Job may be gone after its TTL); otherwise its Job decides.
+/// The first stage without a Job whose predecessors all succeeded is the
+/// one to start. `steps` names the pipeline's steps by index.
+pub fn observe(
+    stages: &[Stage],
+    steps: &[String],
+    previous: &PipelineStatus,
+    jobs: &BTreeMap<usize, Job>,
+    job_name: impl Fn(&Stage) -> String,
+    now: &Time,
+) -> Observed {
+    let mut out = Observed {
+        status: PipelineStatus::default(),
+        start: None,
+        transitions: Vec::new(),
+    };
+    let mut blocked = false;
+    for stage in stages {
+        let before = previous
+            .stages
+            .get(stage.index)
+            .filter(|s| s.index as usize == stage.index);
+        let mut status = StageStatus {
+            index: stage.index as u32,
+            steps: stage.steps.iter().map(|&i| steps[i].clone()).collect(),
+            job: Some(job_name(stage)),
+            ..before.cloned().unwrap_or_default()
+        };
+        let finished = matches!(
+            before.map(|b| b.phase),
+            Some(Phase::Succeeded | Phase::Failed)
+        );
+        if !finished {
+            status.phase = Phase::Pending;
+            if !blocked {
+                apply(&mut status, JobState::of(jobs.get(&stage.index)), now);
+                if status.phase == Phase::Running && jobs.get(&stage.index).is_none() {
+                    out.start = Some(stage.index);
+                }
+            }
+        }
+        let was = before.map(|b| b.phase).unwrap_or_default();
+        if status.phase != was || out.start == Some(stage.index) {
+            out.transitions.extend(transition(stage.index, &status));
+        }
+        blocked |= status.phase != Phase::Succeeded;
+        out.status.stages.push(status);
+    }
+    summarise(&mut out.status, steps.len());
+    let done = out.status.phase == Phase::Succeeded;
+    if done && previous.phase != Phase::Succeeded {
+        out.transitions.push(Transition::PipelineSucceeded);
+    }
+    out
+}
+
+/// The stage's phase and times from its Job; a missing Job is started now.
+fn apply(status: &mut StageStatus, job: JobState, now: &Time) {
+    match job {
+        JobState::Missing => {
+            status.phase = Phase::Running;
+            status.start_time.get_or_insert_with(|| now.clone());
+        }
+        JobState::Running { start } => {
+            status.phase = Phase::Running;
+            status.start_time = start.or(status.start_time.take());
+        }
+        JobState::Succeeded { start, finish } => {
+            status.phase = Phase::Succeeded;
+            status.start_time = start.or(status.start_time.take());
+            status.finish_time = finish.or_else(|| Some(now.clone()));
+        }
+        JobState::Failed {
+            start,
+            finish,
+            message,
+        } => {
+            status.phase = Phase::Failed;
+            status.start_time = start.or(status.start_time.take());
+            status.finish_time = finish.or_else(|| Some(now.clone()));
+            status.message = Some(message);
+        }
+    }
+}
+
+fn transition(index: usize, status: &StageStatus) -> Option<Transition> {
+    match status.phase {
+        Phase::Running => Some(Transition::StageStarted(index)),
+        Phase::Succeeded => Some(Transition::StageSucceeded(index)),
+        Phase::Failed => Some(Transition::StageFailed(
+            index,
+            status.message.clone().unwrap_or_default(),
+        )),
+        Phase::Pending => None,
+    }
+}
+
+/// Pipeline phase, step entries and counts from the stages.
+fn summarise(status: &mut PipelineStatus, total: usize) {
+    let phases: Vec<Phase> = status.stages.iter().map(|s| s.phase).collect();
+    status.phase = if phases.contains(&Phase::Failed) {
+        Phase::Failed
+    } else if phases.iter().all(|p| *p == Phase::Succeeded) {
+        Phase::Succeeded
+    } else if phases.contains(&Phase::Running) {
+        Phase::Running
+    } else {
+        Phase::Pending
+    };
+    status.message = status
+        .stages
+        .iter()
+        .find(|s| s.phase == Phase::Failed)
+        .map(|s| {
+            format!(
+                "stage {} (steps {}) failed: {}; see `kubectl logs job/{}`",
+                s.index,
+                s.steps.join(", "),
+                s.message.as_deref().unwrap_or("no reason given"),
+                s.job.as_deref().unwrap_or_default()
+            )
+        });
+    status.steps = status
+        .stages
+        .iter()
+        .flat_map(|stage| {
+            stage.steps.iter().map(|name| StepStatus {
+                name: name.clone(),
+                phase: stage.phase,
+                start_time: stage.start_time.clone(),
+                finish_time: stage.finish_time.clone(),
+                ..StepStatus::default()
+            })
+        })
+        .collect();
+    status.steps_total = total as u32;
+    status.steps_done = status
+        .steps
+        .iter()
+        .filter(|s| s.phase == Phase::Succeeded)
+        .count() as u32;
+}

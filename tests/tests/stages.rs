@@ -1,0 +1,108 @@
+//! `weft run --stage N`, what a cluster stage pod runs: stage after stage on
+//! the hand-offs gives the output of one whole run.
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Float64Array};
+use arrow::record_batch::RecordBatch;
+use serde_json::json;
+use weft_tests::*;
+
+/// Rows of the input: x with some nulls, y.
+const ROWS: usize = 500;
+
+/// impute(x) | scale(x), scale(y) on another resource class: two stages.
+fn pipeline(dir: &Workdir) -> std::path::PathBuf {
+    let x: Vec<Option<f64>> = (0..ROWS)
+        .map(|i| (i % 7 != 0).then(|| (i as f64 * 0.37).sin() * 10.0))
+        .collect();
+    let y: Vec<f64> = (0..ROWS).map(|i| (i * 13 % 29) as f64).collect();
+    let batch = RecordBatch::try_from_iter([
+        ("x", Arc::new(Float64Array::from(x)) as ArrayRef),
+        ("y", Arc::new(Float64Array::from(y)) as ArrayRef),
+    ])
+    .unwrap();
+    write_parquet(&dir.join("in.parquet"), &batch);
+    let big = "resources: { cpu: 2, memory: 1Gi }";
+    Pipeline::new("in.parquet")
+        .plugin("impute", &plugin("impute"))
+        .plugin("scale", &plugin("scale"))
+        .step(
+            "fill",
+            "impute",
+            json!({"columns": ["x"], "strategy": "mean"}),
+            "",
+        )
+        .step(
+            "scale-x",
+            "scale",
+            json!({"columns": ["x"], "method": "standard"}),
+            &format!("needs: [fill], {big}"),
+        )
+        .step(
+            "scale-y",
+            "scale",
+            json!({"columns": ["y"], "method": "minmax"}),
+            &format!("needs: [scale-x], {big}"),
+        )
+        .write(dir, "pipeline.yaml")
+}
+
+#[test]
+fn stage_runs_one_after_another_equal_one_whole_run() {
+    let whole = Workdir::new();
+    let manifest = pipeline(&whole);
+    whole.run(&manifest, &[]).ok();
+
+    let staged = Workdir::new();
+    let manifest = pipeline(&staged);
+    staged.run(&manifest, &["--stage", "0"]).ok();
+    // Stage 0 leaves its hand-off: data, report and the fitted state.
+    for file in ["data.parquet", "report.json", "state/fill.bin"] {
+        assert!(
+            staged.join("weft-stages/0").join(file).is_file(),
+            "{file}: {:?}",
+            files_under(staged.path())
+        );
+    }
+    assert!(!staged.join("out").exists(), "stage 0 wrote the output");
+    let report = read_json(&staged.join("weft-stages/0/report.json"));
+    let steps: Vec<&str> = report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(steps, ["fill"]);
+
+    staged.run(&manifest, &["--stage", "1"]).ok();
+    let report = read_json(&staged.join("out/report.json"));
+    assert_eq!(report["steps"].as_array().unwrap().len(), 2, "{report:#}");
+    assert!(staged.join("out/state/scale-y.bin").is_file());
+    assert_eq!(
+        read_parquet(&staged.join("out/data.parquet")),
+        read_parquet(&whole.join("out/data.parquet")),
+        "the staged output differs from the whole run's"
+    );
+}
+
+#[test]
+fn a_stage_that_does_not_exist_is_named_with_the_ones_that_do() {
+    let dir = Workdir::new();
+    let manifest = pipeline(&dir);
+    dir.run(&manifest, &["--stage", "2"]).failed().stderr_has(&[
+        "stage 2 does not exist",
+        "2 stage(s), 0 to 1",
+        "weft plan",
+    ]);
+    assert_no_outputs(&dir.join("out"));
+}
+
+#[test]
+fn a_later_stage_before_its_hand_off_exists_says_which_file_is_missing() {
+    let dir = Workdir::new();
+    let manifest = pipeline(&dir);
+    dir.run(&manifest, &["--stage", "1"])
+        .failed()
+        .stderr_has(&["weft-stages/0/data.parquet"]);
+}
