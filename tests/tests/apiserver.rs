@@ -424,6 +424,51 @@ impl Server {
         );
     }
 
+    /// A pod of the stage Job `job` of `pipeline`, with `status` written
+    /// as a kubelet (or the scheduler) would: no kubelet runs it.
+    fn pod(&self, pipeline: &str, job: &str, status: &Value) {
+        let pod = format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{ name: {job}-x1, namespace: ml, labels: \
+             {{ job-name: {job}, weft.dev/pipeline: {pipeline}, app.kubernetes.io/managed-by: weft-operator }} }}\n\
+             spec: {{ containers: [{{ name: weft, image: weft:test }}] }}\n"
+        );
+        expect(
+            self.call(
+                &self.admin(),
+                "POST",
+                "/api/v1/namespaces/ml/pods",
+                Some(&pod),
+            ),
+            201,
+        );
+        let path = format!("/api/v1/namespaces/ml/pods/{job}-x1/status");
+        let body = serde_json::json!({ "status": status }).to_string();
+        expect(self.call(&self.admin(), "PATCH", &path, Some(&body)), 200);
+    }
+
+    /// A pod of Job `job` of `pipeline` that ended leaving `summary` as its
+    /// termination message.
+    fn pod_ended(&self, pipeline: &str, job: &str, exit_code: i32, summary: &Value) {
+        let now = "2026-12-01T00:00:00Z";
+        let status = serde_json::json!({
+            "phase": if exit_code == 0 { "Succeeded" } else { "Failed" },
+            "containerStatuses": [{
+                "name": "weft", "image": "weft:test", "imageID": "", "ready": false, "restartCount": 0,
+                "state": {"terminated": {
+                    "exitCode": exit_code, "message": summary.to_string(),
+                    "startedAt": now, "finishedAt": now
+                }}
+            }]
+        });
+        self.pod(pipeline, job, &status);
+    }
+
+    /// Wait for Job `name` and complete it.
+    fn finish_job_when_made(&self, name: &str) {
+        eventually(name, || self.get(&format!("{JOBS}/{name}")));
+        self.finish_job(name, "Complete", "Completed");
+    }
+
     /// The reasons of the Events about Pipeline `name`.
     fn event_reasons(&self, name: &str) -> Vec<String> {
         let events = self
@@ -510,7 +555,14 @@ fn the_operator_runs_pipelines_on_a_real_api_server() {
     assert_eq!(status["stages"][0]["phase"], "Running");
     assert_eq!(status["stages"][1]["phase"], "Pending");
 
-    // Stage 0 succeeds: stage 1 starts.
+    // Stage 0 succeeds (its pod found its outputs there already): stage 1
+    // starts, and stage 0's rows and metrics reach the status.
+    let summary = serde_json::json!({"cacheHit": true, "steps": [
+        {"name": "fill", "phase": "Succeeded", "rowsOut": 500},
+        {"name": "norm", "phase": "Succeeded", "rowsOut": 500,
+         "metrics": [{"name": "mean", "labels": {"column": "x"}, "value": 0.25}]}
+    ]});
+    server.pod_ended("two", "two-stage-0", 0, &summary);
     server.finish_job("two-stage-0", "Complete", "Completed");
     let job1 = eventually("stage 1's Job", || {
         server.get(&format!("{JOBS}/two-stage-1"))
@@ -520,6 +572,10 @@ fn the_operator_runs_pipelines_on_a_real_api_server() {
     assert_eq!(status["stages"][0]["phase"], "Succeeded");
     assert_eq!(status["stages"][1]["phase"], "Running");
     assert_eq!(status["steps"][0]["phase"], "Succeeded");
+    assert_eq!(status["stages"][0]["cacheHit"], true, "{status:#}");
+    assert_eq!(status["steps"][0]["rowsOut"], 500);
+    assert_eq!(status["steps"][1]["metrics"][0]["value"], 0.25);
+    assert_eq!(status["steps"][1]["metrics"][0]["labels"]["column"], "x");
 
     // A deleted Job is made again.
     let first_uid = job1["metadata"]["uid"].clone();
@@ -601,17 +657,30 @@ fn the_operator_runs_pipelines_on_a_real_api_server() {
     let still = server.get(&format!("{JOBS}/three-stage-0")).unwrap();
     assert_eq!(still["metadata"]["uid"], three["metadata"]["uid"]);
 
-    // Stage 1 fails for good: so does the Pipeline, saying where.
+    // Stage 1 fails for good, on a gate (weft exits 3): so does the
+    // Pipeline, saying which stage and gate.
+    let gate = serde_json::json!({"steps": [{"name": "score", "phase": "Succeeded", "rowsOut": 500,
+        "gates": [{"metric": "r2", "value": 0.5, "min": 0.9, "passed": false}]}]});
+    server.pod_ended("two", "two-stage-1", 3, &gate);
     server.finish_job("two-stage-1", "Failed", "BackoffLimitExceeded");
     let status = server.status_until("two", "Failed", |s| s["phase"] == "Failed");
     let message = status["message"].as_str().unwrap();
-    assert!(message.contains("stage 1 (steps score)"), "{message}");
-    assert!(message.contains("BackoffLimitExceeded"), "{message}");
+    assert!(
+        message.contains("stage 1 (steps score) failed: gate failed"),
+        "{message}"
+    );
+    assert!(message.contains("r2 = 0.5, needs >= 0.9"), "{message}");
+    assert_eq!(status["steps"][2]["gates"][0]["passed"], false);
     let reasons = eventually("the events", || {
         let r = server.event_reasons("two");
         r.iter().any(|x| x == "StageFailed").then_some(r)
     });
-    for reason in ["StageStarted", "StageSucceeded", "StageFailed"] {
+    for reason in [
+        "StageStarted",
+        "StageSucceeded",
+        "StageFailed",
+        "GateFailed",
+    ] {
         assert!(
             reasons.iter().any(|r| r == reason),
             "{reason} in {reasons:?}"
@@ -666,12 +735,42 @@ fn the_operator_runs_pipelines_on_a_real_api_server() {
     );
     assert!(server.get(&format!("{JOBS}/cycle-stage-0")).is_none());
 
+    // A stage whose pods no node can take fails, its Job removed.
+    let gpus = two_stages("gpus", "standard")
+        .replace("resources: { cpu: 2 }", "resources: { nvidia.com/gpu: 8 }");
+    expect(server.call(&admin, "POST", PIPELINES, Some(&gpus)), 201);
+    server.finish_job_when_made("gpus-stage-0");
+    eventually("gpus' stage 1", || {
+        server.get(&format!("{JOBS}/gpus-stage-1"))
+    });
+    let why = "0/3 nodes are available: 3 Insufficient nvidia.com/gpu.";
+    let stuck = serde_json::json!({"phase": "Pending", "conditions": [{
+        "type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+        "message": why, "lastTransitionTime": "2026-11-30T00:00:00Z"
+    }]});
+    server.pod("gpus", "gpus-stage-1", &stuck);
+    let status = server.status_until("gpus", "Failed", |s| s["phase"] == "Failed");
+    let message = status["message"].as_str().unwrap();
+    assert!(
+        message.contains(
+            "cannot be scheduled (0/3 nodes are available: 3 Insufficient nvidia.com/gpu.)"
+        ),
+        "{message}"
+    );
+    assert!(message.contains("steps score"), "{message}");
+    eventually("the stuck Job removed", || {
+        server
+            .get(&format!("{JOBS}/gpus-stage-1"))
+            .is_none()
+            .then_some(())
+    });
+
     // The operator counts what it did.
     let (code, metrics) = operator.get("/metrics");
     assert_eq!(code, 200);
-    // missing and cycle failed; two and three run.
+    // missing, cycle and gpus failed; two and three run.
     for line in [
-        "weft_operator_pipelines{phase=\"Failed\"} 2",
+        "weft_operator_pipelines{phase=\"Failed\"} 3",
         "weft_operator_pipelines{phase=\"Running\"} 2",
     ] {
         assert!(metrics.lines().any(|l| l == line), "{line} in {metrics}");

@@ -245,6 +245,7 @@ fn rbac_is_exactly_least_privilege() {
             "configmaps",
             &["get", "list", "watch", "create", "patch", "delete"],
         ),
+        rule("", "pods", &["get", "list", "watch"]),
         rule("events.k8s.io", "events", &["create", "patch"]),
     ]);
     assert_eq!(cluster, expected);

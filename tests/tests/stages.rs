@@ -106,3 +106,78 @@ fn a_later_stage_before_its_hand_off_exists_says_which_file_is_missing() {
         .failed()
         .stderr_has(&["weft-stages/0/data.parquet"]);
 }
+
+#[test]
+fn a_run_whose_outputs_are_there_already_is_not_run_again() {
+    let dir = Workdir::new();
+    let manifest = pipeline(&dir);
+    dir.run(&manifest, &[]).ok();
+    let first = std::fs::read(dir.join("out/report.json")).unwrap();
+    let key = read_json(&dir.join("out/report.json"))["cacheKey"].clone();
+    assert_eq!(key.as_str().map(str::len), Some(64), "{key}");
+
+    // Same inputs: nothing runs, nothing is rewritten but metrics.prom.
+    dir.run(&manifest, &[])
+        .ok()
+        .stderr_has(&["up to date", "--no-cache"]);
+    assert_eq!(std::fs::read(dir.join("out/report.json")).unwrap(), first);
+
+    // --no-cache runs it: a new report, the same key and outputs.
+    dir.run(&manifest, &["--no-cache"])
+        .ok()
+        .never_says("up to date");
+    let report = read_json(&dir.join("out/report.json"));
+    assert_ne!(serde_json::to_vec_pretty(&report).unwrap(), first);
+    assert_eq!(report["cacheKey"], key);
+
+    // A changed state file is not the outputs the report describes.
+    std::fs::write(dir.join("out/state/fill.bin"), b"tampered").unwrap();
+    dir.run(&manifest, &[]).ok().never_says("up to date");
+    // Nor is a run on other data.
+    write_parquet(
+        &dir.join("in.parquet"),
+        &read_parquet(&dir.join("out/data.parquet")),
+    );
+    dir.run(&manifest, &[]).ok().never_says("up to date");
+    assert_ne!(read_json(&dir.join("out/report.json"))["cacheKey"], key);
+}
+
+#[test]
+fn stage_runs_again_skip_the_stages_that_finished() {
+    let dir = Workdir::new();
+    let manifest = pipeline(&dir);
+    dir.run(&manifest, &["--stage", "0"]).ok();
+    dir.run(&manifest, &["--stage", "1"]).ok();
+    let output = std::fs::read(dir.join("out/data.parquet")).unwrap();
+    // A re-run, as after a failure further on: both stages find their outputs.
+    dir.run(&manifest, &["--stage", "0"])
+        .ok()
+        .stderr_has(&["up to date", "weft-stages/0"]);
+    dir.run(&manifest, &["--stage", "1"])
+        .ok()
+        .stderr_has(&["up to date"]);
+    assert_eq!(std::fs::read(dir.join("out/data.parquet")).unwrap(), output);
+}
+
+#[test]
+fn a_stage_leaves_a_summary_of_its_steps_or_its_error() {
+    let dir = Workdir::new();
+    let manifest = pipeline(&dir);
+    let file = dir.join("summary.json");
+    let summary_file = file.to_str().unwrap();
+    dir.run(&manifest, &["--stage", "0", "--summary-file", summary_file])
+        .ok();
+    let summary = read_json(&file);
+    assert_eq!(summary["steps"][0]["name"], "fill");
+    assert_eq!(summary["steps"][0]["rowsOut"], ROWS);
+    assert!(summary.get("cacheHit").is_none(), "{summary}");
+    dir.run(&manifest, &["--stage", "0", "--summary-file", summary_file])
+        .ok();
+    assert_eq!(read_json(&file)["cacheHit"], true);
+    // Stage 1 without its hand-off fails: the summary carries the error.
+    std::fs::remove_dir_all(dir.join("weft-stages")).unwrap();
+    dir.run(&manifest, &["--stage", "1", "--summary-file", summary_file])
+        .failed();
+    let error = read_json(&file)["error"].as_str().unwrap().to_owned();
+    assert!(error.contains("weft-stages/0/data.parquet"), "{error}");
+}

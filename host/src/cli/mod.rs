@@ -10,10 +10,10 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
-use crate::exec::{self, Progress, RunError, RunOptions};
+use crate::exec::{self, Progress, RunError, RunOptions, RunReport};
 use crate::manifest::Manifest;
 use crate::monitor;
-use crate::operator;
+use crate::operator::{self, StageSummary};
 use crate::plugin::{Cache, Plugin};
 use crate::sandbox::{PoolSize, Sandbox};
 use weft_gpu::Choice;
@@ -50,7 +50,9 @@ enum Command {
         /// Worker threads for the transform pass (default: spec.workers, else all cores).
         #[arg(long)]
         workers: Option<usize>,
-        /// Compile plugins without the on-disk cache.
+        /// Run even when the output folder holds this very run's outputs
+        /// (same input, plugins, configs and states: its report's cacheKey),
+        /// and compile plugins without the on-disk cache.
         #[arg(long)]
         no_cache: bool,
         /// No progress bar and no summary table.
@@ -72,6 +74,12 @@ enum Command {
         /// writing weft-stages/N/ or, for the last stage, the output.
         #[arg(long, value_name = "N")]
         stage: Option<usize>,
+        /// Also write a JSON summary of the run (rows, metrics and gates per
+        /// step, whether the outputs were reused, or the error), at most 4
+        /// KiB: what a stage pod leaves in /dev/termination-log for the
+        /// operator.
+        #[arg(long, value_name = "FILE")]
+        summary_file: Option<PathBuf>,
     },
     /// Show the metrics and gates of a finished run (its OUTPUT folder or report.json).
     Report {
@@ -163,6 +171,7 @@ impl Cli {
                 pushgateway,
                 compute,
                 stage,
+                summary_file,
             } => {
                 let options = RunOptions {
                     state_dir: state,
@@ -171,7 +180,16 @@ impl Cli {
                     no_cache,
                     compute,
                 };
-                run(&manifest, stage, &options, quiet, pushgateway.as_deref())
+                let ran = run(&manifest, stage, &options, quiet, pushgateway.as_deref());
+                if let Some(file) = summary_file {
+                    let summary = match &ran {
+                        Ok((_, report)) => StageSummary::of_report(report),
+                        Err(e) => StageSummary::of_error(&format!("{e:#}")),
+                    };
+                    std::fs::write(&file, summary.to_json())
+                        .with_context(|| format!("writing the summary to {}", file.display()))?;
+                }
+                ran.map(|(code, _)| code)
             }
             Command::Validate { manifest } => validate(&manifest),
             Command::MergeStates {
@@ -214,13 +232,14 @@ fn plan(path: &Path, objects: bool, image: &str) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `weft run`: its exit code and report.
 fn run(
     path: &Path,
     stage: Option<usize>,
     options: &RunOptions,
     quiet: bool,
     gateway: Option<&str>,
-) -> Result<ExitCode> {
+) -> Result<(ExitCode, RunReport)> {
     let started = Instant::now();
     let mut manifest = Manifest::load(path)?;
     if let Some(n) = stage {
@@ -247,6 +266,13 @@ fn run(
             return Err(e.into());
         }
     };
+    // Said even under --quiet: the outputs were not recomputed.
+    if report.cache_hit {
+        eprintln!(
+            "up to date: {} holds this run's outputs (same input, plugins, configs and states); --no-cache runs it again",
+            out.dir.display()
+        );
+    }
     let exposition = monitor::of_run(&report);
     crate::data::write_atomic(
         &out.dir.join("metrics.prom"),
@@ -268,9 +294,9 @@ fn run(
         );
     }
     if failed.is_empty() {
-        Ok(ExitCode::SUCCESS)
+        Ok((ExitCode::SUCCESS, report))
     } else {
-        Ok(ExitCode::from(EXIT_GATE))
+        Ok((ExitCode::from(EXIT_GATE), report))
     }
 }
 

@@ -43,6 +43,10 @@ pub struct Args {
     /// This replica's name in the Lease and in Events (the pod name).
     #[arg(long, env = "POD_NAME")]
     identity: Option<String>,
+    /// Seconds a stage's pods may find no node (the scheduler reports them
+    /// Unschedulable) before the stage and its Pipeline fail.
+    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
+    unschedulable_seconds: u64,
 }
 
 /// Run the operator until SIGTERM or Ctrl-C.
@@ -94,6 +98,7 @@ async fn operate(args: Args) -> Result<ExitCode> {
         namespace: args.namespace,
         image: args.image,
         instance: Some(identity),
+        unschedulable: Duration::from_secs(args.unschedulable_seconds),
     };
     let controller = operator::run(client, options, metrics, shutdown());
     match lost {

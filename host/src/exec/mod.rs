@@ -6,6 +6,7 @@ mod gate;
 mod instance;
 mod pass;
 mod report;
+mod reuse;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -395,12 +396,25 @@ impl Prepared {
     }
 
     /// Run the pipeline: fit passes, the transform pass, then outputs.
+    /// When the output folder already holds this very run's outputs (see
+    /// [`reuse`]), returns their report, marked `cache_hit`, unless
+    /// `options.no_cache`.
     pub fn run(&self, options: &RunOptions, progress: &Progress) -> Result<RunReport, RunError> {
         let started = Instant::now();
         let mut states = match &options.state_dir {
             Some(dir) => self.load_states(dir)?,
             None => vec![None; self.steps.len()],
         };
+        let key = reuse::key(self, &states);
+        if let Some(key) = key.as_deref().filter(|_| !options.no_cache) {
+            if let Some(report) = reuse::earlier(&self.output(), key) {
+                tracing::info!(key, "the output folder holds this run's outputs");
+                return Ok(RunReport {
+                    cache_hit: true,
+                    ..report
+                });
+            }
+        }
         let mut stats = vec![report::StepStats::default(); self.steps.len()];
         loop {
             let targets: Vec<usize> = self
@@ -461,7 +475,9 @@ impl Prepared {
                 .collect();
         }
         let rows = done.finish()?;
-        let report = report::build(self, &out, &states, stats, metrics, rows, started.elapsed());
+        let mut report =
+            report::build(self, &out, &states, stats, metrics, rows, started.elapsed());
+        report.cache_key = key;
         report::write(self, &out, &report, &states)?;
         Ok(report)
     }

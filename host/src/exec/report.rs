@@ -180,6 +180,13 @@ pub struct RunReport {
     pub gpu_transfers: Option<GpuTransfers>,
     /// Steps in execution order.
     pub steps: Vec<StepReport>,
+    /// Digest of everything the outputs depend on: a later run with the
+    /// same key finds them here and does not run again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_key: Option<String>,
+    /// This report is an earlier run's, whose outputs were reused.
+    #[serde(skip)]
+    pub cache_hit: bool,
 }
 
 impl RunReport {
@@ -249,6 +256,8 @@ pub(super) fn build(
             .filter(|d| d.info().kind != weft_gpu::Kind::CpuFallback)
             .map(|d| GpuTransfers::from(d.transfers())),
         steps,
+        cache_key: None,
+        cache_hit: false,
     }
 }
 

@@ -83,6 +83,10 @@ pub struct PipelineStatus {
     /// The `.metadata.generation` this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+    /// Digest of the spec the current run executes (its manifest ConfigMap
+    /// carries the same); stage phases of another digest are another run's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec_digest: Option<String>,
     /// Standard conditions (`Ready`, `SpecAccepted`, ...).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,

@@ -10,12 +10,13 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PropagationPolicy};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
@@ -23,8 +24,8 @@ use sha2::{Digest, Sha256};
 
 use super::jobs::{config_map_name, job_name, pipeline_label};
 use super::metrics::Metrics;
-use super::progress::{observe, Transition};
-use super::{manifest_config_map, stage_job, stages, Owner};
+use super::progress::{fail, failed_gates, observe, record, unschedulable, Observed, Transition};
+use super::{manifest_config_map, stage_job, stages, Owner, StageSummary};
 use crate::manifest::{
     Manifest, ObjectMeta, Phase, Pipeline, PipelineResource, PipelineStatus, API_VERSION,
 };
@@ -48,6 +49,8 @@ pub struct Context {
     pub recorder: Recorder,
     /// Counters behind `/metrics`.
     pub metrics: Arc<Metrics>,
+    /// How long a stage's pods may find no node before the stage fails.
+    pub unschedulable: Duration,
 }
 
 /// Why a reconcile failed; retried by [`error_policy`].
@@ -123,7 +126,7 @@ pub async fn reconcile(
     let ns = p.namespace().unwrap_or_else(|| "default".into());
     let name = p.name_any();
     let generation = p.metadata.generation;
-    let mut previous = p.status.clone().unwrap_or_default();
+    let previous = p.status.clone().unwrap_or_default();
     let doc = document(p);
     let text = serde_yaml::to_string(&doc).map_err(|e| render("the manifest", e))?;
     let manifest = match Manifest::parse(Path::new(MANIFEST_PATH), text.clone()) {
@@ -149,7 +152,6 @@ pub async fn reconcile(
         }
         Some((held, _)) if held != wanted => {
             restart(&config_maps, &jobs_api, &name).await?;
-            previous = PipelineStatus::default();
             manifest
         }
         _ => manifest,
@@ -158,19 +160,26 @@ pub async fn reconcile(
         name: name.clone(),
         uid: p.uid().unwrap_or_default(),
     };
+    let running = digest_of(&manifest)?;
     let mut cm = manifest_config_map(&manifest.pipeline, Some(&owner))
         .map_err(|e| render("the manifest ConfigMap", e))?;
     cm.annotations_mut()
-        .insert(SPEC_DIGEST.into(), digest_of(&manifest)?);
+        .insert(SPEC_DIGEST.into(), running.clone());
     apply(&config_maps, &config_map_name(&name), &cm).await?;
+    // What the status says of another run's stages (or a stale copy of it)
+    // does not count for this one.
+    let this_run = match previous.spec_digest.as_deref() == Some(running.as_str()) {
+        true => previous.clone(),
+        false => PipelineStatus::default(),
+    };
     let stages = stages(&manifest.pipeline.spec, &manifest.order);
     let step_names = manifest.pipeline.spec.step_names();
     let jobs = owned_jobs(&jobs_api, &name, Some(&owner.uid)).await?;
     let now = Time(Timestamp::now());
-    let observed = observe(
+    let mut observed = observe(
         &stages,
         &step_names,
-        &previous,
+        &this_run,
         &jobs,
         |s| job_name(&name, s.index),
         &now,
@@ -180,11 +189,31 @@ pub async fn reconcile(
         let job = stage_job(&manifest.pipeline, &stages[n], &ctx.image, Some(&owner));
         apply(&jobs_api, &job_name(&name, n), &job).await?;
     }
+    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
+    if let Some(stuck) = stuck_stage(&observed, &pods, &name, &now, ctx.unschedulable).await? {
+        jobs_api
+            .delete(&job_name(&name, stuck.0), &background())
+            .await?;
+        let t = fail(&mut observed.status, stuck.0, stuck.1, &now);
+        observed.transitions.push(t);
+    }
     for t in &observed.transitions {
-        publish(&ctx, p, t, &stages_steps(&observed.status, t)).await;
+        if let Transition::StageSucceeded(n) | Transition::StageFailed(n, _) = t {
+            if let Some(summary) = pod_summary(&pods, &job_name(&name, *n)).await? {
+                record(&mut observed.status, *n, &summary);
+                for gate in failed_gates(&summary) {
+                    let note = format!("stage {n}: {gate}");
+                    send(&ctx, p, event(EventType::Warning, "GateFailed", &note)).await;
+                }
+            }
+        }
+    }
+    for t in &observed.transitions {
+        publish(&ctx, p, t, &observed.status).await;
     }
     let mut status = observed.status;
     status.observed_generation = generation;
+    status.spec_digest = Some(running);
     let (ok, reason, message) = accepted;
     status.conditions = vec![
         condition(&previous, "SpecAccepted", ok, reason, message, generation),
@@ -323,67 +352,132 @@ async fn refuse(
         ..PipelineStatus::default()
     };
     if previous.message.as_deref() != Some(message.as_str()) {
-        let event = Event {
-            type_: EventType::Warning,
-            reason: "InvalidSpec".into(),
-            note: Some(clip(&message)),
-            action: "Validate".into(),
-            secondary: None,
-        };
-        send(ctx, p, event).await;
+        send(ctx, p, event(EventType::Warning, "InvalidSpec", &message)).await;
     }
     let ns = p.namespace().unwrap_or_else(|| "default".into());
     write_status(ctx, p, &ns, &status).await?;
     Ok(Action::await_change())
 }
 
-/// The steps of the stage a transition is about, for its Event.
-fn stages_steps(status: &PipelineStatus, t: &Transition) -> String {
-    let index = match t {
-        Transition::StageStarted(n)
-        | Transition::StageSucceeded(n)
-        | Transition::StageFailed(n, _) => *n,
-        Transition::PipelineSucceeded => return String::new(),
-    };
-    status
-        .stages
-        .get(index)
-        .map(|s| s.steps.join(", "))
-        .unwrap_or_default()
+/// An Event of the reconcile.
+fn event(type_: EventType, reason: &str, note: &str) -> Event {
+    Event {
+        type_,
+        reason: reason.into(),
+        note: Some(clip(note)),
+        action: "Reconcile".into(),
+        secondary: None,
+    }
 }
 
-/// The Event for a transition.
-async fn publish(ctx: &Context, p: &PipelineResource, t: &Transition, steps: &str) {
+/// The Event for a transition; `status` names the stage's steps and, for a
+/// failure, the reason.
+async fn publish(ctx: &Context, p: &PipelineResource, t: &Transition, status: &PipelineStatus) {
+    let steps = |n: &usize| {
+        status
+            .stages
+            .get(*n)
+            .map(|s| s.steps.join(", "))
+            .unwrap_or_default()
+    };
     let (type_, reason, note) = match t {
         Transition::StageStarted(n) => (
             EventType::Normal,
             "StageStarted",
-            format!("stage {n} ({steps}) started"),
+            format!("stage {n} ({}) started", steps(n)),
         ),
-        Transition::StageSucceeded(n) => (
-            EventType::Normal,
-            "StageSucceeded",
-            format!("stage {n} ({steps}) succeeded"),
-        ),
-        Transition::StageFailed(n, why) => (
-            EventType::Warning,
-            "StageFailed",
-            format!("stage {n} ({steps}) failed: {why}"),
-        ),
+        Transition::StageSucceeded(n) => {
+            let reused = status.stages.get(*n).is_some_and(|s| s.cache_hit);
+            let how = if reused {
+                " (outputs reused: cache hit)"
+            } else {
+                ""
+            };
+            (
+                EventType::Normal,
+                "StageSucceeded",
+                format!("stage {n} ({}) succeeded{how}", steps(n)),
+            )
+        }
+        Transition::StageFailed(n, _) => {
+            let why = status
+                .stages
+                .get(*n)
+                .and_then(|s| s.message.clone())
+                .unwrap_or_default();
+            (
+                EventType::Warning,
+                "StageFailed",
+                format!("stage {n} ({}) failed: {why}", steps(n)),
+            )
+        }
         Transition::PipelineSucceeded => (
             EventType::Normal,
             "Succeeded",
             "every stage succeeded".into(),
         ),
     };
-    let event = Event {
-        type_,
-        reason: reason.into(),
-        note: Some(clip(&note)),
-        action: "Reconcile".into(),
-        secondary: None,
+    send(ctx, p, event(type_, reason, &note)).await;
+}
+
+/// The running stage whose pods the scheduler has placed nowhere for
+/// `grace`, with why.
+async fn stuck_stage(
+    observed: &Observed,
+    pods: &Api<Pod>,
+    name: &str,
+    now: &Time,
+    grace: Duration,
+) -> Result<Option<(usize, String)>, OperatorError> {
+    let Some(running) = observed
+        .status
+        .stages
+        .iter()
+        .find(|s| s.phase == Phase::Running && observed.start != Some(s.index as usize))
+    else {
+        return Ok(None);
     };
-    send(ctx, p, event).await;
+    let job = job_name(name, running.index as usize);
+    let list = pods
+        .list(&ListParams::default().labels(&format!("job-name={job}")))
+        .await?;
+    Ok(unschedulable(&list.items, now, grace).map(|why| {
+        let message = format!(
+            "its pods cannot be scheduled ({why}); check the resources, nodeSelector and tolerations of steps {}",
+            running.steps.join(", ")
+        );
+        (running.index as usize, message)
+    }))
+}
+
+/// Delete what depends on the object too, in the background.
+fn background() -> DeleteParams {
+    DeleteParams {
+        propagation_policy: Some(PropagationPolicy::Background),
+        ..DeleteParams::default()
+    }
+}
+
+/// What the newest pod of `job` that ended with a summary left in its
+/// termination message.
+async fn pod_summary(pods: &Api<Pod>, job: &str) -> Result<Option<StageSummary>, OperatorError> {
+    let list = pods
+        .list(&ListParams::default().labels(&format!("job-name={job}")))
+        .await?;
+    let ended = list.items.into_iter().flat_map(|pod| {
+        let statuses = pod
+            .status
+            .and_then(|s| s.container_statuses)
+            .unwrap_or_default();
+        statuses.into_iter().filter_map(|c| {
+            let ended = c.state?.terminated?;
+            let summary = StageSummary::parse(ended.message.as_deref()?)?;
+            Some((ended.finished_at, summary))
+        })
+    });
+    Ok(ended
+        .max_by(|a, b| a.0.cmp(&b.0))
+        .map(|(_, summary)| summary))
 }
 
 /// Publish an Event; a failure is logged, not fatal (Events are best effort).
@@ -438,6 +532,8 @@ pub struct Options {
     pub image: String,
     /// The reporting instance of Events (the pod name).
     pub instance: Option<String>,
+    /// How long a stage's pods may find no node before the stage fails.
+    pub unschedulable: Duration,
 }
 
 /// Watch Pipelines and their Jobs and ConfigMaps, reconciling, until
@@ -448,19 +544,25 @@ pub async fn run(
     metrics: Arc<Metrics>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let (pipelines, jobs, config_maps): (Api<PipelineResource>, Api<Job>, Api<ConfigMap>) =
-        match &options.namespace {
-            Some(ns) => (
-                Api::namespaced(client.clone(), ns),
-                Api::namespaced(client.clone(), ns),
-                Api::namespaced(client.clone(), ns),
-            ),
-            None => (
-                Api::all(client.clone()),
-                Api::all(client.clone()),
-                Api::all(client.clone()),
-            ),
-        };
+    let (pipelines, jobs, config_maps, pods): (
+        Api<PipelineResource>,
+        Api<Job>,
+        Api<ConfigMap>,
+        Api<Pod>,
+    ) = match &options.namespace {
+        Some(ns) => (
+            Api::namespaced(client.clone(), ns),
+            Api::namespaced(client.clone(), ns),
+            Api::namespaced(client.clone(), ns),
+            Api::namespaced(client.clone(), ns),
+        ),
+        None => (
+            Api::all(client.clone()),
+            Api::all(client.clone()),
+            Api::all(client.clone()),
+            Api::all(client.clone()),
+        ),
+    };
     let reporter = Reporter {
         controller: MANAGER.into(),
         instance: options.instance,
@@ -470,11 +572,18 @@ pub async fn run(
         client,
         image: options.image,
         metrics: metrics.clone(),
+        unschedulable: options.unschedulable,
     });
     let managed = watcher::Config::default().labels("app.kubernetes.io/managed-by=weft-operator");
+    // Stage pods say when they cannot be scheduled, and what they reported.
+    let of_pipeline = |pod: Pod| {
+        let name = pod.labels().get("weft.dev/pipeline")?.clone();
+        Some(ObjectRef::new(&name).within(&pod.namespace()?))
+    };
     let controller = Controller::new(pipelines, watcher::Config::default())
         .owns(jobs, managed.clone())
-        .owns(config_maps, managed)
+        .owns(config_maps, managed.clone())
+        .watches(pods, managed, of_pipeline)
         .graceful_shutdown_on(shutdown);
     metrics.watch(controller.store());
     metrics.set_ready();

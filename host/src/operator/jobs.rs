@@ -13,7 +13,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use sha2::{Digest, Sha256};
 
-use super::Stage;
+use super::{Stage, TERMINATION_LOG};
 use crate::manifest::{Pipeline, Resources};
 
 /// The image stage pods run when neither `spec.image` nor the operator sets one.
@@ -179,10 +179,15 @@ fn container(stage: &Stage, image: &str, sub_path: Option<String>) -> Container 
         image: Some(image.to_owned()),
         args: Some(vec![
             "run".into(),
+            "--quiet".into(),
             "--stage".into(),
             stage.index.to_string(),
+            "--summary-file".into(),
+            TERMINATION_LOG.into(),
             format!("{DATA}/{MANIFEST_FILE}"),
         ]),
+        termination_message_path: Some(TERMINATION_LOG.into()),
+        termination_message_policy: Some("FallbackToLogsOnError".into()),
         working_dir: Some(DATA.into()),
         env: Some(vec![EnvVar {
             name: "WEFT_CACHE_DIR".into(),

@@ -10,6 +10,7 @@ mod metrics;
 mod progress;
 mod server;
 mod stages;
+mod summary;
 
 pub use controller::{error_policy, reconcile, run, Context, OperatorError, Options};
 pub use jobs::{config_map_name, job_name, manifest_config_map, stage_job, Owner, DEFAULT_IMAGE};
@@ -18,6 +19,7 @@ pub use metrics::Metrics;
 pub use progress::{observe, JobState, Observed, Transition};
 pub use server::serve;
 pub use stages::{handoff_dir, stage_manifest, stages, Stage, StageError};
+pub use summary::{StageSummary, TERMINATION_LOG};
 
 #[cfg(test)]
 mod tests;

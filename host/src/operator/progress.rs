@@ -4,11 +4,15 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use std::time::Duration;
 
-use super::Stage;
-use crate::manifest::{Phase, PipelineStatus, StageStatus, StepStatus};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::SignedDuration;
+
+use super::{Stage, StageSummary};
+use crate::manifest::{GateStatus, Phase, PipelineStatus, StageStatus, StepStatus};
 
 /// What a stage's Job says.
 #[derive(Debug, Clone, PartialEq)]
@@ -147,7 +151,7 @@ pub fn observe(
         blocked |= status.phase != Phase::Succeeded;
         out.status.stages.push(status);
     }
-    summarise(&mut out.status, steps.len());
+    summarise(&mut out.status, previous, steps.len());
     let done = out.status.phase == Phase::Succeeded;
     if done && previous.phase != Phase::Succeeded {
         out.transitions.push(Transition::PipelineSucceeded);
@@ -196,8 +200,9 @@ fn transition(index: usize, status: &StageStatus) -> Option<Transition> {
     }
 }
 
-/// Pipeline phase, step entries and counts from the stages.
-fn summarise(status: &mut PipelineStatus, total: usize) {
+/// Pipeline phase, step entries and counts from the stages; what the
+/// previous status recorded of each step's run (rows, metrics, gates) stays.
+fn summarise(status: &mut PipelineStatus, previous: &PipelineStatus, total: usize) {
     let phases: Vec<Phase> = status.stages.iter().map(|s| s.phase).collect();
     status.phase = if phases.contains(&Phase::Failed) {
         Phase::Failed
@@ -208,29 +213,20 @@ fn summarise(status: &mut PipelineStatus, total: usize) {
     } else {
         Phase::Pending
     };
-    status.message = status
-        .stages
-        .iter()
-        .find(|s| s.phase == Phase::Failed)
-        .map(|s| {
-            format!(
-                "stage {} (steps {}) failed: {}; see `kubectl logs job/{}`",
-                s.index,
-                s.steps.join(", "),
-                s.message.as_deref().unwrap_or("no reason given"),
-                s.job.as_deref().unwrap_or_default()
-            )
-        });
+    status.message = failure_message(status);
     status.steps = status
         .stages
         .iter()
         .flat_map(|stage| {
-            stage.steps.iter().map(|name| StepStatus {
-                name: name.clone(),
-                phase: stage.phase,
-                start_time: stage.start_time.clone(),
-                finish_time: stage.finish_time.clone(),
-                ..StepStatus::default()
+            stage.steps.iter().map(|name| {
+                let before = previous.steps.iter().find(|s| s.name == *name);
+                StepStatus {
+                    name: name.clone(),
+                    phase: stage.phase,
+                    start_time: stage.start_time.clone(),
+                    finish_time: stage.finish_time.clone(),
+                    ..before.cloned().unwrap_or_default()
+                }
             })
         })
         .collect();
@@ -240,4 +236,117 @@ fn summarise(status: &mut PipelineStatus, total: usize) {
         .iter()
         .filter(|s| s.phase == Phase::Succeeded)
         .count() as u32;
+}
+
+/// Why the pipeline failed: its failed stage, the reason, where to look.
+fn failure_message(status: &PipelineStatus) -> Option<String> {
+    let s = status.stages.iter().find(|s| s.phase == Phase::Failed)?;
+    Some(format!(
+        "stage {} (steps {}) failed: {}; see `kubectl logs job/{}`",
+        s.index,
+        s.steps.join(", "),
+        s.message.as_deref().unwrap_or("no reason given"),
+        s.job.as_deref().unwrap_or_default()
+    ))
+}
+
+/// Record what stage `index`'s pod reported as it ended: rows, metrics and
+/// gates of its steps, a cache hit, and, when it failed, its error or the
+/// gates that failed, which become the stage's (and pipeline's) message.
+pub fn record(status: &mut PipelineStatus, index: usize, summary: &StageSummary) {
+    let Some(stage) = status.stages.get_mut(index) else {
+        return;
+    };
+    stage.cache_hit = summary.cache_hit;
+    let failed_gates = failed_gates(summary);
+    if stage.phase == Phase::Failed {
+        if let Some(error) = &summary.error {
+            stage.message = Some(error.clone());
+        } else if !failed_gates.is_empty() {
+            stage.message = Some(format!("gate failed: {}", failed_gates.join("; ")));
+        }
+    }
+    for reported in &summary.steps {
+        if let Some(step) = status.steps.iter_mut().find(|s| s.name == reported.name) {
+            step.rows_out = reported.rows_out;
+            step.metrics = reported.metrics.clone();
+            step.gates = reported.gates.clone();
+        }
+    }
+    status.message = failure_message(status);
+}
+
+/// The failed gates of a summary, in words.
+pub fn failed_gates(summary: &StageSummary) -> Vec<String> {
+    summary
+        .steps
+        .iter()
+        .flat_map(|s| {
+            s.gates
+                .iter()
+                .filter(|g| !g.passed)
+                .map(|g| gate_text(&s.name, g))
+        })
+        .collect()
+}
+
+/// `step "s": metric{labels} = value, needs >= min`.
+fn gate_text(step: &str, gate: &GateStatus) -> String {
+    let labels: Vec<String> = gate
+        .labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    let metric = match labels.is_empty() {
+        true => gate.metric.clone(),
+        false => format!("{}{{{}}}", gate.metric, labels.join(",")),
+    };
+    let value = gate
+        .value
+        .map_or("not reported".to_owned(), |v| v.to_string());
+    let bounds: Vec<String> = [
+        gate.min.map(|m| format!(">= {m}")),
+        gate.max.map(|m| format!("<= {m}")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    format!(
+        "step {step:?}: {metric} = {value}, needs {}",
+        bounds.join(" and ")
+    )
+}
+
+/// Why `pods` cannot run: the scheduler's message for a pod it has found no
+/// node for since at least `grace` before `now`.
+pub fn unschedulable(pods: &[Pod], now: &Time, grace: Duration) -> Option<String> {
+    let grace = SignedDuration::try_from(grace).unwrap_or(SignedDuration::MAX);
+    pods.iter().find_map(|pod| {
+        let conditions = pod.status.as_ref()?.conditions.as_ref()?;
+        let stuck = conditions.iter().find(|c| {
+            c.type_ == "PodScheduled"
+                && c.status == "False"
+                && c.reason.as_deref() == Some("Unschedulable")
+        })?;
+        let since = stuck.last_transition_time.as_ref()?;
+        (since.0 + grace <= now.0).then(|| {
+            stuck
+                .message
+                .clone()
+                .unwrap_or_else(|| "no node fits".into())
+        })
+    })
+}
+
+/// Fail stage `index` (its Job is to be removed) for `message`; the
+/// transition to publish.
+pub fn fail(status: &mut PipelineStatus, index: usize, message: String, now: &Time) -> Transition {
+    if let Some(stage) = status.stages.get_mut(index) {
+        stage.phase = Phase::Failed;
+        stage.finish_time = Some(now.clone());
+        stage.message = Some(message.clone());
+    }
+    let previous = status.clone();
+    summarise(status, &previous, previous.steps_total as usize);
+    Transition::StageFailed(index, message)
 }

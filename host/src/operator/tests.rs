@@ -103,7 +103,15 @@ fn a_stage_job_is_owned_labelled_and_hardened() {
     let c = &pod.containers[0];
     assert_eq!(
         c.args.as_deref().unwrap(),
-        ["run", "--stage", "0", "/data/pipeline.weft.yaml"]
+        [
+            "run",
+            "--quiet",
+            "--stage",
+            "0",
+            "--summary-file",
+            "/dev/termination-log",
+            "/data/pipeline.weft.yaml"
+        ]
     );
     let security = c.security_context.as_ref().unwrap();
     assert_eq!(security.read_only_root_filesystem, Some(true));
@@ -306,10 +314,94 @@ mod progress {
     }
 
     #[test]
+    fn pods_nowhere_to_run_for_the_grace_period_are_unschedulable() {
+        use super::super::progress::unschedulable;
+        use k8s_openapi::api::core::v1::{Pod, PodCondition, PodStatus};
+        let pod = |reason: &str, since: i64| Pod {
+            status: Some(PodStatus {
+                conditions: Some(vec![PodCondition {
+                    type_: "PodScheduled".into(),
+                    status: "False".into(),
+                    reason: Some(reason.into()),
+                    message: Some("0/3 nodes are available".into()),
+                    last_transition_time: Some(at(since)),
+                    ..PodCondition::default()
+                }]),
+                ..PodStatus::default()
+            }),
+            ..Pod::default()
+        };
+        let grace = std::time::Duration::from_secs(300);
+        let now = at(1000);
+        assert_eq!(
+            unschedulable(&[pod("Unschedulable", 800)], &now, grace),
+            None
+        );
+        assert_eq!(
+            unschedulable(&[pod("Unschedulable", 700)], &now, grace).as_deref(),
+            Some("0/3 nodes are available")
+        );
+        assert_eq!(
+            unschedulable(&[pod("SchedulingGated", 0)], &now, grace),
+            None
+        );
+        assert_eq!(unschedulable(&[], &now, grace), None);
+    }
+
+    #[test]
     fn a_deleted_running_job_is_started_again() {
         let running = look(&PipelineStatus::default(), &[(0, None)]).status;
         let o = look(&running, &[]);
         assert_eq!(o.start, Some(0));
         assert_eq!(o.transitions, [Transition::StageStarted(0)]);
+    }
+}
+
+mod summary {
+    use super::super::StageSummary;
+    use crate::manifest::{MetricStatus, StepStatus};
+
+    #[test]
+    fn a_summary_fits_a_termination_message_dropping_metrics_first() {
+        let metric = |i: usize| MetricStatus {
+            name: format!("psi_{i}"),
+            value: Some(i as f64),
+            ..MetricStatus::default()
+        };
+        let step = |name: &str| StepStatus {
+            name: name.into(),
+            rows_out: Some(7),
+            metrics: (0..100).map(metric).collect(),
+            ..StepStatus::default()
+        };
+        let big = StageSummary {
+            steps: vec![step("a"), step("b")],
+            ..StageSummary::default()
+        };
+        let json = big.to_json();
+        assert!(json.len() <= 4096, "{}", json.len());
+        let back = StageSummary::parse(&json).unwrap();
+        assert!(back.truncated);
+        assert_eq!(back.steps.len(), 2, "steps stay, metrics go");
+        assert_eq!(back.steps[1].rows_out, Some(7));
+        assert!(back.steps[1].metrics.is_empty());
+
+        let small = StageSummary {
+            steps: vec![StepStatus {
+                metrics: vec![metric(1)],
+                ..step("a")
+            }],
+            ..StageSummary::default()
+        };
+        assert_eq!(StageSummary::parse(&small.to_json()), Some(small));
+    }
+
+    #[test]
+    fn a_long_error_is_cut_to_fit() {
+        let json = StageSummary::of_error(&"é".repeat(5000)).to_json();
+        assert!(json.len() <= 4096, "{}", json.len());
+        let back = StageSummary::parse(&json).unwrap();
+        assert!(back.truncated && back.error.unwrap().starts_with("éé"));
+        assert_eq!(StageSummary::parse("FallbackToLogsOnError tail"), None);
     }
 }
