@@ -468,9 +468,10 @@ spec:
     );
     let table = dir.weft([OsStr::new("plan"), manifest.as_os_str()]);
     table.ok().stdout_has(&[
-        "0      fill, scale  1     2",
-        "1      score        1     0        memory=4Gi nvidia.com/gpu=1",
-        "2      eval         3     0",
+        "0      fill, scale  run               1     2",
+        "1      score        run               1     0        memory=4Gi nvidia.com/gpu=1",
+        "2      eval         fit shares        3     0",
+        "3      eval         merge, transform  1     0",
     ]);
     let run = dir.weft([
         OsStr::new("plan"),
@@ -485,8 +486,10 @@ spec:
         "churn-manifest"
     );
     let jobs = kind(&objects, "Job");
-    assert_eq!(jobs.len(), 3);
+    assert_eq!(jobs.len(), 4);
     assert_eq!(jobs[2]["spec"]["completionMode"], "Indexed");
+    assert_eq!(jobs[2]["spec"]["completions"], 3);
+    assert!(jobs[3]["spec"]["completionMode"].is_null(), "{:#}", jobs[3]);
     for job in jobs {
         let pod = &job["spec"]["template"]["spec"];
         assert_eq!(pod["automountServiceAccountToken"], false, "{job:#}");

@@ -1,5 +1,6 @@
 //! `weft run --stage N`, what a cluster stage pod runs: stage after stage on
-//! the hand-offs gives the output of one whole run.
+//! the hand-offs (and a sharded step's shares, merged) gives the output of
+//! one whole run; outputs already there are not made again.
 
 use std::sync::Arc;
 
@@ -180,4 +181,110 @@ fn a_stage_leaves_a_summary_of_its_steps_or_its_error() {
         .failed();
     let error = read_json(&file)["error"].as_str().unwrap().to_owned();
     assert!(error.contains("weft-stages/0/data.parquet"), "{error}");
+}
+
+/// Three parquet files in `in/`, and a pipeline whose `scale-x` fits on 3
+/// shares of them: stages fit shares | merge, transform | scale-y.
+fn sharded(dir: &Workdir) -> std::path::PathBuf {
+    std::fs::create_dir_all(dir.join("in")).unwrap();
+    for part in 0..3 {
+        let x: Vec<f64> = (0..200)
+            .map(|i| ((i * 7 + part * 13) % 97) as f64 * 0.5 + part as f64)
+            .collect();
+        let y: Vec<f64> = (0..200).map(|i| (i % 11) as f64).collect();
+        let batch = RecordBatch::try_from_iter([
+            ("x", Arc::new(Float64Array::from(x)) as ArrayRef),
+            ("y", Arc::new(Float64Array::from(y)) as ArrayRef),
+        ])
+        .unwrap();
+        write_parquet(&dir.join(format!("in/part-{part}.parquet")), &batch);
+    }
+    Pipeline::new("in/")
+        .plugin("scale", &plugin("scale"))
+        .step(
+            "scale-x",
+            "scale",
+            json!({"columns": ["x"], "method": "standard"}),
+            "shards: 3",
+        )
+        .step(
+            "scale-y",
+            "scale",
+            json!({"columns": ["y"], "method": "minmax"}),
+            "needs: [scale-x]",
+        )
+        .write(dir, "pipeline.yaml")
+}
+
+#[test]
+fn a_sharded_step_fits_shares_merges_them_and_equals_the_whole_run() {
+    let whole = Workdir::new();
+    let manifest = sharded(&whole);
+    whole.run(&manifest, &[]).ok();
+    whole
+        .weft(["plan", manifest.to_str().unwrap()])
+        .ok()
+        .stdout_has(&["fit shares", "merge, transform"]);
+
+    let staged = Workdir::new();
+    let manifest = sharded(&staged);
+    staged
+        .run(&manifest, &["--stage", "0"])
+        .failed()
+        .stderr_has(&["stage 0 fits the input in 3 shares", "--shard I (0 to 2)"]);
+    staged
+        .run(&manifest, &["--stage", "0", "--shard", "3"])
+        .failed()
+        .stderr_has(&["there is no share 3"]);
+    for share in ["0", "1"] {
+        staged
+            .run(&manifest, &["--stage", "0", "--shard", share])
+            .ok();
+    }
+    // As an Indexed Job's pod would be told.
+    let index = std::ffi::OsStr::new("2");
+    let args = ["run", "-q", "--stage", "0", manifest.to_str().unwrap()];
+    weft_with(staged.path(), args, &[("JOB_COMPLETION_INDEX", index)]).ok();
+    for share in 0..3 {
+        let state = staged.join(format!("weft-stages/0/share-{share}/state/scale-x.bin"));
+        assert!(state.is_file(), "{}", state.display());
+    }
+    assert!(!staged.join("weft-stages/0/share-0/data.parquet").exists());
+    staged.run(&manifest, &["--stage", "1"]).ok();
+    staged.run(&manifest, &["--stage", "2"]).ok();
+    let (got, want) = (
+        read_parquet(&staged.join("out/data.parquet")),
+        read_parquet(&whole.join("out/data.parquet")),
+    );
+    assert_eq!(got.num_rows(), 600);
+    for column in ["x", "y"] {
+        assert_close(
+            column,
+            &f64s(&got, column),
+            &f64s(&want, column),
+            1e-12,
+            1e-12,
+        );
+    }
+}
+
+#[test]
+fn a_folder_input_whose_files_differ_names_the_odd_one() {
+    let dir = Workdir::new();
+    let manifest = sharded(&dir);
+    let odd = RecordBatch::try_from_iter([(
+        "x",
+        Arc::new(arrow::array::StringArray::from(vec!["a"])) as ArrayRef,
+    )])
+    .unwrap();
+    write_parquet(&dir.join("in/part-3.parquet"), &odd);
+    dir.run(&manifest, &[]).failed().stderr_has(&[
+        "part-3.parquet: its columns (x: Utf8) differ from those of",
+        "part-0.parquet (x: Float64, y: Float64)",
+    ]);
+    std::fs::remove_dir_all(dir.join("in")).unwrap();
+    std::fs::create_dir(dir.join("in")).unwrap();
+    dir.run(&manifest, &[])
+        .failed()
+        .stderr_has(&["the folder holds no data files"]);
 }

@@ -74,6 +74,16 @@ enum Command {
         /// writing weft-stages/N/ or, for the last stage, the output.
         #[arg(long, value_name = "N")]
         stage: Option<usize>,
+        /// With --stage, of a stage that fits a sharded step on shares of
+        /// the input files: which share (from 0). An Indexed Job's pod gets
+        /// it from JOB_COMPLETION_INDEX.
+        #[arg(
+            long,
+            value_name = "I",
+            env = "JOB_COMPLETION_INDEX",
+            requires = "stage"
+        )]
+        shard: Option<u32>,
         /// Also write a JSON summary of the run (rows, metrics and gates per
         /// step, whether the outputs were reused, or the error), at most 4
         /// KiB: what a stage pod leaves in /dev/termination-log for the
@@ -171,6 +181,7 @@ impl Cli {
                 pushgateway,
                 compute,
                 stage,
+                shard,
                 summary_file,
             } => {
                 let options = RunOptions {
@@ -179,8 +190,10 @@ impl Cli {
                     cache: None,
                     no_cache,
                     compute,
+                    ..RunOptions::default()
                 };
-                let ran = run(&manifest, stage, &options, quiet, pushgateway.as_deref());
+                let part = Part { stage, shard };
+                let ran = run(&manifest, part, &options, quiet, pushgateway.as_deref());
                 if let Some(file) = summary_file {
                     let summary = match &ran {
                         Ok((_, report)) => StageSummary::of_report(report),
@@ -233,21 +246,43 @@ fn plan(path: &Path, objects: bool, image: &str) -> Result<ExitCode> {
 }
 
 /// `weft run`: its exit code and report.
+/// Which part of a pipeline `weft run` runs.
+struct Part {
+    /// A stage (`--stage`).
+    stage: Option<usize>,
+    /// Its share of the input (`--shard`).
+    shard: Option<u32>,
+}
+
 fn run(
     path: &Path,
-    stage: Option<usize>,
+    part: Part,
     options: &RunOptions,
     quiet: bool,
     gateway: Option<&str>,
 ) -> Result<(ExitCode, RunReport)> {
     let started = Instant::now();
     let mut manifest = Manifest::load(path)?;
-    if let Some(n) = stage {
-        manifest = operator::stage_manifest(&manifest, n)?;
+    let mut options = options.clone();
+    let mut merge = Vec::new();
+    if let Some(n) = part.stage {
+        let plan = operator::stage_run(&manifest, n, part.shard)?;
+        (manifest, merge) = (plan.manifest, plan.merge);
+        options.share = plan.share;
+        options.fit_only = plan.fit_only;
     }
     let pipeline = manifest.pipeline.metadata.name.clone();
-    let result = exec::prepare(manifest, options).and_then(|p| {
-        let report = p.run(options, &Progress::new(quiet))?;
+    let result = exec::prepare(manifest, &options).and_then(|p| {
+        if !merge.is_empty() {
+            let shares: Vec<PathBuf> = merge
+                .iter()
+                .map(|d| p.manifest.resolve(&d.to_string_lossy()))
+                .collect();
+            let merged = p.output().dir.join(".weft-merged-state");
+            p.merge_states(&shares, &merged)?;
+            options.state_dir = Some(merged);
+        }
+        let report = p.run(&options, &Progress::new(quiet))?;
         Ok((p.output(), report))
     });
     let (out, report) = match result {

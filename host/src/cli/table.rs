@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use crate::exec::RunReport;
 use crate::manifest::Pipeline;
-use crate::operator::Stage;
+use crate::operator::{Role, Stage};
 use crate::plugin::Plugin;
 
 /// Columns padded to their widest cell.
@@ -140,7 +140,7 @@ pub fn inspect(plugin: &Plugin) -> String {
 
 /// `weft plan`: one row per stage.
 pub fn stages(pipeline: &Pipeline, stages: &[Stage]) -> String {
-    let mut rows = vec![["stage", "steps", "pods", "retries", "resources"]
+    let mut rows = vec![["stage", "steps", "does", "pods", "retries", "resources"]
         .map(String::from)
         .to_vec()];
     for stage in stages {
@@ -162,9 +162,15 @@ pub fn stages(pipeline: &Pipeline, stages: &[Stage]) -> String {
             }
             parts.join(" ")
         });
+        let does = match stage.role {
+            Role::Run => "run",
+            Role::FitShares => "fit shares",
+            Role::Merge => "merge, transform",
+        };
         rows.push(vec![
             stage.index.to_string(),
             names.join(", "),
+            does.to_owned(),
             stage.shards.to_string(),
             stage.retries.to_string(),
             resources,

@@ -85,66 +85,149 @@ fn io(path: &Path, error: std::io::Error) -> DataError {
     }
 }
 
-/// Batches read from a file.
+/// Which part of a folder's files a reader takes: the files whose position
+/// (sorted by name) is `index` modulo `count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Share {
+    /// This share, from 0.
+    pub index: u32,
+    /// How many shares there are.
+    pub count: u32,
+}
+
+/// The data files `path` names: itself, or the files of a format weft
+/// reads directly in that folder, sorted by name.
+pub fn files(path: &Path) -> Result<Vec<PathBuf>, DataError> {
+    if !path.is_dir() {
+        return Ok(vec![path.to_owned()]);
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+        .map_err(|e| io(path, e))?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| io(path, e))?
+        .into_iter()
+        .filter(|f| f.is_file() && Format::of(f).is_some())
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(content(
+            path,
+            "the folder holds no data files (.csv, .parquet, .jsonl)",
+        ));
+    }
+    Ok(files)
+}
+
+type Batches = Box<dyn Iterator<Item = Result<RecordBatch, DataError>> + Send>;
+
+/// Batches read from a file, or from the files of a folder one after another.
 pub struct Reader {
-    path: PathBuf,
     schema: SchemaRef,
     total_rows: Option<u64>,
-    batches: Box<dyn Iterator<Item = Result<RecordBatch, ArrowError>> + Send>,
+    batches: Batches,
 }
 
 impl Reader {
-    /// Open `path` for reading in batches of `batch_rows` rows.
+    /// Open `path`, a file or a folder of files with one schema, for
+    /// reading in batches of `batch_rows` rows.
     pub fn open(path: &Path, batch_rows: usize) -> Result<Reader, DataError> {
+        Reader::open_share(path, batch_rows, None)
+    }
+
+    /// [`Reader::open`] of `share` of the folder's files (all when `None`).
+    /// A share without files reads no rows, with the folder's schema.
+    pub fn open_share(
+        path: &Path,
+        batch_rows: usize,
+        share: Option<Share>,
+    ) -> Result<Reader, DataError> {
+        let all = files(path)?;
+        let first = Reader::open_file(&all[0], batch_rows)?;
+        let taken: Vec<&PathBuf> = all
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| share.is_none_or(|s| *i as u32 % s.count == s.index))
+            .map(|(_, f)| f)
+            .collect();
+        let mut readers = Vec::with_capacity(taken.len());
+        for file in taken {
+            let reader = Reader::open_file(file, batch_rows)?;
+            if reader.schema.fields() != first.schema.fields() {
+                return Err(content(
+                    file,
+                    format!(
+                        "its columns ({}) differ from those of {} ({}); every file of the folder needs the same columns and types",
+                        describe(&reader.schema),
+                        all[0].display(),
+                        describe(&first.schema)
+                    ),
+                ));
+            }
+            readers.push(reader);
+        }
+        let total_rows = readers.iter().map(|r| r.total_rows).sum();
+        Ok(Reader {
+            schema: first.schema,
+            total_rows,
+            batches: Box::new(readers.into_iter().flat_map(|r| r.batches)),
+        })
+    }
+
+    /// Open one file.
+    fn open_file(path: &Path, batch_rows: usize) -> Result<Reader, DataError> {
         let format = Format::of(path).ok_or_else(|| DataError::Format(path.to_owned()))?;
         let mut file = File::open(path).map_err(|e| io(path, e))?;
-        let (schema, total_rows, batches): (SchemaRef, _, Box<dyn Iterator<Item = _> + Send>) =
-            match format {
-                Format::Csv => {
-                    let csv = arrow::csv::reader::Format::default().with_header(true);
-                    let (schema, _) = csv
-                        .infer_schema(&mut file, Some(INFER_ROWS))
-                        .map_err(|e| content(path, e))?;
-                    file.rewind().map_err(|e| io(path, e))?;
-                    let schema = SchemaRef::new(schema);
-                    let reader = arrow::csv::ReaderBuilder::new(schema.clone())
-                        .with_format(csv)
-                        .with_batch_size(batch_rows)
-                        .build(file)
-                        .map_err(|e| content(path, e))?;
-                    (schema, None, Box::new(reader))
-                }
-                Format::Jsonl => {
-                    let mut buffered = BufReader::new(file);
-                    let (schema, _) = arrow::json::reader::infer_json_schema_from_seekable(
-                        &mut buffered,
-                        Some(INFER_ROWS),
-                    )
+        let (schema, total_rows, batches): (
+            SchemaRef,
+            _,
+            Box<dyn Iterator<Item = Result<RecordBatch, ArrowError>> + Send>,
+        ) = match format {
+            Format::Csv => {
+                let csv = arrow::csv::reader::Format::default().with_header(true);
+                let (schema, _) = csv
+                    .infer_schema(&mut file, Some(INFER_ROWS))
                     .map_err(|e| content(path, e))?;
-                    let schema = SchemaRef::new(schema);
-                    let reader = arrow::json::ReaderBuilder::new(schema.clone())
-                        .with_batch_size(batch_rows)
-                        .build(buffered)
-                        .map_err(|e| content(path, e))?;
-                    (schema, None, Box::new(reader))
-                }
-                Format::Parquet => {
-                    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-                        .map_err(|e| content(path, e))?;
-                    let rows = builder.metadata().file_metadata().num_rows() as u64;
-                    let schema = builder.schema().clone();
-                    let reader = builder
-                        .with_batch_size(batch_rows)
-                        .build()
-                        .map_err(|e| content(path, e))?;
-                    (schema, Some(rows), Box::new(reader))
-                }
-            };
+                file.rewind().map_err(|e| io(path, e))?;
+                let schema = SchemaRef::new(schema);
+                let reader = arrow::csv::ReaderBuilder::new(schema.clone())
+                    .with_format(csv)
+                    .with_batch_size(batch_rows)
+                    .build(file)
+                    .map_err(|e| content(path, e))?;
+                (schema, None, Box::new(reader))
+            }
+            Format::Jsonl => {
+                let mut buffered = BufReader::new(file);
+                let (schema, _) = arrow::json::reader::infer_json_schema_from_seekable(
+                    &mut buffered,
+                    Some(INFER_ROWS),
+                )
+                .map_err(|e| content(path, e))?;
+                let schema = SchemaRef::new(schema);
+                let reader = arrow::json::ReaderBuilder::new(schema.clone())
+                    .with_batch_size(batch_rows)
+                    .build(buffered)
+                    .map_err(|e| content(path, e))?;
+                (schema, None, Box::new(reader))
+            }
+            Format::Parquet => {
+                let builder =
+                    ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| content(path, e))?;
+                let rows = builder.metadata().file_metadata().num_rows() as u64;
+                let schema = builder.schema().clone();
+                let reader = builder
+                    .with_batch_size(batch_rows)
+                    .build()
+                    .map_err(|e| content(path, e))?;
+                (schema, Some(rows), Box::new(reader))
+            }
+        };
+        let path = path.to_owned();
         Ok(Reader {
-            path: path.to_owned(),
             schema,
             total_rows,
-            batches,
+            batches: Box::new(batches.map(move |b| b.map_err(|e| content(&path, e)))),
         })
     }
 
@@ -163,7 +246,7 @@ impl Iterator for Reader {
     type Item = Result<RecordBatch, DataError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        Some(self.batches.next()?.map_err(|e| content(&self.path, e)))
+        self.batches.next()
     }
 }
 

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::data::{self, DataError, Format};
+use crate::data::{self, DataError, Format, Share};
 use crate::manifest::{parse_bytes, Compute, Gate, LimitsSpec, Manifest};
 use crate::plugin::{sha256_hex, Cache, Plugin, PluginError, StepKind};
 use crate::sandbox::{Grant, Limits, PoolSize, Sandbox};
@@ -106,6 +106,10 @@ pub struct RunOptions {
     pub no_cache: bool,
     /// Where kernels run, over `WEFT_COMPUTE` and the manifest.
     pub compute: Option<Choice>,
+    /// Read only this share of the input folder's files.
+    pub share: Option<Share>,
+    /// Fit, write states and the report, and transform nothing.
+    pub fit_only: bool,
 }
 
 fn limits_of(specs: [Option<&LimitsSpec>; 2]) -> Limits {
@@ -405,7 +409,7 @@ impl Prepared {
             Some(dir) => self.load_states(dir)?,
             None => vec![None; self.steps.len()],
         };
-        let key = reuse::key(self, &states);
+        let key = reuse::key(self, options, &states);
         if let Some(key) = key.as_deref().filter(|_| !options.no_cache) {
             if let Some(report) = reuse::earlier(&self.output(), key) {
                 tracing::info!(key, "the output folder holds this run's outputs");
@@ -433,9 +437,11 @@ impl Prepared {
                 break;
             }
             for (input, group) in self.by_fit_input(targets) {
+                let share = options.share.filter(|_| input == self.input());
                 let fitted = pass::Pass {
                     prepared: self,
                     input,
+                    share,
                     compute: self.ancestors(&group),
                     sinks: group.clone(),
                     states: &states,
@@ -455,10 +461,20 @@ impl Prepared {
             .filter(|&i| self.steps[i].kind() == StepKind::Evaluate)
             .collect();
         let out = self.output();
+        if options.fit_only {
+            let metrics = vec![Vec::new(); self.steps.len()];
+            let mut report =
+                report::build(self, &out, &states, stats, metrics, 0, started.elapsed());
+            report.output = String::new();
+            report.cache_key = key;
+            report::write(self, &out, &report, &states)?;
+            return Ok(report);
+        }
         let writer = data::Writer::create(&out.data)?;
         let mut done = pass::Pass {
             prepared: self,
             input: self.input(),
+            share: options.share,
             compute: vec![true; self.steps.len()],
             sinks: evaluators.clone(),
             states: &states,

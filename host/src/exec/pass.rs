@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::report::StepStats;
 use super::{Instance, Prepared, RunError};
-use crate::data::{Reader, Writer};
+use crate::data::{Reader, Share, Writer};
 use crate::plugin::StepKind;
 use crate::sandbox::{Batch, Column};
 
@@ -85,6 +85,8 @@ impl Progress {
 pub(super) struct Pass<'a> {
     pub prepared: &'a Prepared,
     pub input: std::path::PathBuf,
+    /// The share of the input folder's files to read (all when `None`).
+    pub share: Option<Share>,
     /// Steps whose output is computed (transform or pass-through).
     pub compute: Vec<bool>,
     /// Steps fed sequentially with their input (fit targets or evaluators).
@@ -252,7 +254,7 @@ impl Pass<'_> {
     ) -> Result<Done, RunError> {
         let started = Instant::now();
         let prepared = self.prepared;
-        let reader = Reader::open(&self.input, prepared.batch_rows)?;
+        let reader = Reader::open_share(&self.input, prepared.batch_rows, self.share)?;
         let input_schema = reader.schema();
         progress.start(self.label, reader.total_rows());
         let fitting = self.label == "fit";

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
-use super::{OutputPaths, Prepared, RunReport};
+use super::{OutputPaths, Prepared, RunOptions, RunReport};
 use crate::plugin::sha256_hex;
 
 /// Feed `field` to `hash`, length-prefixed so that fields cannot run into
@@ -52,11 +52,22 @@ fn feed_path(hash: &mut Sha256, path: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The key of the run `prepared` makes from `states` (given, not fitted);
-/// `None` when a file it reads cannot be read (the run then says why).
-pub(super) fn key(prepared: &Prepared, states: &[Option<Arc<Vec<u8>>>]) -> Option<String> {
+/// The key of the run `prepared` makes, as `options` ask, from `states`
+/// (given, not fitted); `None` when a file it reads cannot be read (the
+/// run then says why).
+pub(super) fn key(
+    prepared: &Prepared,
+    options: &RunOptions,
+    states: &[Option<Arc<Vec<u8>>>],
+) -> Option<String> {
     let mut hash = Sha256::new();
     feed(&mut hash, env!("CARGO_PKG_VERSION").as_bytes());
+    let share = options.share.map_or([0, 0], |s| [s.index + 1, s.count]);
+    feed(
+        &mut hash,
+        &[share[0].to_le_bytes(), share[1].to_le_bytes()].concat(),
+    );
+    feed(&mut hash, &[u8::from(options.fit_only)]);
     feed_path(&mut hash, &prepared.input()).ok()?;
     let data = prepared.output().data;
     feed(
@@ -94,7 +105,9 @@ pub(super) fn key(prepared: &Prepared, states: &[Option<Arc<Vec<u8>>>]) -> Optio
 pub(super) fn earlier(out: &OutputPaths, key: &str) -> Option<RunReport> {
     let bytes = std::fs::read(out.dir.join("report.json")).ok()?;
     let report: RunReport = serde_json::from_slice(&bytes).ok()?;
-    if report.cache_key.as_deref() != Some(key) || !out.data.is_file() {
+    // A fit-only run (a share of a sharded step) writes no data.
+    let data_missing = !report.output.is_empty() && !out.data.is_file();
+    if report.cache_key.as_deref() != Some(key) || data_missing {
         return None;
     }
     let states_intact = report

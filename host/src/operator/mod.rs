@@ -18,7 +18,7 @@ pub use lease::Elector;
 pub use metrics::Metrics;
 pub use progress::{observe, JobState, Observed, Transition};
 pub use server::serve;
-pub use stages::{handoff_dir, stage_manifest, stages, Stage, StageError};
+pub use stages::{handoff_dir, stage_run, stages, Role, Stage, StageError, StageRun};
 pub use summary::{StageSummary, TERMINATION_LOG};
 
 #[cfg(test)]

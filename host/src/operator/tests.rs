@@ -38,6 +38,13 @@ fn cut(m: &Manifest) -> Vec<(Vec<usize>, u32, u32)> {
         .collect()
 }
 
+fn roles(m: &Manifest) -> Vec<Role> {
+    stages(&m.pipeline.spec, &m.order)
+        .into_iter()
+        .map(|s| s.role)
+        .collect()
+}
+
 #[test]
 fn consecutive_steps_share_a_stage_until_resources_or_shards_change() {
     let gpu = "resources: { nvidia.com/gpu: 1 }";
@@ -48,11 +55,16 @@ fn consecutive_steps_share_a_stage_until_resources_or_shards_change() {
             (vec![0, 1], 1, 2),
             (vec![2, 3], 1, 0),
             (vec![4], 3, 0),
+            (vec![4], 1, 0),
             (vec![5, 6], 1, 0),
         ]
     );
+    use Role::{FitShares, Merge, Run};
+    assert_eq!(roles(&m), [Run, Run, FitShares, Merge, Run]);
     assert_eq!(cut(&manifest("", &["", "", ""])), [(vec![0, 1, 2], 1, 0)]);
-    assert_eq!(cut(&manifest("", &["shards: 2", "shards: 2"])).len(), 2);
+    let two = manifest("", &["shards: 2", "shards: 2"]);
+    assert_eq!(roles(&two), [FitShares, Merge, FitShares, Merge]);
+    assert_eq!(roles(&manifest("", &["shards: 1", ""])), [Run]);
 }
 
 fn pipeline(extra_spec: &str, steps: &[&str]) -> (Pipeline, Vec<Stage>) {
@@ -181,6 +193,7 @@ fn the_manifest_config_map_round_trips_and_long_names_fit() {
         resources: None,
         shards: 1,
         retries: 0,
+        role: Role::Run,
     };
     let name = stage_job(&long, &stage, DEFAULT_IMAGE, None)
         .metadata
