@@ -15,3 +15,4 @@ pub mod operator;
 pub mod plugin;
 pub mod report;
 pub mod sandbox;
+pub mod serve;

@@ -1,6 +1,7 @@
 //! The `weft` command line: a thin layer over the library.
 
 mod operate;
+mod serving;
 mod table;
 
 use std::path::{Path, PathBuf};
@@ -153,6 +154,12 @@ enum Command {
     /// KUBECONFIG (or --kubeconfig), else the pod's service account.
     /// Serves /metrics, /healthz and /readyz on --listen.
     Operator(operate::Args),
+    /// Serve a pipeline's transform steps over HTTP with fitted states:
+    /// POST /v1/transform (JSON columns or records, or an Arrow IPC stream;
+    /// answered in kind), /v1/evaluate when the pipeline evaluates,
+    /// /healthz, /readyz, /metrics. Reloads on SIGHUP and when its files
+    /// change; drains on SIGTERM.
+    Serve(serving::Args),
 }
 
 /// `--compute`'s value.
@@ -223,6 +230,7 @@ impl Cli {
                 image,
             } => plan(&manifest, objects, &image),
             Command::Operator(args) => operate::operator(args),
+            Command::Serve(args) => serving::serve(args),
         }
     }
 }

@@ -4,6 +4,7 @@
 
 mod gate;
 mod instance;
+mod online;
 mod pass;
 mod report;
 mod reuse;
@@ -21,6 +22,7 @@ use weft_gpu::{Choice, Shared};
 
 pub use gate::GateResult;
 pub use instance::{Failure, Instance, StepFailure, StepSetup};
+pub use online::{Applied, Online, Worker};
 pub use pass::Progress;
 pub use report::{GpuTransfers, MetricValue, RunReport, StateFile, StepReport};
 
@@ -324,7 +326,7 @@ impl Prepared {
         seen
     }
 
-    fn load_states(&self, dir: &Path) -> Result<Vec<Option<Arc<Vec<u8>>>>, RunError> {
+    pub(crate) fn load_states(&self, dir: &Path) -> Result<Vec<Option<Arc<Vec<u8>>>>, RunError> {
         let index: BTreeMap<String, StateFile> = match std::fs::read(dir.join("index.json")) {
             Ok(b) => serde_json::from_slice(&b).map_err(|e| {
                 RunError::Invalid(format!("{}: {e}", dir.join("index.json").display()))

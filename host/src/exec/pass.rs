@@ -117,17 +117,18 @@ impl Done {
 }
 
 /// A worker's result for one batch.
-struct Worked {
+pub(super) struct Worked {
     /// The output rows, in host memory.
-    output: Option<RecordBatch>,
-    sink_inputs: Vec<Batch>,
+    pub output: Option<RecordBatch>,
+    /// The input of each sink, in the order of `Pass::sinks`.
+    pub sink_inputs: Vec<Batch>,
     rows_in: u64,
 }
 
 type Outcome = Result<Worked, RunError>;
 
 impl Pass<'_> {
-    fn instance(&self, i: usize, fitting: bool) -> Result<Instance, RunError> {
+    pub(super) fn instance(&self, i: usize, fitting: bool) -> Result<Instance, RunError> {
         let step = &self.prepared.steps[i];
         let state = if fitting {
             None
@@ -141,7 +142,7 @@ impl Pass<'_> {
         )?)
     }
 
-    fn worker_instances(&self) -> Result<Vec<Option<Instance>>, RunError> {
+    pub(super) fn worker_instances(&self) -> Result<Vec<Option<Instance>>, RunError> {
         (0..self.prepared.steps.len())
             .map(|i| {
                 let transform = self.prepared.steps[i].kind() == StepKind::Transform;
@@ -153,7 +154,7 @@ impl Pass<'_> {
     }
 
     /// Run the step graph on one batch.
-    fn work(
+    pub(super) fn work(
         &self,
         instances: &mut [Option<Instance>],
         stats: &mut [StepStats],

@@ -88,6 +88,18 @@ fn strike(data: &Batch) -> Result<Batch, StepError> {
             std::mem::forget(big);
         },
         "panic" => panic!("hostile step panicked on purpose"),
+        // Per batch: trap only when the batch has a column `boom`.
+        "panic-on-boom" if data.column_names().iter().any(|n| n == "boom") => {
+            panic!("hostile step found a boom column")
+        }
+        "panic-on-boom" => {}
+        // Take a while (about 400 ms of wall time) over each batch.
+        "slow" => {
+            let start = std::time::Instant::now();
+            while start.elapsed() < std::time::Duration::from_millis(400) {
+                std::hint::black_box(0);
+            }
+        }
         other => {
             return Err(StepError::InvalidConfig(format!(
                 "unknown attack {other:?}"
