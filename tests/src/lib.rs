@@ -739,3 +739,39 @@ pub fn output(cmd: &mut Command) -> String {
     );
     stdout
 }
+
+/// A command for `tool` from PATH; panics, saying how to install it, when
+/// it is missing (`./scripts/setup.sh --test` installs every tool the tests use).
+pub fn installed(tool: &str) -> Command {
+    let found = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|d| d.join(tool))
+        .find(|p| p.is_file());
+    Command::new(found.unwrap_or_else(|| {
+        panic!("{tool} is not installed; ./scripts/setup.sh --test installs it")
+    }))
+}
+
+/// Panic unless `promtool check metrics` accepts `exposition`.
+pub fn assert_valid_exposition(exposition: &str) {
+    use std::io::Write;
+    let mut child = installed("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(exposition.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics: {}{}\n{exposition}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

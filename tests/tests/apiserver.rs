@@ -768,6 +768,7 @@ fn the_operator_runs_pipelines_on_a_real_api_server() {
     // The operator counts what it did.
     let (code, metrics) = operator.get("/metrics");
     assert_eq!(code, 200);
+    weft_tests::assert_valid_exposition(&metrics);
     // missing, cycle and gpus failed; two and three run.
     for line in [
         "weft_operator_pipelines{phase=\"Failed\"} 3",

@@ -10,7 +10,7 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use weft_tests::{f64s, plugin, read_json, read_parquet, Pipeline, Workdir};
+use weft_tests::{f64s, installed, plugin, read_json, read_parquet, Pipeline, Workdir};
 
 /// 100 rows where the prediction is off by exactly 0.5: mae 0.5, mse 0.25.
 fn scored(dir: &Workdir) {
@@ -94,16 +94,7 @@ fn a_gate_without_bounds_is_a_manifest_error_at_its_step() {
 }
 
 fn promtool() -> Command {
-    which("promtool")
-}
-
-fn which(tool: &str) -> Command {
-    let found = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-        .map(|d| d.join(tool))
-        .find(|p| p.is_file());
-    Command::new(found.unwrap_or_else(|| {
-        panic!("{tool} is not installed; ./scripts/setup.sh --test installs it")
-    }))
+    installed("promtool")
 }
 
 #[test]
@@ -155,7 +146,7 @@ impl Gateway {
             .local_addr()
             .unwrap()
             .port();
-        let child = which("prometheus-pushgateway")
+        let child = installed("prometheus-pushgateway")
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .arg(format!(
                 "--persistence.file={}",

@@ -246,6 +246,7 @@ fn online_answers_equal_the_batch_run_in_every_format() {
     );
     assert!(served.metric("weft_serve_step_duration_seconds_count{step=\"norm\"} ") >= 3.0);
     assert_eq!(served.metric("weft_serve_pool_workers "), 2.0);
+    assert_valid_exposition(&served.get("/metrics").1);
     let (_, evaluate) = served.json(&json!(null));
     assert!(evaluate["error"].is_string());
 }

@@ -42,7 +42,7 @@ impl Histogram {
 #[derive(Default)]
 struct Tallies {
     requests: BTreeMap<(String, u16), u64>,
-    latency: BTreeMap<String, Histogram>,
+    latency: BTreeMap<(String, u16), Histogram>,
     steps: BTreeMap<String, Histogram>,
     reloads: BTreeMap<&'static str, u64>,
 }
@@ -75,7 +75,7 @@ impl Metrics {
         let mut t = self.tallies();
         *t.requests.entry((route.to_owned(), status)).or_default() += 1;
         t.latency
-            .entry(route.to_owned())
+            .entry((route.to_owned(), status))
             .or_default()
             .observe(took.as_secs_f64());
     }
@@ -130,9 +130,15 @@ impl Metrics {
             );
         }
         let name = "weft_serve_request_duration_seconds";
-        head(&mut out, name, "histogram", "Request latency by route.");
-        for (route, h) in &t.latency {
-            h.render(&mut out, name, &format!("route=\"{}\"", label(route)));
+        head(
+            &mut out,
+            name,
+            "histogram",
+            "Request latency by route and status.",
+        );
+        for ((route, status), h) in &t.latency {
+            let labels = format!("route=\"{}\",status=\"{status}\"", label(route));
+            h.render(&mut out, name, &labels);
         }
         let name = "weft_serve_step_duration_seconds";
         head(
