@@ -62,6 +62,12 @@ for port in 18181 18182; do
   done
 done
 
+for port in 18181 18182; do
+  curl -sf -X POST -H 'Content-Type: application/json' --data-binary @"$work/body-100.json" \
+    "http://127.0.0.1:$port/v1/transform" >"$work/answer-$port.json"
+done
+"$python" bench/serve_ref.py agree "$work/answer-18181.json" "$work/answer-18182.json"
+
 cat > "$work/post.lua" <<'LUA'
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"

@@ -5,6 +5,7 @@
                                  3-step transform (impute mean, standard scale,
                                  one-hot), fitted on the same rows, answering
                                  POST /v1/transform with JSON columns
+    serve_ref.py agree A B       both answers (JSON files) carry the same numbers
 """
 
 import json
@@ -76,5 +77,21 @@ def serve(folder, port):
     ThreadingHTTPServer(("127.0.0.1", int(port)), Handler).serve_forever()
 
 
+def agree(weft_file, python_file):
+    """Both services' answers to the same request carry the same numbers."""
+    weft = json.loads(Path(weft_file).read_text())["columns"]
+    ref = json.loads(Path(python_file).read_text())["columns"]
+    pairs = [(c, f"numeric__{c}") for c in NUMERIC]
+    pairs += [(f"plan={p}", f"plan__plan_{p}") for p in ["basic", "enterprise", "pro"]]
+    for ours, theirs in pairs:
+        np.testing.assert_allclose(np.array(weft[ours], float), np.array(ref[theirs], float), rtol=1e-9, atol=1e-9)
+    print(f"serve.sh: both services agree on {len(pairs)} columns", file=sys.stderr)
+
+
 if __name__ == "__main__":
-    {"data": lambda: data(sys.argv[2]), "serve": lambda: serve(sys.argv[2], sys.argv[3])}[sys.argv[1]]()
+    commands = {
+        "data": lambda: data(sys.argv[2]),
+        "serve": lambda: serve(sys.argv[2], sys.argv[3]),
+        "agree": lambda: agree(sys.argv[2], sys.argv[3]),
+    }
+    commands[sys.argv[1]]()
