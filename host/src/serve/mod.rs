@@ -264,16 +264,11 @@ impl Server {
         }
         let content_type = headers
             .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok());
-        let (batch, shape) = codec::decode(content_type, &body).map_err(|e| {
-            let status = if e.0.starts_with("unsupported content type") {
-                StatusCode::UNSUPPORTED_MEDIA_TYPE
-            } else {
-                StatusCode::BAD_REQUEST
-            };
-            Problem::new(status, e.0)
-        })?;
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let _admitted = self.admit()?;
+        // Parsing, the steps and writing the answer run off the async
+        // threads, within the request's worker slot and deadline.
         let work = async {
             let permit = self
                 .permits
@@ -284,12 +279,12 @@ impl Server {
             let server = self.clone();
             tokio::task::spawn_blocking(move || {
                 let _permit = permit;
-                server.apply(&loaded, batch, evaluate)
+                server.respond(&loaded, content_type.as_deref(), &body, evaluate)
             })
             .await
             .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
         };
-        let applied = tokio::time::timeout(self.options.deadline, work)
+        tokio::time::timeout(self.options.deadline, work)
             .await
             .map_err(|_| {
                 Problem::new(
@@ -299,17 +294,34 @@ impl Server {
                         self.options.deadline
                     ),
                 )
-            })??;
+            })?
+    }
+
+    /// Read the body, run it through the steps and write the answer (blocking).
+    fn respond(
+        &self,
+        loaded: &Loaded,
+        content_type: Option<&str>,
+        body: &[u8],
+        evaluate: bool,
+    ) -> Result<Response, Problem> {
+        let (batch, shape) = codec::decode(content_type, body).map_err(|e| {
+            let status = if e.0.starts_with("unsupported content type") {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            Problem::new(status, e.0)
+        })?;
+        let applied = self.apply(loaded, batch, evaluate)?;
         if evaluate {
             let metrics: Vec<_> = applied
                 .metrics
                 .iter()
                 .flat_map(|(step, ms)| ms.iter().map(move |m| json!({"step": step, "name": m.name, "labels": m.labels, "value": m.value})))
                 .collect();
-            return Ok(axum::Json(
-                json!({ "rows": applied.output.num_rows(), "metrics": metrics }),
-            )
-            .into_response());
+            let rows = applied.output.num_rows();
+            return Ok(axum::Json(json!({ "rows": rows, "metrics": metrics })).into_response());
         }
         let (bytes, media) = codec::encode(&applied.output, shape)
             .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e))?;
