@@ -2,7 +2,8 @@
 # Serving load benchmark: throughput and p50/p99 latency of `weft serve` for a
 # 3-step transform pipeline (impute mean, standard scale, one-hot) at batches
 # of 1, 100 and 10 000 rows, against the same transform fitted on the same
-# rows in a minimal Python/scikit-learn HTTP service, both on loopback, under
+# rows in a minimal Python/scikit-learn HTTP service (weft also with Arrow IPC
+# bodies, which the Python service does not take), both on loopback, under
 # wrk (Debian package `wrk`) for a fixed duration each. Prints one Markdown
 # table (and writes it to bench/serve-results.md).
 #
@@ -70,7 +71,7 @@ done
 
 cat > "$work/post.lua" <<'LUA'
 wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Content-Type"] = os.getenv("TYPE")
 local f = io.open(os.getenv("BODY"), "rb")
 wrk.body = f:read("*a")
 f:close()
@@ -85,11 +86,14 @@ LUA
 
 table="| rows per request | service | requests/s | rows/s | p50 ms | p99 ms | errors |
 | ---: | --- | ---: | ---: | ---: | ---: | ---: |"
+json=application/json arrow=application/vnd.apache.arrow.stream
 for rows in 1 100 10000; do
-  for service in "weft serve:18181" "Python + scikit-learn:18182"; do
-    name="${service%%:*}" port="${service##*:}"
-    line="$(BODY="$work/body-$rows.json" wrk -t2 -c"$connections" -d"${seconds}s" --timeout 30s \
-      -s "$work/post.lua" "http://127.0.0.1:$port/v1/transform" | grep '^RESULT')"
+  for service in "weft serve:18181:json" "weft serve, Arrow IPC:18181:arrows" "Python + scikit-learn:18182:json"; do
+    IFS=: read -r name port format <<<"$service"
+    type="$json"
+    [ "$format" = arrows ] && type="$arrow"
+    line="$(BODY="$work/body-$rows.$format" TYPE="$type" wrk -t2 -c"$connections" -d"${seconds}s" \
+      --timeout 30s -s "$work/post.lua" "http://127.0.0.1:$port/v1/transform" | grep '^RESULT')"
     read -r _ rps p50 p99 errors total <<<"$line"
     rowsps="$(awk -v r="$rps" -v n="$rows" 'BEGIN { printf "%.0f", r * n }')"
     table+="

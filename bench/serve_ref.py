@@ -1,6 +1,7 @@
 """The serving benchmark's two halves in Python.
 
-    serve_ref.py data DIR        training rows and request bodies (1, 100, 10000 rows)
+    serve_ref.py data DIR        training rows and request bodies (1, 100, 10000
+                                 rows; JSON columns and Arrow IPC streams)
     serve_ref.py serve DIR PORT  a minimal scikit-learn HTTP service: the same
                                  3-step transform (impute mean, standard scale,
                                  one-hot), fitted on the same rows, answering
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
@@ -42,6 +44,9 @@ def data(folder):
     rows(20000, 1).to_csv(folder / "train.csv", index=False)
     for n in [1, 100, 10000]:
         (folder / f"body-{n}.json").write_text(columns_json(rows(n, n)))
+        table = pa.Table.from_pandas(rows(n, n), preserve_index=False)
+        with pa.ipc.new_stream(folder / f"body-{n}.arrows", table.schema) as stream:
+            stream.write_table(table)
 
 
 def fitted(folder):
