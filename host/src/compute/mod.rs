@@ -1,5 +1,5 @@
 //! The host side of `weft:step/compute`: kernels run natively (or on the
-//! GPU, see [`device`]) over the host-resident columns a step names by handle.
+//! GPU, see its `device` module) over the host-resident columns a step names by handle.
 
 mod device;
 

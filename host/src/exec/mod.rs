@@ -403,7 +403,7 @@ impl Prepared {
 
     /// Run the pipeline: fit passes, the transform pass, then outputs.
     /// When the output folder already holds this very run's outputs (see
-    /// [`reuse`]), returns their report, marked `cache_hit`, unless
+    /// the `reuse` module), returns their report, marked `cache_hit`, unless
     /// `options.no_cache`.
     pub fn run(&self, options: &RunOptions, progress: &Progress) -> Result<RunReport, RunError> {
         let started = Instant::now();
