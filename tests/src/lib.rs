@@ -751,23 +751,25 @@ pub fn installed(tool: &str) -> Command {
     }))
 }
 
-/// Panic unless `promtool check metrics` accepts `exposition`.
-pub fn assert_valid_exposition(exposition: &str) {
+/// Run `cmd` with `input` on its stdin; its output.
+pub fn with_stdin(cmd: &mut Command, input: &[u8]) -> std::process::Output {
     use std::io::Write;
-    let mut child = installed("promtool")
-        .args(["check", "metrics"])
+    let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(exposition.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// Panic unless `promtool check metrics` accepts `exposition`.
+pub fn assert_valid_exposition(exposition: &str) {
+    let out = with_stdin(
+        installed("promtool").args(["check", "metrics"]),
+        exposition.as_bytes(),
+    );
     assert!(
         out.status.success(),
         "promtool check metrics: {}{}\n{exposition}",

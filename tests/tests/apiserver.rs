@@ -7,12 +7,11 @@
 //! `weft operator`, running as that ServiceAccount, driving Pipelines while
 //! the test plays the Job controller (it writes Job status as one would).
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde_json::Value;
-use weft_tests::{helm, output, weft_bin, workspace};
+use weft_tests::{helm, output, weft_bin, with_stdin, workspace};
 
 /// etcd, kube-apiserver and kube-controller-manager on loopback, stopped on drop.
 struct Server {
@@ -266,19 +265,7 @@ fn service_account_token(server: &Server, admin: &str) -> String {
 
 /// `base64 -d` of `text`.
 fn decode(text: &str) -> String {
-    let mut child = Command::new("base64")
-        .arg("-d")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = with_stdin(Command::new("base64").arg("-d"), text.as_bytes());
     String::from_utf8(out.stdout).unwrap()
 }
 

@@ -232,7 +232,7 @@ impl StepCtx {
         };
         let mut total: Option<weft_kernels::Stats> = None;
         for column in &held {
-            let valid: Option<Vec<bool>> = column.nulls().map(|n| n.iter().collect());
+            let valid = column.validity();
             let s = match gpu.column_stats(device::input(column), valid.as_deref()) {
                 Ok(s) => s,
                 Err(e) => return Ok(Err(device::step_error("column-stats", e))),

@@ -11,6 +11,7 @@ mod text;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::exec::RunReport;
+pub(crate) use text::escape_value;
 pub use text::{Exposition, Family};
 
 /// A push to the Pushgateway failed.

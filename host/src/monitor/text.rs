@@ -181,7 +181,8 @@ fn sanitize(name: &str) -> String {
     s
 }
 
-fn escape_value(v: &str) -> String {
+/// A label value escaped for the text exposition format.
+pub(crate) fn escape_value(v: &str) -> String {
     v.replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")

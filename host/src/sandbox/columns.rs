@@ -88,6 +88,11 @@ impl Column {
         }
     }
 
+    /// Per row, whether it is valid (not null); `None` when none is null.
+    pub fn validity(&self) -> Option<Vec<bool>> {
+        self.nulls().map(|n| n.iter().collect())
+    }
+
     /// How many rows are null.
     pub fn null_count(&self) -> usize {
         self.nulls().map_or(0, |n| n.null_count())

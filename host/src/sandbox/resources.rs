@@ -142,7 +142,7 @@ impl types::HostColumn for StepCtx {
         Ok(self.table.get(&c)?.null_count() as u64)
     }
     fn validity(&mut self, c: Resource<Column>) -> wasmtime::Result<Option<Vec<bool>>> {
-        Ok(self.table.get(&c)?.nulls().map(|n| n.iter().collect()))
+        Ok(self.table.get(&c)?.validity())
     }
     fn to_f64s(&mut self, c: Resource<Column>) -> Fallible<Vec<f64>> {
         self.read(&c, weft_kernels::to_f64s)

@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use crate::monitor::escape_value;
+
 /// Upper bounds (seconds) of the latency histograms' buckets.
 const BUCKETS: [f64; 14] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -55,14 +57,6 @@ pub struct Metrics {
     in_flight: AtomicI64,
     pool_size: AtomicI64,
     pool_busy: AtomicI64,
-}
-
-/// Escape a label value.
-fn label(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
 }
 
 impl Metrics {
@@ -126,7 +120,7 @@ impl Metrics {
             let _ = writeln!(
                 out,
                 "weft_serve_requests_total{{route=\"{}\",status=\"{status}\"}} {n}",
-                label(route)
+                escape_value(route)
             );
         }
         let name = "weft_serve_request_duration_seconds";
@@ -137,7 +131,7 @@ impl Metrics {
             "Request latency by route and status.",
         );
         for ((route, status), h) in &t.latency {
-            let labels = format!("route=\"{}\",status=\"{status}\"", label(route));
+            let labels = format!("route=\"{}\",status=\"{status}\"", escape_value(route));
             h.render(&mut out, name, &labels);
         }
         let name = "weft_serve_step_duration_seconds";
@@ -148,7 +142,7 @@ impl Metrics {
             "Time inside each step per request.",
         );
         for (step, h) in &t.steps {
-            h.render(&mut out, name, &format!("step=\"{}\"", label(step)));
+            h.render(&mut out, name, &format!("step=\"{}\"", escape_value(step)));
         }
         head(
             &mut out,
