@@ -141,26 +141,26 @@ pub async fn reconcile(
         .await?
         .and_then(|cm| Some((cm.annotations().get(SPEC_DIGEST)?.clone(), cm)));
     let mut accepted = (true, "Accepted", "the spec is valid".to_owned());
-    let manifest = match running {
+    // The manifest this run executes, and its digest.
+    let (manifest, running) = match running {
         Some((held, cm)) if held != wanted && previous.phase == Phase::Running => {
             accepted = (
                 false,
                 "SpecChangedWhileRunning",
                 "the spec changed while the pipeline runs: this run finishes with the spec it started with, then the new spec runs".into(),
             );
-            held_manifest(&cm)?
+            (held_manifest(&cm)?, held)
         }
         Some((held, _)) if held != wanted => {
             restart(&config_maps, &jobs_api, &name).await?;
-            manifest
+            (manifest, wanted)
         }
-        _ => manifest,
+        _ => (manifest, wanted),
     };
     let owner = Owner {
         name: name.clone(),
         uid: p.uid().unwrap_or_default(),
     };
-    let running = digest_of(&manifest)?;
     let mut cm = manifest_config_map(&manifest.pipeline, Some(&owner))
         .map_err(|e| render("the manifest ConfigMap", e))?;
     cm.annotations_mut()
@@ -186,14 +186,24 @@ pub async fn reconcile(
     );
     tracing::debug!(pipeline = %name, phase = ?observed.status.phase, start = ?observed.start, jobs = jobs.len(), "observed");
     if let Some(n) = observed.start {
+        // A Job that went missing while its stage ran is made again, unless
+        // the cached status was stale and the stage in fact finished (the
+        // operator removes the Job of a stage it fails for want of a node).
+        let recreate = this_run
+            .stages
+            .get(n)
+            .is_some_and(|s| s.phase == Phase::Running);
+        if recreate && finished(&ctx, &ns, &name, &running, n).await? {
+            return Ok(Action::requeue(Duration::from_secs(1)));
+        }
         let job = stage_job(&manifest.pipeline, &stages[n], &ctx.image, Some(&owner));
         apply(&jobs_api, &job_name(&name, n), &job).await?;
     }
     let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
+    // Its Job goes once the status says the stage failed.
+    let mut stuck_job = None;
     if let Some(stuck) = stuck_stage(&observed, &pods, &name, &now, ctx.unschedulable).await? {
-        jobs_api
-            .delete(&job_name(&name, stuck.0), &background())
-            .await?;
+        stuck_job = Some(job_name(&name, stuck.0));
         let t = fail(&mut observed.status, stuck.0, stuck.1, &now);
         observed.transitions.push(t);
     }
@@ -229,6 +239,9 @@ pub async fn reconcile(
         ),
     ];
     write_status(&ctx, p, &ns, &status).await?;
+    if let Some(job) = stuck_job {
+        jobs_api.delete(&job, &background()).await?;
+    }
     ctx.metrics.recovered(&name);
     Ok(match status.phase {
         Phase::Succeeded | Phase::Failed => Action::await_change(),
@@ -243,12 +256,6 @@ fn phase_name(phase: Phase) -> &'static str {
         Phase::Succeeded => "Succeeded",
         Phase::Failed => "Failed",
     }
-}
-
-/// The spec digest the ConfigMap of `manifest` carries.
-fn digest_of(manifest: &Manifest) -> Result<String, OperatorError> {
-    let text = serde_yaml::to_string(&manifest.pipeline).map_err(|e| render("the manifest", e))?;
-    Ok(digest(&text))
 }
 
 /// The manifest a running pipeline started with, from its ConfigMap.
@@ -418,6 +425,22 @@ async fn publish(ctx: &Context, p: &PipelineResource, t: &Transition, status: &P
         ),
     };
     send(ctx, p, event(type_, reason, &note)).await;
+}
+
+/// Whether the API server (not the controller's cache) holds a status of
+/// the run with spec digest `digest` in which stage `n` has finished.
+async fn finished(
+    ctx: &Context,
+    ns: &str,
+    name: &str,
+    digest: &str,
+    n: usize,
+) -> Result<bool, OperatorError> {
+    let api: Api<PipelineResource> = Api::namespaced(ctx.client.clone(), ns);
+    let status = api.get_status(name).await?.status.unwrap_or_default();
+    let stage = status.stages.get(n).map(|s| s.phase);
+    Ok(status.spec_digest.as_deref() == Some(digest)
+        && matches!(stage, Some(Phase::Succeeded | Phase::Failed)))
 }
 
 /// The running stage whose pods the scheduler has placed nowhere for
