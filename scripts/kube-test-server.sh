@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A real Kubernetes API server for the cluster tests, built from Debian's
-# `kubernetes` source package (1.20.2) with Debian's Go; no scheduler, no
-# kubelet. Cached under ${XDG_CACHE_HOME:-~/.cache}/weft/kube (never in the
+# `kubernetes` source package (1.20.2) with Debian's Go. The build also makes
+# the node binaries (kubelet, kube-scheduler, kube-proxy) that
+# scripts/kube-node.sh runs. Cached under ${XDG_CACHE_HOME:-~/.cache}/weft/kube (never in the
 # repository). Idempotent.
 #
 #   scripts/kube-test-server.sh build        # fetch sources, build binaries
@@ -9,18 +10,24 @@
 #                                            # on loopback; writes DIR/kubeconfig,
 #                                            # DIR/admin.token, DIR/pids
 #   scripts/kube-test-server.sh stop DIR
+#
+# `start` honours, for scripts/kube-node.sh: KUBE_ADVERTISE (an address pods
+# can reach: the apiserver then listens on every interface, advertises it
+# and its certificate covers it and the `kubernetes` Service), and
+# KUBE_APISERVER_ARGS / KUBE_CONTROLLERS / KUBE_CONTROLLER_MANAGER_ARGS.
 set -euo pipefail
 
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/weft/kube"
 bin="$cache/bin"
+binaries=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy)
 say() { echo "kube-test-server: $*" >&2; }
 
 sudo_() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 build() {
-  if [ -x "$bin/kube-apiserver" ] && [ -x "$bin/kube-controller-manager" ]; then
-    return
-  fi
+  local b ready=1
+  for b in "${binaries[@]}"; do [ -x "$bin/$b" ] || ready=0; done
+  [ "$ready" = 0 ] || return 0
   local missing=()
   command -v go >/dev/null || missing+=(golang-go)
   command -v rsync >/dev/null || missing+=(rsync)
@@ -54,13 +61,13 @@ build() {
      /usr/share/gocode/src/github.com/modern-go/reflect2/*.s "$vendored/"
   mkdir -p "$src/.go/src/k8s.io"
   ln -sfn "$tree" "$src/.go/src/k8s.io/kubernetes"
-  say "building kube-apiserver and kube-controller-manager (a few minutes)"
+  say "building ${binaries[*]} (10-20 minutes the first time; log: $src/build.log)"
   (cd "$src/.go/src/k8s.io/kubernetes" \
      && GOPATH="$src/.go" GOPROXY=off CGO_ENABLED=0 GOFLAGS=-mod=vendor \
-        make WHAT="cmd/kube-apiserver cmd/kube-controller-manager" >"$src/build.log" 2>&1) \
+        make WHAT="${binaries[*]/#/cmd/}" >"$src/build.log" 2>&1) \
     || { tail -20 "$src/build.log" >&2; exit 1; }
   mkdir -p "$bin"
-  cp "$tree"/_output/local/bin/linux/amd64/kube-apiserver "$tree"/_output/local/bin/linux/amd64/kube-controller-manager "$bin/"
+  for b in "${binaries[@]}"; do cp "$tree/_output/local/bin/linux/amd64/$b" "$bin/"; done
   rm -rf "$tree" "$src/.go"
 }
 
@@ -77,7 +84,12 @@ start() {
     -keyout "$dir/ca.key" -out "$dir/ca.crt" 2>/dev/null
   openssl req -newkey rsa:2048 -nodes -subj "/CN=kube-apiserver" \
     -keyout "$dir/api.key" -out "$dir/api.csr" 2>/dev/null
-  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > "$dir/san.ext"
+  local san="IP:127.0.0.1,DNS:localhost" bind=127.0.0.1 advertise=()
+  if [ -n "${KUBE_ADVERTISE:-}" ]; then
+    san="$san,IP:$KUBE_ADVERTISE,IP:10.96.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc"
+    bind=0.0.0.0 advertise=(--advertise-address "$KUBE_ADVERTISE")
+  fi
+  printf 'subjectAltName=%s\n' "$san" > "$dir/san.ext"
   openssl x509 -req -in "$dir/api.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" -CAcreateserial \
     -days 2 -extfile "$dir/san.ext" -out "$dir/api.crt" 2>/dev/null
   openssl genrsa -out "$dir/sa.key" 2048 2>/dev/null
@@ -91,14 +103,14 @@ start() {
     --listen-peer-urls "http://127.0.0.1:$peer_port" >"$dir/etcd.log" 2>&1 &
   echo $! > "$dir/pids"
   "$bin/kube-apiserver" --etcd-servers "http://127.0.0.1:$etcd_port" \
-    --bind-address 127.0.0.1 --secure-port "$api_port" \
+    --bind-address "$bind" "${advertise[@]}" --secure-port "$api_port" \
     --tls-cert-file "$dir/api.crt" --tls-private-key-file "$dir/api.key" \
     --client-ca-file "$dir/ca.crt" --token-auth-file "$dir/tokens.csv" \
     --authorization-mode RBAC --service-account-key-file "$dir/sa.pub" \
     --service-account-signing-key-file "$dir/sa.key" \
     --service-account-issuer https://kubernetes.default.svc \
     --service-cluster-ip-range 10.96.0.0/16 --allow-privileged=false \
-    >"$dir/apiserver.log" 2>&1 &
+    ${KUBE_APISERVER_ARGS:-} >"$dir/apiserver.log" 2>&1 &
   echo $! >> "$dir/pids"
   local server="https://127.0.0.1:$api_port"
   cat > "$dir/kubeconfig" <<YAML
@@ -118,10 +130,10 @@ YAML
   curl -sf --cacert "$dir/ca.crt" -H "Authorization: Bearer $token" "$server/readyz" >/dev/null \
     || { tail -20 "$dir/apiserver.log" >&2; stop "$dir"; exit 1; }
   "$bin/kube-controller-manager" --kubeconfig "$dir/kubeconfig" \
-    --controllers garbagecollector,serviceaccount,serviceaccount-token,namespace \
+    --controllers "${KUBE_CONTROLLERS:-garbagecollector,serviceaccount,serviceaccount-token,namespace}" \
     --service-account-private-key-file "$dir/sa.key" --root-ca-file "$dir/ca.crt" \
     --use-service-account-credentials=false --leader-elect=false \
-    --bind-address 127.0.0.1 --secure-port 0 --port 0 \
+    --bind-address 127.0.0.1 --secure-port 0 --port 0 ${KUBE_CONTROLLER_MANAGER_ARGS:-} \
     >"$dir/controller-manager.log" 2>&1 &
   echo $! >> "$dir/pids"
   echo "$server"

@@ -722,6 +722,30 @@ pub fn helm(major: &str) -> Command {
     cmd
 }
 
+/// A copy of the chart whose `kubeVersion` admits the 1.20 test server
+/// and node (production needs 1.27 or later; nothing else changes).
+pub fn chart_for_1_20() -> tempfile::TempDir {
+    let copy = tempfile::tempdir().unwrap();
+    output(
+        Command::new("cp")
+            .arg("-r")
+            .arg(workspace().join("charts/weft/."))
+            .arg(copy.path()),
+    );
+    let file = copy.path().join("Chart.yaml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let relaxed: String = text
+        .lines()
+        .map(|l| match l.starts_with("kubeVersion:") {
+            true => "kubeVersion: \">=1.20.0-0\"\n".to_owned(),
+            false => format!("{l}\n"),
+        })
+        .collect();
+    assert_ne!(relaxed, text, "Chart.yaml has no kubeVersion line");
+    std::fs::write(&file, relaxed).unwrap();
+    copy
+}
+
 /// Run `cmd`; its stdout, or a panic with both streams.
 #[track_caller]
 pub fn output(cmd: &mut Command) -> String {

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::Value;
-use weft_tests::{helm, output, weft_bin, with_stdin, workspace};
+use weft_tests::{chart_for_1_20, helm, output, weft_bin, with_stdin, workspace};
 
 /// etcd, kube-apiserver and kube-controller-manager on loopback, stopped on drop.
 struct Server {
@@ -104,30 +104,6 @@ impl Drop for Server {
             .arg(self.dir.path())
             .status();
     }
-}
-
-/// A copy of the chart whose `kubeVersion` admits the 1.20 test server
-/// (production needs 1.27 or later; nothing else changes).
-fn chart_for_1_20() -> tempfile::TempDir {
-    let copy = tempfile::tempdir().unwrap();
-    output(
-        Command::new("cp")
-            .arg("-r")
-            .arg(workspace().join("charts/weft/."))
-            .arg(copy.path()),
-    );
-    let file = copy.path().join("Chart.yaml");
-    let text = std::fs::read_to_string(&file).unwrap();
-    let relaxed: String = text
-        .lines()
-        .map(|l| match l.starts_with("kubeVersion:") {
-            true => "kubeVersion: \">=1.20.0-0\"\n".to_owned(),
-            false => format!("{l}\n"),
-        })
-        .collect();
-    assert_ne!(relaxed, text, "Chart.yaml has no kubeVersion line");
-    std::fs::write(&file, relaxed).unwrap();
-    copy
 }
 
 /// A Pipeline object in namespace `ml`; `step_tail` is added to its step.

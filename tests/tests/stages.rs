@@ -144,6 +144,33 @@ fn a_run_whose_outputs_are_there_already_is_not_run_again() {
 }
 
 #[test]
+fn a_data_file_other_than_the_one_its_report_describes_is_made_again() {
+    let dir = Workdir::new();
+    let manifest = pipeline(&dir);
+    dir.run(&manifest, &[]).ok();
+    let data = dir.join("out/data.parquet");
+    let good = std::fs::read(&data).unwrap();
+    let digest = read_json(&dir.join("out/report.json"))["outputSha256"].clone();
+    assert_eq!(digest.as_str(), Some(sha256_file(&data).as_str()));
+
+    // Cut short, as by a disk that filled up or a copy that stopped.
+    std::fs::write(&data, &good[..good.len() / 2]).unwrap();
+    dir.run(&manifest, &[]).ok().never_says("up to date");
+    assert_eq!(std::fs::read(&data).unwrap(), good);
+
+    // Another run's data beside this run's report, as a run killed after
+    // renaming its data into place and before writing its report leaves it.
+    let other = Workdir::new();
+    let other_manifest = pipeline(&other);
+    std::fs::write(other.join("in.parquet"), std::fs::read(&data).unwrap()).unwrap();
+    other.run(&other_manifest, &[]).ok();
+    std::fs::copy(other.join("out/data.parquet"), &data).unwrap();
+    assert_ne!(std::fs::read(&data).unwrap(), good);
+    dir.run(&manifest, &[]).ok().never_says("up to date");
+    assert_eq!(std::fs::read(&data).unwrap(), good);
+}
+
+#[test]
 fn stage_runs_again_skip_the_stages_that_finished() {
     let dir = Workdir::new();
     let manifest = pipeline(&dir);

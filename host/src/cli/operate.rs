@@ -11,7 +11,18 @@ use anyhow::{bail, Context, Result};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 
-use crate::operator::{self, Elector, Metrics};
+use crate::operator::{self, Elector, Metrics, ShardMode};
+
+/// `--shard-mode`: how stages of more than one shard run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ShardFlag {
+    /// As the API server allows: indexed from Kubernetes 1.22, else job-per-shard.
+    Auto,
+    /// One Indexed Job per stage; each pod takes its share from JOB_COMPLETION_INDEX.
+    Indexed,
+    /// One plain Job per shard, <pipeline>-stage-<n>-shard-<i>, running `--shard <i>`.
+    JobPerShard,
+}
 
 /// Options of `weft operator`.
 #[derive(Debug, clap::Args)]
@@ -44,9 +55,16 @@ pub struct Args {
     #[arg(long, env = "POD_NAME")]
     identity: Option<String>,
     /// Seconds a stage's pods may find no node (the scheduler reports them
-    /// Unschedulable) before the stage and its Pipeline fail.
+    /// Unschedulable), or wait for an image that cannot be pulled or a
+    /// container that cannot be created, before the stage and its Pipeline
+    /// fail.
     #[arg(long, default_value_t = 300, value_name = "SECONDS")]
     unschedulable_seconds: u64,
+    /// How a stage that fits a sharded step on N shares runs: as one
+    /// Indexed Job (on by default from Kubernetes 1.22), or as N Jobs
+    /// <pipeline>-stage-<n>-shard-<i>; auto asks the API server its version.
+    #[arg(long, value_enum, default_value_t = ShardFlag::Auto)]
+    shard_mode: ShardFlag,
 }
 
 /// Run the operator until SIGTERM or Ctrl-C.
@@ -94,11 +112,18 @@ async fn operate(args: Args) -> Result<ExitCode> {
             .context("acquiring the leader Lease")?;
         lost = Some(tokio::spawn(async move { elector.keep().await }));
     }
+    let shard_mode = match args.shard_mode {
+        ShardFlag::Auto => ShardMode::detect(&client).await,
+        ShardFlag::Indexed => ShardMode::Indexed,
+        ShardFlag::JobPerShard => ShardMode::JobPerShard,
+    };
+    tracing::info!(?shard_mode, "sharded stages");
     let options = operator::Options {
         namespace: args.namespace,
         image: args.image,
         instance: Some(identity),
         unschedulable: Duration::from_secs(args.unschedulable_seconds),
+        shard_mode,
     };
     let controller = operator::run(client, options, metrics, shutdown());
     match lost {

@@ -496,6 +496,11 @@ impl Prepared {
         let mut report =
             report::build(self, &out, &states, stats, metrics, rows, started.elapsed());
         report.cache_key = key;
+        let digest = reuse::data_digest(&out.data).map_err(|error| DataError::Io {
+            path: out.data.clone(),
+            error,
+        })?;
+        report.output_sha256 = Some(digest);
         report::write(self, &out, &report, &states)?;
         Ok(report)
     }

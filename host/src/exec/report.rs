@@ -165,6 +165,9 @@ pub struct RunReport {
     pub pipeline: String,
     /// Data file written.
     pub output: String,
+    /// The sha256 of the data file's contents (none for a fit-only run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_sha256: Option<String>,
     /// Rows written.
     pub rows_out: u64,
     /// Wall time of the run.
@@ -246,6 +249,7 @@ pub(super) fn build(
     RunReport {
         pipeline: prepared.manifest.pipeline.metadata.name.clone(),
         output: out.data.display().to_string(),
+        output_sha256: None,
         rows_out,
         duration_seconds: took.as_secs_f64(),
         workers: prepared.workers,

@@ -38,6 +38,12 @@ fn feed_path(hash: &mut Sha256, path: &Path) -> std::io::Result<()> {
         }
         return Ok(());
     }
+    feed(hash, &file_digest(path)?);
+    Ok(())
+}
+
+/// The sha256 of a file's contents, read in 1 MiB pieces.
+fn file_digest(path: &Path) -> std::io::Result<[u8; 32]> {
     let mut file = std::fs::File::open(path)?;
     let mut contents = Sha256::new();
     let mut buffer = vec![0u8; 1 << 20];
@@ -48,8 +54,13 @@ fn feed_path(hash: &mut Sha256, path: &Path) -> std::io::Result<()> {
         }
         contents.update(&buffer[..n]);
     }
-    feed(hash, &contents.finalize());
-    Ok(())
+    Ok(contents.finalize().into())
+}
+
+/// The hex sha256 of the data file a run wrote, recorded in its report so
+/// that a later run trusts the file only while it is unchanged.
+pub(super) fn data_digest(path: &Path) -> std::io::Result<String> {
+    file_digest(path).map(hex::encode)
 }
 
 /// The key of the run `prepared` makes, as `options` ask, from `states`
@@ -101,14 +112,21 @@ pub(super) fn key(
 }
 
 /// The report of an earlier run with `key` in `out`, if its data file and
-/// every state file it names are there and unchanged.
+/// every state file it names are there and unchanged. A data file that
+/// differs from the digest its report recorded (a run killed between
+/// writing new data and its report, a file damaged since) is not trusted.
 pub(super) fn earlier(out: &OutputPaths, key: &str) -> Option<RunReport> {
     let bytes = std::fs::read(out.dir.join("report.json")).ok()?;
     let report: RunReport = serde_json::from_slice(&bytes).ok()?;
-    // A fit-only run (a share of a sharded step) writes no data.
-    let data_missing = !report.output.is_empty() && !out.data.is_file();
-    if report.cache_key.as_deref() != Some(key) || data_missing {
+    if report.cache_key.as_deref() != Some(key) {
         return None;
+    }
+    // A fit-only run (a share of a sharded step) writes no data.
+    if !report.output.is_empty() {
+        let digest = data_digest(&out.data).ok()?;
+        if report.output_sha256.as_deref() != Some(digest.as_str()) {
+            return None;
+        }
     }
     let states_intact = report
         .steps

@@ -1,5 +1,6 @@
 //! The objects that run a pipeline on a cluster: the manifest in a
-//! ConfigMap, and one hardened Job per stage.
+//! ConfigMap, and hardened Jobs: one per stage, or one per shard of a
+//! sharded stage where the server has no Indexed Jobs.
 
 use std::collections::BTreeMap;
 
@@ -13,11 +14,14 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use sha2::{Digest, Sha256};
 
-use super::{Stage, TERMINATION_LOG};
+use super::{ShardMode, Stage, TERMINATION_LOG};
 use crate::manifest::{Pipeline, Resources};
 
 /// The image stage pods run when neither `spec.image` nor the operator sets one.
 pub const DEFAULT_IMAGE: &str = "ghcr.io/weft-dev/weft:0.1.0";
+
+/// Label of a shard's own Job and pods: the shard's number.
+const SHARD_LABEL: &str = "weft.dev/shard";
 
 /// Where the stage pod sees the pipeline's volume; manifest paths resolve
 /// against it, because the manifest is mounted there too.
@@ -106,6 +110,29 @@ pub fn job_name(name: &str, index: usize) -> String {
     fit(&format!("{name}-stage-{index}"), 63)
 }
 
+/// The name of the Job of shard `shard` of stage `index` of the pipeline
+/// `name`, in [`ShardMode::JobPerShard`].
+pub fn shard_job_name(name: &str, index: usize, shard: u32) -> String {
+    fit(&format!("{name}-stage-{index}-shard-{shard}"), 63)
+}
+
+/// The name of the Job of stage `index` or, if given, of its shard `shard`.
+fn any_job_name(name: &str, index: usize, shard: Option<u32>) -> String {
+    match shard {
+        Some(i) => shard_job_name(name, index, i),
+        None => job_name(name, index),
+    }
+}
+
+/// The names of the Jobs that run `stage` of the pipeline `name`, in shard
+/// order: [`job_name`], or a [`shard_job_name`] per shard.
+pub fn job_names(name: &str, stage: &Stage, mode: ShardMode) -> Vec<String> {
+    mode.jobs_of(stage)
+        .into_iter()
+        .map(|shard| any_job_name(name, stage.index, shard))
+        .collect()
+}
+
 /// The value of the `weft.dev/pipeline` label of what is made for the
 /// pipeline `name`.
 pub fn pipeline_label(name: &str) -> String {
@@ -151,9 +178,14 @@ fn requirements(resources: &Resources) -> ResourceRequirements {
     }
 }
 
-/// The stage's container: `weft run --stage N` on the manifest mounted
-/// into the data folder (at `sub_path` of the claim), locked down.
-fn container(stage: &Stage, image: &str, sub_path: Option<String>) -> Container {
+/// The stage's container: `weft run --stage N [--shard I]` on the manifest
+/// mounted into the data folder (at `sub_path` of the claim), locked down.
+fn container(
+    stage: &Stage,
+    shard: Option<u32>,
+    image: &str,
+    sub_path: Option<String>,
+) -> Container {
     let mounts = vec![
         VolumeMount {
             name: "data".into(),
@@ -174,18 +206,24 @@ fn container(stage: &Stage, image: &str, sub_path: Option<String>) -> Container 
             ..VolumeMount::default()
         },
     ];
+    let mut args = vec![
+        "run".into(),
+        "--quiet".into(),
+        "--stage".into(),
+        stage.index.to_string(),
+    ];
+    if let Some(i) = shard {
+        args.extend(["--shard".into(), i.to_string()]);
+    }
+    args.extend([
+        "--summary-file".into(),
+        TERMINATION_LOG.into(),
+        format!("{DATA}/{MANIFEST_FILE}"),
+    ]);
     Container {
         name: "weft".into(),
         image: Some(image.to_owned()),
-        args: Some(vec![
-            "run".into(),
-            "--quiet".into(),
-            "--stage".into(),
-            stage.index.to_string(),
-            "--summary-file".into(),
-            TERMINATION_LOG.into(),
-            format!("{DATA}/{MANIFEST_FILE}"),
-        ]),
+        args: Some(args),
         termination_message_path: Some(TERMINATION_LOG.into()),
         termination_message_policy: Some("FallbackToLogsOnError".into()),
         working_dir: Some(DATA.into()),
@@ -250,27 +288,70 @@ fn volumes(pipeline: &Pipeline, config_map: &str) -> Vec<Volume> {
 /// root filesystem, no capabilities, seccomp `RuntimeDefault` and no
 /// service-account token. The image is `spec.image`, else `image`.
 pub fn stage_job(pipeline: &Pipeline, stage: &Stage, image: &str, owner: Option<&Owner>) -> Job {
+    job(pipeline, stage, None, image, owner)
+}
+
+/// The Jobs that run `stage` in `mode`: its [`stage_job`], or in
+/// [`ShardMode::JobPerShard`], for a stage of more than one shard, one Job
+/// `<pipeline>-stage-<N>-shard-<I>` per shard, labelled `weft.dev/shard`,
+/// its one pod running `--shard I`. A shard's Job has no TTL: one finished
+/// early and removed would be run again while the others still run.
+pub fn stage_jobs(
+    pipeline: &Pipeline,
+    stage: &Stage,
+    image: &str,
+    owner: Option<&Owner>,
+    mode: ShardMode,
+) -> Vec<Job> {
+    mode.jobs_of(stage)
+        .into_iter()
+        .map(|shard| job(pipeline, stage, shard, image, owner))
+        .collect()
+}
+
+/// The Job of `stage`, or of its shard `shard`.
+fn job(
+    pipeline: &Pipeline,
+    stage: &Stage,
+    shard: Option<u32>,
+    image: &str,
+    owner: Option<&Owner>,
+) -> Job {
     let spec = &pipeline.spec;
-    let name = job_name(&pipeline.metadata.name, stage.index);
+    let name = any_job_name(&pipeline.metadata.name, stage.index, shard);
     let config_map = config_map_name(&pipeline.metadata.name);
     let image = spec.image.as_deref().unwrap_or(image);
     let sub_path = spec.storage.as_ref().and_then(|s| s.sub_path.clone());
-    let container = container(stage, image, sub_path);
-    let indexed = stage.shards > 1;
+    let container = container(stage, shard, image, sub_path);
+    let completions = match shard {
+        Some(_) => 1,
+        None => stage.shards as i32,
+    };
+    let mut labels = labels(&pipeline.metadata.name, Some(stage.index));
+    if let Some(i) = shard {
+        labels.insert(SHARD_LABEL.into(), i.to_string());
+    }
+    let metadata = ObjectMeta {
+        labels: Some(labels.clone()),
+        ..meta(name, pipeline, Some(stage.index), owner)
+    };
     Job {
-        metadata: meta(name, pipeline, Some(stage.index), owner),
+        metadata,
         spec: Some(JobSpec {
             backoff_limit: Some(stage.retries as i32),
             active_deadline_seconds: spec.active_deadline_seconds.map(i64::from),
-            ttl_seconds_after_finished: spec.ttl_seconds_after_finished.map(|t| t as i32),
-            completions: Some(stage.shards as i32),
-            parallelism: Some(stage.shards as i32),
+            ttl_seconds_after_finished: spec
+                .ttl_seconds_after_finished
+                .filter(|_| shard.is_none())
+                .map(|t| t as i32),
+            completions: Some(completions),
+            parallelism: Some(completions),
             // Unset is NonIndexed; leaving it out keeps the Jobs of
-            // unsharded stages valid on servers older than 1.21.
-            completion_mode: indexed.then(|| "Indexed".into()),
+            // unsharded stages and of shards valid on servers older than 1.21.
+            completion_mode: (completions > 1).then(|| "Indexed".into()),
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
-                    labels: Some(labels(&pipeline.metadata.name, Some(stage.index))),
+                    labels: Some(labels),
                     ..ObjectMeta::default()
                 }),
                 spec: Some(PodSpec {

@@ -2,16 +2,10 @@
 //! the Jobs that exist now: each stage's phase, the stage to start next, the
 //! transitions worth an Event. Pure, so reconcile is idempotent by design.
 
-use std::collections::BTreeMap;
-
-use std::time::Duration;
-
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use k8s_openapi::jiff::SignedDuration;
 
-use super::{Stage, StageSummary};
+use super::{Stage, StageJobs, StageSummary};
 use crate::manifest::{GateStatus, Phase, PipelineStatus, StageStatus, StepStatus};
 
 /// What a stage's Job says.
@@ -76,6 +70,16 @@ impl JobState {
         }
         JobState::Running { start }
     }
+
+    /// When the Job started, if it exists.
+    pub fn start(&self) -> Option<&Time> {
+        match self {
+            JobState::Missing => None,
+            JobState::Running { start }
+            | JobState::Succeeded { start, .. }
+            | JobState::Failed { start, .. } => start.as_ref(),
+        }
+    }
 }
 
 /// Something that happened, worth an Event on the Pipeline.
@@ -96,22 +100,23 @@ pub enum Transition {
 pub struct Observed {
     /// The status to write (conditions and generation are the caller's).
     pub status: PipelineStatus,
-    /// The stage whose Job must be created (again, if it was deleted).
+    /// The stage whose missing Jobs must be created (again, if they were
+    /// deleted): those its [`StageJobs`] lists as missing.
     pub start: Option<usize>,
     /// What changed since `previous`.
     pub transitions: Vec<Transition>,
 }
 
 /// Where the stages stand: a stage the previous status says finished stays
-/// finished (its Job may be gone after its TTL); otherwise its Job decides.
-/// The first stage without a Job whose predecessors all succeeded is the
-/// one to start. `steps` names the pipeline's steps by index.
+/// finished (its Jobs may be gone after their TTL); otherwise what its Jobs
+/// say together (`jobs`) decides. The first stage missing a Job whose
+/// predecessors all succeeded is the one to start. `steps` names the
+/// pipeline's steps by index.
 pub fn observe(
     stages: &[Stage],
     steps: &[String],
     previous: &PipelineStatus,
-    jobs: &BTreeMap<usize, Job>,
-    job_name: impl Fn(&Stage) -> String,
+    jobs: impl Fn(&Stage) -> StageJobs,
     now: &Time,
 ) -> Observed {
     let mut out = Observed {
@@ -128,7 +133,6 @@ pub fn observe(
         let mut status = StageStatus {
             index: stage.index as u32,
             steps: stage.steps.iter().map(|&i| steps[i].clone()).collect(),
-            job: Some(job_name(stage)),
             ..before.cloned().unwrap_or_default()
         };
         let finished = matches!(
@@ -136,10 +140,12 @@ pub fn observe(
             Some(Phase::Succeeded | Phase::Failed)
         );
         if !finished {
+            let jobs = jobs(stage);
             status.phase = Phase::Pending;
+            status.job = Some(jobs.job);
             if !blocked {
-                apply(&mut status, JobState::of(jobs.get(&stage.index)), now);
-                if status.phase == Phase::Running && jobs.get(&stage.index).is_none() {
+                apply(&mut status, jobs.state, now);
+                if status.phase == Phase::Running && !jobs.missing.is_empty() {
                     out.start = Some(stage.index);
                 }
             }
@@ -317,25 +323,21 @@ fn gate_text(step: &str, gate: &GateStatus) -> String {
     )
 }
 
-/// Why `pods` cannot run: the scheduler's message for a pod it has found no
-/// node for since at least `grace` before `now`.
-pub fn unschedulable(pods: &[Pod], now: &Time, grace: Duration) -> Option<String> {
-    let grace = SignedDuration::try_from(grace).unwrap_or(SignedDuration::MAX);
-    pods.iter().find_map(|pod| {
-        let conditions = pod.status.as_ref()?.conditions.as_ref()?;
-        let stuck = conditions.iter().find(|c| {
-            c.type_ == "PodScheduled"
-                && c.status == "False"
-                && c.reason.as_deref() == Some("Unschedulable")
-        })?;
-        let since = stuck.last_transition_time.as_ref()?;
-        (since.0 + grace <= now.0).then(|| {
-            stuck
-                .message
-                .clone()
-                .unwrap_or_else(|| "no node fits".into())
-        })
-    })
+/// Add `why` (how its pod ended) to the message of the failed stage
+/// `index`, after what its Job said.
+pub fn explain(status: &mut PipelineStatus, index: usize, why: &str) {
+    let Some(stage) = status
+        .stages
+        .get_mut(index)
+        .filter(|s| s.phase == Phase::Failed)
+    else {
+        return;
+    };
+    stage.message = Some(match stage.message.take() {
+        Some(job) => format!("{job}; {why}"),
+        None => why.to_owned(),
+    });
+    status.message = failure_message(status);
 }
 
 /// Fail stage `index` (its Job is to be removed) for `message`; the

@@ -2,6 +2,7 @@
 //! and gates, whether it reused earlier outputs, or its error. JSON in the
 //! container's termination message, of which Kubernetes keeps 4096 bytes.
 
+use k8s_openapi::api::core::v1::Pod;
 use serde::{Deserialize, Serialize};
 
 use crate::exec::RunReport;
@@ -115,5 +116,24 @@ impl StageSummary {
     /// (a pod killed before writing, or Kubernetes' fallback to the log).
     pub fn parse(message: &str) -> Option<StageSummary> {
         serde_json::from_str(message).ok()
+    }
+
+    /// What the newest of `pods` that ended with a summary left in its
+    /// termination message.
+    pub fn latest(pods: &[Pod]) -> Option<StageSummary> {
+        let ended = pods.iter().flat_map(|pod| {
+            let statuses = pod
+                .status
+                .as_ref()
+                .and_then(|s| s.container_statuses.as_ref());
+            statuses.into_iter().flatten().filter_map(|c| {
+                let ended = c.state.as_ref()?.terminated.as_ref()?;
+                let summary = StageSummary::parse(ended.message.as_deref()?)?;
+                Some((ended.finished_at.clone(), summary))
+            })
+        });
+        ended
+            .max_by(|a, b| a.0.cmp(&b.0))
+            .map(|(_, summary)| summary)
     }
 }

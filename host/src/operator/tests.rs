@@ -7,7 +7,7 @@ use crate::manifest::{Manifest, Pipeline};
 
 /// A manifest of steps `a`..`e` given by their YAML tails, e.g.
 /// `"resources: { nvidia.com/gpu: 1 }"`, each needing the one before.
-fn manifest(extra_spec: &str, steps: &[&str]) -> Manifest {
+pub(super) fn manifest(extra_spec: &str, steps: &[&str]) -> Manifest {
     let dir = tempfile::tempdir().unwrap();
     let mut yaml = format!(
         "apiVersion: weft.dev/v1alpha1\nkind: Pipeline\nmetadata: {{ name: churn, namespace: ml }}\n\
@@ -67,7 +67,8 @@ fn consecutive_steps_share_a_stage_until_resources_or_shards_change() {
     assert_eq!(roles(&manifest("", &["shards: 1", ""])), [Run]);
 }
 
-fn pipeline(extra_spec: &str, steps: &[&str]) -> (Pipeline, Vec<Stage>) {
+/// The pipeline of [`manifest`] and its stages.
+pub(super) fn pipeline(extra_spec: &str, steps: &[&str]) -> (Pipeline, Vec<Stage>) {
     let m = manifest(extra_spec, steps);
     let stages = stages(&m.pipeline.spec, &m.order);
     (m.pipeline, stages)
@@ -211,24 +212,28 @@ fn the_manifest_config_map_round_trips_and_long_names_fit() {
     assert_ne!(name, other, "truncated names stay distinct");
 }
 
-mod progress {
-    use std::collections::BTreeMap;
-
+pub(super) mod progress {
     use k8s_openapi::api::batch::v1::{Job, JobCondition, JobStatus};
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
     use k8s_openapi::jiff::Timestamp;
 
     use super::super::*;
     use super::manifest;
     use crate::manifest::{Phase, PipelineStatus};
 
-    fn at(seconds: i64) -> Time {
+    /// `seconds` after the epoch.
+    pub(in crate::operator) fn at(seconds: i64) -> Time {
         Time(Timestamp::from_second(seconds).unwrap())
     }
 
-    /// A Job whose controller wrote `condition` (Complete, Failed) or none.
-    fn job(condition: Option<&str>) -> Job {
+    /// The Job `name`, started at 10 s, whose controller wrote `condition`
+    /// (Complete, Failed) at 20 s, or none.
+    pub(in crate::operator) fn job(name: &str, condition: Option<&str>) -> Job {
         Job {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                ..ObjectMeta::default()
+            },
             status: Some(JobStatus {
                 start_time: Some(at(10)),
                 conditions: condition.map(|c| {
@@ -252,13 +257,23 @@ mod progress {
         let m = manifest("", &["", gpu, gpu]);
         let stages = stages(&m.pipeline.spec, &m.order);
         let names = m.pipeline.spec.step_names();
-        let jobs: BTreeMap<usize, Job> = jobs.iter().map(|(i, c)| (*i, job(*c))).collect();
+        let states: Vec<StageJobs> = stages
+            .iter()
+            .map(|s| {
+                let name = job_name("churn", s.index);
+                let existing: Vec<Job> = jobs
+                    .iter()
+                    .filter(|(i, _)| *i == s.index)
+                    .map(|(_, c)| job(&name, *c))
+                    .collect();
+                aggregate(&[name], &existing)
+            })
+            .collect();
         observe(
             &stages,
             &names,
             previous,
-            &jobs,
-            |s| job_name("churn", s.index),
+            |s| states[s.index].clone(),
             &at(99),
         )
     }
@@ -324,41 +339,6 @@ mod progress {
             &o.transitions[..],
             [Transition::StageFailed(0, _)]
         ));
-    }
-
-    #[test]
-    fn pods_nowhere_to_run_for_the_grace_period_are_unschedulable() {
-        use super::super::progress::unschedulable;
-        use k8s_openapi::api::core::v1::{Pod, PodCondition, PodStatus};
-        let pod = |reason: &str, since: i64| Pod {
-            status: Some(PodStatus {
-                conditions: Some(vec![PodCondition {
-                    type_: "PodScheduled".into(),
-                    status: "False".into(),
-                    reason: Some(reason.into()),
-                    message: Some("0/3 nodes are available".into()),
-                    last_transition_time: Some(at(since)),
-                    ..PodCondition::default()
-                }]),
-                ..PodStatus::default()
-            }),
-            ..Pod::default()
-        };
-        let grace = std::time::Duration::from_secs(300);
-        let now = at(1000);
-        assert_eq!(
-            unschedulable(&[pod("Unschedulable", 800)], &now, grace),
-            None
-        );
-        assert_eq!(
-            unschedulable(&[pod("Unschedulable", 700)], &now, grace).as_deref(),
-            Some("0/3 nodes are available")
-        );
-        assert_eq!(
-            unschedulable(&[pod("SchedulingGated", 0)], &now, grace),
-            None
-        );
-        assert_eq!(unschedulable(&[], &now, grace), None);
     }
 
     #[test]
