@@ -80,6 +80,18 @@ fn stage_runs_one_after_another_equal_one_whole_run() {
     let report = read_json(&staged.join("out/report.json"));
     assert_eq!(report["steps"].as_array().unwrap().len(), 2, "{report:#}");
     assert!(staged.join("out/state/scale-y.bin").is_file());
+    // The output holds every fitted state, stage 0's too, as a whole run's
+    // does: `weft serve` takes it as it is.
+    let index = |dir: &Workdir| read_json(&dir.join("out/state/index.json"));
+    assert_eq!(index(&staged), index(&whole));
+    for step in ["fill", "scale-x", "scale-y"] {
+        let file = format!("out/state/{step}.bin");
+        assert_eq!(
+            std::fs::read(staged.join(&file)).unwrap(),
+            std::fs::read(whole.join(&file)).unwrap(),
+            "{step}"
+        );
+    }
     assert_eq!(
         read_parquet(&staged.join("out/data.parquet")),
         read_parquet(&whole.join("out/data.parquet")),

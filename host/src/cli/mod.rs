@@ -272,10 +272,10 @@ fn run(
     let started = Instant::now();
     let mut manifest = Manifest::load(path)?;
     let mut options = options.clone();
-    let mut merge = Vec::new();
+    let (mut merge, mut gather) = (Vec::new(), Vec::new());
     if let Some(n) = part.stage {
         let plan = operator::stage_run(&manifest, n, part.shard)?;
-        (manifest, merge) = (plan.manifest, plan.merge);
+        (manifest, merge, gather) = (plan.manifest, plan.merge, plan.gather);
         options.share = plan.share;
         options.fit_only = plan.fit_only;
     }
@@ -291,6 +291,13 @@ fn run(
             options.state_dir = Some(merged);
         }
         let report = p.run(&options, &Progress::new(quiet))?;
+        if !gather.is_empty() {
+            let earlier: Vec<PathBuf> = gather
+                .iter()
+                .map(|d| p.manifest.resolve(&d.to_string_lossy()))
+                .collect();
+            exec::gather_states(&earlier, &p.output().dir.join("state"))?;
+        }
         Ok((p.output(), report))
     });
     let (out, report) = match result {

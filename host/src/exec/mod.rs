@@ -24,7 +24,7 @@ pub use gate::GateResult;
 pub use instance::{Failure, Instance, StepFailure, StepSetup};
 pub use online::{Applied, Online, Worker};
 pub use pass::Progress;
-pub use report::{GpuTransfers, MetricValue, RunReport, StateFile, StepReport};
+pub use report::{gather_states, GpuTransfers, MetricValue, RunReport, StateFile, StepReport};
 
 /// Why a run failed.
 #[derive(Debug, thiserror::Error)]
@@ -327,12 +327,7 @@ impl Prepared {
     }
 
     pub(crate) fn load_states(&self, dir: &Path) -> Result<Vec<Option<Arc<Vec<u8>>>>, RunError> {
-        let index: BTreeMap<String, StateFile> = match std::fs::read(dir.join("index.json")) {
-            Ok(b) => serde_json::from_slice(&b).map_err(|e| {
-                RunError::Invalid(format!("{}: {e}", dir.join("index.json").display()))
-            })?,
-            Err(_) => BTreeMap::new(),
-        };
+        let index = report::read_index(dir)?;
         self.steps
             .iter()
             .map(|s| {

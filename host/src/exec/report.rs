@@ -1,7 +1,7 @@
 //! The run report (`report.json`), fitted-state files and their index.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{GateResult, OutputPaths, Prepared, RunError, StepPlan};
 use crate::bindings::Metric;
-use crate::data;
+use crate::data::{self, DataError};
 use crate::plugin::{sha256_hex, StepKind};
 use crate::sandbox::Emitted;
 
@@ -291,6 +291,45 @@ pub(super) fn write_states(
     if !index.is_empty() {
         data::write_atomic(&state_dir.join("index.json"), &to_json(&index))?;
     }
+    Ok(())
+}
+
+/// The `index.json` of the state folder `dir`, by step (empty when there is
+/// none).
+pub(super) fn read_index(dir: &Path) -> Result<BTreeMap<String, StateFile>, RunError> {
+    let path = dir.join("index.json");
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map_err(|e| RunError::Invalid(format!("{}: {e}", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
+        Err(error) => Err(DataError::Io { path, error }.into()),
+    }
+}
+
+/// Copy the fitted states in the folders `from` (earlier stages' `state/`,
+/// each with its `index.json`) into `into`, checking each against its
+/// digest, and add them to `into`'s index, written last: the output of a
+/// pipeline run in stages then holds every state, as a whole run's does.
+pub fn gather_states(from: &[PathBuf], into: &Path) -> Result<(), RunError> {
+    let mut index = read_index(into)?;
+    for dir in from {
+        for (step, entry) in read_index(dir)? {
+            let file = dir.join(format!("{step}.bin"));
+            let bytes = std::fs::read(&file).map_err(|error| DataError::Io {
+                path: file.clone(),
+                error,
+            })?;
+            if sha256_hex(&bytes) != entry.sha256 {
+                return Err(RunError::Invalid(format!(
+                    "{}: state file does not match its digest in index.json",
+                    file.display()
+                )));
+            }
+            data::write_atomic(&into.join(format!("{step}.bin")), &bytes)?;
+            index.insert(step, entry);
+        }
+    }
+    data::write_atomic(&into.join("index.json"), &to_json(&index))?;
     Ok(())
 }
 

@@ -5,12 +5,12 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{
     Container, ContainerState, ContainerStateTerminated, ContainerStateWaiting, ContainerStatus,
-    Pod, PodCondition, PodSpec, PodStatus, ResourceRequirements,
+    Node, NodeCondition, NodeStatus, Pod, PodCondition, PodSpec, PodStatus, ResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use super::faults::{ending, outlook, run_by, Cause, Fault, Outlook};
+use super::faults::{ending, nodes_of, outlook, run_by, Cause, Fault, Outlook};
 use super::progress::explain;
 use super::tests::progress::at;
 use super::StageSummary;
@@ -117,7 +117,7 @@ fn steps() -> Vec<String> {
 }
 
 fn stuck_message(pods: &[Pod], now: i64) -> String {
-    match outlook(pods, &at(now), GRACE) {
+    match outlook(pods, &[], &at(now), GRACE) {
         Outlook::Stuck(fault) => fault.message(&steps(), Some("data")),
         other => panic!("not stuck: {other:?}"),
     }
@@ -127,11 +127,11 @@ fn stuck_message(pods: &[Pod], now: i64) -> String {
 fn pods_nowhere_to_run_for_the_grace_period_are_stuck() {
     let why = "0/3 nodes are available: 3 Insufficient nvidia.com/gpu.";
     assert_eq!(
-        outlook(&[unschedulable(why, 800)], &at(1000), GRACE),
+        outlook(&[unschedulable(why, 800)], &[], &at(1000), GRACE),
         Outlook::Recheck(Duration::from_secs(100))
     );
     assert_eq!(
-        outlook(&[unschedulable(why, 700)], &at(1000), GRACE),
+        outlook(&[unschedulable(why, 700)], &[], &at(1000), GRACE),
         Outlook::Stuck(Fault {
             since: at(700),
             cause: Cause::Unschedulable(why.into())
@@ -146,10 +146,10 @@ fn pods_nowhere_to_run_for_the_grace_period_are_stuck() {
         ..PodStatus::default()
     };
     assert_eq!(
-        outlook(&[pod("p", "j", None, gated)], &at(1000), GRACE),
+        outlook(&[pod("p", "j", None, gated)], &[], &at(1000), GRACE),
         Outlook::Fine
     );
-    assert_eq!(outlook(&[], &at(1000), GRACE), Outlook::Fine);
+    assert_eq!(outlook(&[], &[], &at(1000), GRACE), Outlook::Fine);
 }
 
 #[test]
@@ -178,7 +178,7 @@ fn an_image_that_cannot_be_pulled_fails_after_the_grace_period() {
     };
     // Measured from when the pod was scheduled, else created.
     assert_eq!(
-        outlook(&[never(Some(900))], &at(1000), GRACE),
+        outlook(&[never(Some(900))], &[], &at(1000), GRACE),
         Outlook::Recheck(Duration::from_secs(200))
     );
     assert_eq!(
@@ -195,7 +195,7 @@ fn an_image_that_cannot_be_pulled_fails_after_the_grace_period() {
     }
     let creating = container(waiting("ContainerCreating", ""), None, Some(0));
     assert_eq!(
-        outlook(&[pod("p", "j", None, creating)], &at(1000), GRACE),
+        outlook(&[pod("p", "j", None, creating)], &[], &at(1000), GRACE),
         Outlook::Fine
     );
 }
@@ -323,4 +323,57 @@ fn summaries_and_faults_come_from_the_pods_of_the_stage_jobs() {
         "a log tail is no summary"
     );
     assert_eq!(StageSummary::latest(&mine[1..]), None);
+}
+
+/// Node `name` whose Ready condition is `status` since `since`.
+fn node(name: &str, status: &str, since: i64) -> Node {
+    Node {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            ..ObjectMeta::default()
+        },
+        status: Some(NodeStatus {
+            conditions: Some(vec![NodeCondition {
+                type_: "Ready".into(),
+                status: status.into(),
+                reason: Some("NodeStatusUnknown".into()),
+                message: Some("Kubelet stopped posting node status.".into()),
+                last_transition_time: Some(at(since)),
+                ..NodeCondition::default()
+            }]),
+            ..NodeStatus::default()
+        }),
+        ..Node::default()
+    }
+}
+
+#[test]
+fn a_pod_on_a_node_that_is_not_ready_is_stuck_after_the_grace_period() {
+    let mut running = container(waiting("ContainerCreating", ""), None, Some(10));
+    running.phase = Some("Running".into());
+    running.container_statuses = None;
+    let mut on = pod("churn-stage-0-x", "churn-stage-0", None, running);
+    on.spec.as_mut().unwrap().node_name = Some("n1".into());
+    assert_eq!(nodes_of(std::slice::from_ref(&on)), ["n1"]);
+    let lost = [node("n1", "Unknown", 900)];
+    let Outlook::Stuck(fault) = outlook(std::slice::from_ref(&on), &lost, &at(1200), GRACE) else {
+        panic!("a pod on a lost node is stuck once the grace period is over");
+    };
+    let message = fault.message(&steps(), None);
+    assert!(message.contains("its node n1 is not ready (Ready=Unknown, NodeStatusUnknown: Kubelet stopped posting node status.)"), "{message}");
+    assert!(message.contains("kubectl get nodes"), "{message}");
+    // Within the grace period: look again when it ends.
+    assert_eq!(
+        outlook(std::slice::from_ref(&on), &lost, &at(1000), GRACE),
+        Outlook::Recheck(Duration::from_secs(200))
+    );
+    // A ready node, another node, or a pod that finished: nothing wrong.
+    let fine =
+        |nodes: &[Node], pod: &Pod| outlook(std::slice::from_ref(pod), nodes, &at(1200), GRACE);
+    assert_eq!(fine(&[node("n1", "True", 900)], &on), Outlook::Fine);
+    assert_eq!(fine(&[node("n2", "Unknown", 900)], &on), Outlook::Fine);
+    let mut done = on.clone();
+    done.status.as_mut().unwrap().phase = Some("Succeeded".into());
+    assert_eq!(fine(&lost, &done), Outlook::Fine);
+    assert!(nodes_of(&[done]).is_empty());
 }

@@ -1,11 +1,12 @@
 //! Why the pods of a stage cannot run, or how they died, read from their
 //! status: the scheduler finding no node, the kubelet failing to pull the
-//! image or create the container, a container killed for memory. Pure, so
-//! the controller's verdicts are unit-tested.
+//! image or create the container, the node under a running pod gone, a
+//! container killed for memory. Pure, so the controller's verdicts are
+//! unit-tested.
 
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{ContainerStateTerminated, Pod};
+use k8s_openapi::api::core::v1::{ContainerStateTerminated, Node, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::SignedDuration;
 
@@ -36,6 +37,16 @@ pub enum Cause {
         reason: String,
         /// The kubelet's message.
         message: String,
+    },
+    /// The node it runs on is not ready: its kubelet stopped reporting, or
+    /// the node went away. A single-node cluster never evicts (the node
+    /// controller suspects its own network), so the pod would stay
+    /// `Running` for ever.
+    NodeLost {
+        /// The node.
+        node: String,
+        /// Its Ready condition's reason and message.
+        why: String,
     },
     /// The kubelet cannot create its container.
     Container {
@@ -79,6 +90,9 @@ impl Fault {
             ),
             Cause::Image { image, reason, message } => format!(
                 "its pods cannot start: image {image:?} cannot be pulled ({reason}: {message}); check the image name and pull policy, or spec.image"
+            ),
+            Cause::NodeLost { node, why } => format!(
+                "its node {node} is not ready ({why}): its pods cannot finish there; check `kubectl get nodes`, and re-create the Pipeline once a node is back (finished stages are reused)"
             ),
             Cause::Container { pod, reason, message } => format!(
                 "its pods cannot start: the container cannot be created ({reason}: {message}); see `kubectl describe pod {pod}`"
@@ -177,16 +191,62 @@ fn cannot_start(pod: &Pod) -> Option<Fault> {
     })
 }
 
+/// Why `pod`, not finished, cannot finish: its node (among `nodes`) is not
+/// ready, since the node said so last.
+fn on_lost_node(pod: &Pod, nodes: &[Node]) -> Option<Fault> {
+    let phase = pod.status.as_ref()?.phase.as_deref();
+    if matches!(phase, Some("Succeeded" | "Failed")) {
+        return None;
+    }
+    let name = pod.spec.as_ref()?.node_name.as_deref()?;
+    let node = nodes
+        .iter()
+        .find(|n| n.metadata.name.as_deref() == Some(name))?;
+    let conditions = node.status.as_ref()?.conditions.as_ref()?;
+    let ready = conditions.iter().find(|c| c.type_ == "Ready")?;
+    if ready.status == "True" {
+        return None;
+    }
+    let why = [ready.reason.as_deref(), ready.message.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(": ");
+    Some(Fault {
+        since: ready.last_transition_time.clone()?,
+        cause: Cause::NodeLost {
+            node: name.to_owned(),
+            why: format!("Ready={}, {why}", ready.status),
+        },
+    })
+}
+
+/// The nodes the not yet finished `pods` were placed on, by name.
+pub fn nodes_of(pods: &[Pod]) -> Vec<String> {
+    let mut names: Vec<String> = pods
+        .iter()
+        .filter(|p| {
+            let phase = p.status.as_ref().and_then(|s| s.phase.as_deref());
+            !matches!(phase, Some("Succeeded" | "Failed"))
+        })
+        .filter_map(|p| p.spec.as_ref()?.node_name.clone())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
 /// Whether a running stage whose pods are `pods` can go on at `now`: stuck
-/// once one of them has had no node, or could not start its container,
-/// for `grace`.
-pub fn outlook(pods: &[Pod], now: &Time, grace: Duration) -> Outlook {
+/// once one of them has had no node, could not start its container, or has
+/// been on a node among `nodes` that is not ready, for `grace`.
+pub fn outlook(pods: &[Pod], nodes: &[Node], now: &Time, grace: Duration) -> Outlook {
     let grace = SignedDuration::try_from(grace).unwrap_or(SignedDuration::MAX);
     let mut recheck: Option<Duration> = None;
-    for fault in pods
-        .iter()
-        .flat_map(|pod| unschedulable(pod).or_else(|| cannot_start(pod)))
-    {
+    for fault in pods.iter().flat_map(|pod| {
+        unschedulable(pod)
+            .or_else(|| cannot_start(pod))
+            .or_else(|| on_lost_node(pod, nodes))
+    }) {
         let left = grace
             .checked_sub(now.0.duration_since(fault.since.0))
             .unwrap_or(SignedDuration::MAX);

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, ListParams};
@@ -15,7 +15,7 @@ use kube::ResourceExt;
 
 use super::controller::{apply, Context, OperatorError};
 use super::events::{event, send};
-use super::faults::{ending, outlook, run_by, Outlook};
+use super::faults::{ending, nodes_of, outlook, run_by, Outlook};
 use super::jobs::pipeline_label;
 use super::progress::{explain, fail, failed_gates, record};
 use super::{
@@ -111,7 +111,9 @@ pub async fn follow(
         .storage
         .as_ref()
         .map(|s| s.claim_name.as_str());
-    if let Some(n) = stuck(&mut found, &pods, &names, claim, &now, ctx.unschedulable) {
+    let nodes = nodes(ctx, &pods).await;
+    let grace = ctx.unschedulable;
+    if let Some(n) = stuck(&mut found, (&pods, &nodes), &names, claim, &now, grace) {
         let stage_jobs = jobs.get(&n).into_iter().flatten();
         found.doomed = stage_jobs.map(ResourceExt::name_any).collect();
     }
@@ -149,12 +151,28 @@ async fn start(
     Ok(true)
 }
 
+/// The nodes under the pipeline's unfinished `pods`. One that cannot be
+/// read (the operator may lack `nodes: get` under an older chart) is left
+/// out, with a warning: only the lost-node check needs them.
+async fn nodes(ctx: &Context, pods: &[Pod]) -> Vec<Node> {
+    let api: Api<Node> = Api::all(ctx.client.clone());
+    let mut nodes = Vec::new();
+    for name in nodes_of(pods) {
+        match api.get_opt(&name).await {
+            Ok(node) => nodes.extend(node),
+            Err(e) => tracing::warn!(node = %name, error = %e, "cannot read a stage pod's node"),
+        }
+    }
+    nodes
+}
+
 /// Fail the running stage (not being started) whose pods, among `pods`,
-/// cannot run for `grace`, naming the stage's steps and `claim`; its
-/// index. A stage whose pods are stuck for less sets when to look again.
+/// cannot run for `grace` (on their `nodes`), naming the stage's steps and
+/// `claim`; its index. A stage whose pods are stuck for less sets when to
+/// look again.
 fn stuck(
     found: &mut Found,
-    pods: &[Pod],
+    (pods, nodes): (&[Pod], &[Node]),
     names: &[Vec<String>],
     claim: Option<&str>,
     now: &Time,
@@ -167,7 +185,7 @@ fn stuck(
         .iter()
         .find(|s| s.phase == Phase::Running && observed.start != Some(s.index as usize))?;
     let n = running.index as usize;
-    match outlook(&run_by(pods, &names[n]), now, grace) {
+    match outlook(&run_by(pods, &names[n]), nodes, now, grace) {
         Outlook::Fine => None,
         Outlook::Recheck(after) => {
             // Just past the grace period.

@@ -125,6 +125,10 @@ pub struct StageRun {
     /// State folders of the shares to merge before transforming (a
     /// [`Role::Merge`] stage), relative to the manifest's folder.
     pub merge: Vec<PathBuf>,
+    /// State folders of the earlier stages, relative to the manifest's
+    /// folder, whose states the last stage copies into the pipeline's
+    /// output (`exec::gather_states`), so that it holds every fitted state.
+    pub gather: Vec<PathBuf>,
 }
 
 /// Where share `index` of stage `n` writes its states.
@@ -178,6 +182,7 @@ pub fn stage_run(
         share: None,
         fit_only: false,
         merge: Vec::new(),
+        gather: Vec::new(),
     };
     match stage.role {
         Role::FitShares => {
@@ -211,6 +216,12 @@ pub fn stage_run(
         spec.output = DataRef {
             path: handoff_dir(n),
         };
+    } else if n + 1 == all.len() {
+        run.gather = all[..n]
+            .iter()
+            .filter(|s| s.role != Role::FitShares)
+            .map(|s| PathBuf::from(handoff_dir(s.index)).join("state"))
+            .collect();
     }
     run.manifest = manifest.with_spec(spec)?;
     Ok(run)
