@@ -35,4 +35,5 @@ if [ -z "${WEFT_E2E_KUBECONFIG:-}" ]; then
     fi
   fi
 fi
+[ -n "${WEFT_E2E_SKIP:-}" ] && echo "test: the cluster tests will be skipped: $WEFT_E2E_SKIP" >&2
 cargo test --workspace --exclude hostile --exclude guest-loop "$@"

@@ -118,6 +118,16 @@ fn assert_same_output(cluster: &Path, local: &Path) {
     }
 }
 
+/// The entry of step `name` in a Pipeline's status.
+#[track_caller]
+fn step<'a>(status: &'a Value, name: &str) -> &'a Value {
+    let steps = status["steps"].as_array().unwrap();
+    steps
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no step {name}: {status:#}"))
+}
+
 fn reasons(events: &[(String, String)]) -> Vec<&str> {
     events.iter().map(|(r, _)| r.as_str()).collect()
 }
@@ -145,12 +155,7 @@ fn the_churn_demo_runs_in_stages_and_equals_a_local_run() {
     for step in status["steps"].as_array().unwrap() {
         assert_eq!(step["rowsOut"].as_u64(), Some(ROWS), "{step:#}");
     }
-    let evaluate = status["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == "evaluate");
-    let gate = &evaluate.unwrap()["gates"][0];
+    let gate = &step(&status, "evaluate")["gates"][0];
     assert_eq!(
         (gate["metric"].as_str(), gate["passed"].as_bool()),
         (Some("roc_auc"), Some(true))
@@ -217,12 +222,7 @@ fn a_failing_gate_fails_the_pipeline_with_the_gate_in_status_and_an_event() {
         message.contains("gate failed") && message.contains("roc_auc"),
         "{message}"
     );
-    let evaluate = status["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == "evaluate");
-    let gate = &evaluate.unwrap()["gates"][0];
+    let gate = &step(&status, "evaluate")["gates"][0];
     assert_eq!(gate["passed"], false, "{status:#}");
     let events = node.events("gated");
     assert!(
