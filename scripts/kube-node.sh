@@ -70,6 +70,9 @@ install_packages() {
   command -v skopeo >/dev/null || missing+=(skopeo)
   command -v gcc >/dev/null || missing+=(gcc libc6-dev)
   command -v kubectl >/dev/null || missing+=(kubernetes-client)
+  command -v ip >/dev/null || missing+=(iproute2)
+  command -v curl >/dev/null || missing+=(curl)
+  command -v sysctl >/dev/null || missing+=(procps)
   if [ "${#missing[@]}" -gt 0 ]; then
     say "installing ${missing[*]}"
     apt-get update -qq
