@@ -36,6 +36,7 @@ sysctls=(vm.overcommit_memory kernel.panic kernel.panic_on_oops net.ipv4.ip_forw
 dirs=(/var/lib/kubelet /var/log/pods /var/log/containers /usr/libexec/kubernetes /var/lib/cni /run/netns)
 
 say() { echo "kube-node: $*" >&2; }
+trap 'say "failed: line $LINENO: $BASH_COMMAND"' ERR
 die() { say "$*"; exit 1; }
 alive() { [ -f "$dir/node.pids" ] && kill -0 "$(head -n1 "$dir/node.pids")" 2>/dev/null; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -326,7 +327,7 @@ restore_host() {
   local save
   for save in iptables-save ip6tables-save; do
     command -v "$save" >/dev/null || continue
-    "$save" | grep -v -E -- '(KUBE-|CNI-)' | "${save%-save}-restore"
+    { "$save" | grep -v -E -- '(KUBE-|CNI-)' || true; } | "${save%-save}-restore"
   done
   ip link del "$bridge" 2>/dev/null || true
   if [ -f "$dir/host.sysctl" ]; then
