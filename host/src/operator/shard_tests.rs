@@ -5,7 +5,7 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::apimachinery::pkg::version::Info;
 
 use super::tests::pipeline;
-use super::tests::progress::{at, job};
+use super::tests::progress::{at, job, observe_jobs};
 use super::*;
 use crate::manifest::{Phase, PipelineStatus};
 
@@ -221,19 +221,7 @@ fn a_stage_runs_until_every_shard_succeeded_and_its_missing_shards_are_made() {
 /// `a`, then `b` fitted on 3 shares (stages 1 and 2), as one Job per shard.
 fn look(previous: &PipelineStatus, existing: &[Job]) -> Observed {
     let m = super::tests::manifest("", &["", "shards: 3"]);
-    let stages = stages(&m.pipeline.spec, &m.order);
-    let states: Vec<StageJobs> = stages
-        .iter()
-        .map(|s| aggregate(&job_names("churn", s, ShardMode::JobPerShard), existing))
-        .collect();
-    let names = m.pipeline.spec.step_names();
-    observe(
-        &stages,
-        &names,
-        previous,
-        |s| states[s.index].clone(),
-        &at(99),
-    )
+    observe_jobs(&m, previous, existing, ShardMode::JobPerShard)
 }
 
 #[test]

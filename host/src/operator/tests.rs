@@ -251,24 +251,20 @@ pub(super) mod progress {
         }
     }
 
-    /// `a` | `b`, `c` on a GPU: two stages.
-    fn look(previous: &PipelineStatus, jobs: &[(usize, Option<&str>)]) -> Observed {
-        let gpu = "resources: { nvidia.com/gpu: 1 }";
-        let m = manifest("", &["", gpu, gpu]);
+    /// What `observe` makes of `m`'s stages, given `previous` and the
+    /// `existing` Jobs, its stages run as `mode` asks.
+    pub fn observe_jobs(
+        m: &crate::manifest::Manifest,
+        previous: &PipelineStatus,
+        existing: &[Job],
+        mode: ShardMode,
+    ) -> Observed {
         let stages = stages(&m.pipeline.spec, &m.order);
-        let names = m.pipeline.spec.step_names();
         let states: Vec<StageJobs> = stages
             .iter()
-            .map(|s| {
-                let name = job_name("churn", s.index);
-                let existing: Vec<Job> = jobs
-                    .iter()
-                    .filter(|(i, _)| *i == s.index)
-                    .map(|(_, c)| job(&name, *c))
-                    .collect();
-                aggregate(&[name], &existing)
-            })
+            .map(|s| aggregate(&job_names("churn", s, mode), existing))
             .collect();
+        let names = m.pipeline.spec.step_names();
         observe(
             &stages,
             &names,
@@ -276,6 +272,17 @@ pub(super) mod progress {
             |s| states[s.index].clone(),
             &at(99),
         )
+    }
+
+    /// `a` | `b`, `c` on a GPU: two stages.
+    fn look(previous: &PipelineStatus, jobs: &[(usize, Option<&str>)]) -> Observed {
+        let gpu = "resources: { nvidia.com/gpu: 1 }";
+        let m = manifest("", &["", gpu, gpu]);
+        let existing: Vec<Job> = jobs
+            .iter()
+            .map(|(i, c)| job(&job_name("churn", *i), *c))
+            .collect();
+        observe_jobs(&m, previous, &existing, ShardMode::Indexed)
     }
 
     #[test]
