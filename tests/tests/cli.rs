@@ -114,13 +114,13 @@ fn manifest_mistakes_are_located() {
         (
             base().step("a", "hostile", none.clone(), "limits: { memory: lots }"),
             "name: a",
-            "limits",
+            "memory",
             "step \"a\": limits.memory: \"lots\" is not a byte quantity",
         ),
         (
             base().step("a", "hostile", none.clone(), "limits: { timeoutSeconds: 0 }"),
             "name: a",
-            "limits",
+            "timeoutSeconds",
             "step \"a\": limits.timeoutSeconds must be positive",
         ),
         (

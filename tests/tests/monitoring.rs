@@ -21,6 +21,7 @@ const METRICS: &[&str] = &[
     "weft_step_rows_in_total",
     "weft_step_rows_out_total",
     "weft_step_errors_total",
+    "weft_metric_series_dropped_total",
     "weft_gate_passed",
     "weft_accuracy",
     "weft_precision",
@@ -535,6 +536,7 @@ fn weft_series() -> Vec<Value> {
         add("weft_step_rows_in_total", &l, "1000");
         add("weft_step_rows_out_total", &l, "1000");
         add("weft_step_errors_total", &l, "0");
+        add("weft_metric_series_dropped_total", &l, "0");
     }
     add("weft_gate_passed", r#"step="eval",metric="roc_auc""#, "1");
     add(

@@ -332,3 +332,102 @@ fn fuel_limit_stops_a_loop() {
     );
     assert_no_outputs(&dir.join("out"));
 }
+
+/// Series a metrics flood emits per call (one call per batch, two batches).
+const FLOOD: u64 = 99_000;
+
+/// Run hostile steps that each emit the same [`FLOOD`] metric series on
+/// both batches of the input; `spec` lines add limits, `steps` are
+/// `(name, extra)` in a chain. Prints the run's time and peak memory.
+fn flood(spec: &[&str], steps: &[(&str, &str)]) -> (Workdir, Run, serde_json::Value, String) {
+    let dir = Workdir::new();
+    dir.write("in.csv", INPUT);
+    let mut pipeline = Pipeline::new("in.csv")
+        .plugin("hostile", &plugin("hostile"))
+        .spec("batchRows: 2");
+    for line in spec {
+        pipeline = pipeline.spec(line);
+    }
+    for (name, extra) in steps {
+        let config = json!({ "attack": "metrics-flood", "series": FLOOD });
+        pipeline = pipeline.step(name, "hostile", config, extra);
+    }
+    let run = dir.run(&pipeline.write(&dir, "pipeline.yaml"), &[]);
+    run.ok().never_says("ESCAPED");
+    assert_passed_through(
+        &dir.join("out"),
+        &steps.iter().map(|s| s.0).collect::<Vec<_>>(),
+    );
+    let report = read_json(&dir.join("out/report.json"));
+    let prom = std::fs::read_to_string(dir.join("out/metrics.prom")).unwrap();
+    eprintln!(
+        "metrics flood, {} step(s) x {FLOOD} series x 2 batches: weft run took {:.2?}, peak RSS {:.1} MiB, metrics.prom {} KiB",
+        steps.len(),
+        run.took,
+        report["peakRssBytes"].as_f64().unwrap_or(f64::NAN) / f64::from(1 << 20),
+        prom.len() >> 10
+    );
+    assert_valid_exposition(&prom);
+    (dir, run, report, prom)
+}
+
+/// What step `name` kept and dropped: its `weft_flood` series in
+/// metrics.prom and report.json, and its dropped counter in both.
+#[track_caller]
+fn assert_flood(report: &serde_json::Value, prom: &str, name: &str, kept: usize, dropped: u64) {
+    let step = report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap();
+    assert_eq!(step["metrics"].as_array().unwrap().len(), kept);
+    assert_eq!(step["droppedMetricSeries"], dropped);
+    let label = format!("step=\"{name}\"");
+    let series = prom
+        .lines()
+        .filter(|l| l.starts_with("weft_flood{") && l.contains(&label))
+        .count();
+    assert_eq!(series, kept, "weft_flood series of step {name}");
+    let counter =
+        format!("weft_metric_series_dropped_total{{pipeline=\"test\",{label}}} {dropped}");
+    assert!(
+        prom.lines().any(|l| l == counter),
+        "metrics.prom lacks {counter:?}"
+    );
+}
+
+#[test]
+fn a_metrics_flood_is_capped_with_one_warning() {
+    let (_dir, run, report, prom) = flood(&[], &[("flood", "")]);
+    // 1000 series kept (updated by the second batch); 98 000 new ones
+    // refused on each of the two batches.
+    assert_flood(&report, &prom, "flood", 1000, 2 * 98_000);
+    run.stderr_has(&[
+        "warning: step \"flood\" emitted more than 1000 metric series; 196000 values of new series were dropped (raise limits.maxMetricSeries)",
+    ]);
+    assert_eq!(run.stderr.matches("warning:").count(), 1, "{}", run.stderr);
+}
+
+#[test]
+fn a_raised_series_limit_lets_more_through_up_to_the_run_cap() {
+    let (_dir, run, report, prom) = flood(
+        &["workers: 1", "limits: { maxMetricSeries: 6000 }"],
+        &[
+            ("first", ""),
+            (
+                "second",
+                "needs: [first], limits: { maxMetricSeries: 8000 }",
+            ),
+        ],
+    );
+    // `first` keeps its 6000; `second` could keep 8000, but the run's
+    // 10 000 leave it 4000.
+    assert_flood(&report, &prom, "first", 6000, 2 * 93_000);
+    assert_flood(&report, &prom, "second", 4000, 2 * 95_000);
+    run.stderr_has(&[
+        "warning: step \"first\" emitted more than 6000 metric series; 186000 values",
+        "warning: step \"second\" emitted metric series past the run's cap of 10000 (all steps together); 190000 values",
+    ]);
+    assert_eq!(run.stderr.matches("warning:").count(), 2, "{}", run.stderr);
+}

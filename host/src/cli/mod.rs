@@ -334,6 +334,10 @@ fn run(
     if !quiet {
         print!("{}", table::summary(&report));
     }
+    // Said even under --quiet, like failed gates.
+    for warning in &report.warnings {
+        eprintln!("warning: {warning}");
+    }
     let failed = report.failed_gates();
     for (step, gate) in &failed {
         let value = gate.value.map_or("not reported".into(), |v| v.to_string());

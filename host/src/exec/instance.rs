@@ -11,8 +11,9 @@ use weft_gpu::Shared;
 
 use super::report::StepStats;
 use crate::bindings::{self, Metric, StepError};
+use crate::monitor::series::StepSeries;
 use crate::plugin::Plugin;
-use crate::sandbox::{Batch, Emitted, Grant, KernelDeadline, Limits, OutputLimit, StepCtx, TICK};
+use crate::sandbox::{Batch, Grant, KernelDeadline, Limits, OutputLimit, StepCtx, TICK};
 
 /// How a step is set up: everything needed to (re)make an instance.
 #[derive(Debug, Clone)]
@@ -87,23 +88,36 @@ pub struct Instance {
     setup: Arc<StepSetup>,
     state: Option<Arc<Vec<u8>>>,
     live: Option<(Store<StepCtx>, bindings::Plugin)>,
-    emitted: Vec<Emitted>,
+    series: Arc<StepSeries>,
     devices: BTreeSet<String>,
 }
 
 impl Instance {
-    /// Instantiate and configure the step, loading `state` if given.
+    /// Instantiate and configure the step, loading `state` if given. The
+    /// metrics it emits go to a table of its own, which only bounds them.
     pub fn new(
         plugin: Arc<Plugin>,
         setup: Arc<StepSetup>,
         state: Option<Arc<Vec<u8>>>,
+    ) -> Result<Instance, StepFailure> {
+        let series = StepSeries::alone(setup.limits.max_series);
+        Instance::with_series(plugin, setup, state, series)
+    }
+
+    /// Like [`Instance::new`], the metrics it emits going to `series`, the
+    /// run's table for this step.
+    pub fn with_series(
+        plugin: Arc<Plugin>,
+        setup: Arc<StepSetup>,
+        state: Option<Arc<Vec<u8>>>,
+        series: Arc<StepSeries>,
     ) -> Result<Instance, StepFailure> {
         let mut instance = Instance {
             plugin,
             setup,
             state,
             live: None,
-            emitted: Vec::new(),
+            series,
             devices: BTreeSet::new(),
         };
         instance.revive()?;
@@ -126,6 +140,7 @@ impl Instance {
             &setup.limits,
             &setup.grants,
             setup.compute.clone(),
+            self.series.clone(),
         )
         .map_err(|e| self.fail("instantiate", host(e)))?;
         let mut store = Store::new(self.plugin.pre.engine(), ctx);
@@ -163,7 +178,6 @@ impl Instance {
         store.data_mut().begin_call();
         let result = f(bindings, store);
         store.data_mut().flush_stdio();
-        self.emitted.append(&mut store.data_mut().emitted);
         self.devices.append(&mut store.data_mut().devices);
         let failure = match result {
             Ok(Ok(v)) => return Ok(v),
@@ -247,10 +261,17 @@ impl Instance {
         self.call("report", |b, s| b.weft_step_step().call_report(s))
     }
 
-    /// Move the metrics the step emitted through the host `metrics` import
-    /// and the devices its kernels ran on into `stats`.
+    /// The evaluation's metrics, recorded in the step's series table
+    /// under the same caps as the metrics it emits.
+    pub fn report_into_series(&mut self) -> Result<(), StepFailure> {
+        for m in self.report()? {
+            self.series.record(m.name, m.labels, m.value);
+        }
+        Ok(())
+    }
+
+    /// Move the devices the step's kernels ran on into `stats`.
     pub fn drain_into(&mut self, stats: &mut StepStats) {
-        stats.emitted.append(&mut self.emitted);
         stats.devices.append(&mut self.devices);
     }
 }

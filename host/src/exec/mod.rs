@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use crate::data::{self, DataError, Format, Share};
 use crate::manifest::{parse_bytes, Compute, Gate, LimitsSpec, Manifest};
+use crate::monitor::series::StepSeries;
 use crate::plugin::{sha256_hex, Cache, Plugin, PluginError, StepKind};
 use crate::sandbox::{Grant, Limits, PoolSize, Sandbox};
 use weft_gpu::{Choice, Shared};
@@ -137,6 +138,9 @@ fn limits_of(specs: [Option<&LimitsSpec>; 2]) -> Limits {
         }
         if let Some(w) = spec.gpu_workgroups {
             limits.gpu.max_workgroups = w;
+        }
+        if let Some(n) = spec.max_metric_series {
+            limits.max_series = usize::try_from(n).unwrap_or(usize::MAX);
         }
     }
     limits.gpu.timeout = Some(limits.timeout);
@@ -311,6 +315,11 @@ impl Prepared {
         }
     }
 
+    /// Fresh metric series tables for one run, one per step.
+    pub(crate) fn series(&self) -> Vec<Arc<StepSeries>> {
+        StepSeries::for_run(self.steps.iter().map(|s| s.setup.limits.max_series))
+    }
+
     /// Steps whose inputs `targets` depend on, transitively (excluding targets).
     fn ancestors(&self, targets: &[usize]) -> Vec<bool> {
         let mut seen = vec![false; self.steps.len()];
@@ -417,6 +426,7 @@ impl Prepared {
             }
         }
         let mut stats = vec![report::StepStats::default(); self.steps.len()];
+        let series = self.series();
         loop {
             let targets: Vec<usize> = self
                 .order
@@ -442,6 +452,7 @@ impl Prepared {
                     compute: self.ancestors(&group),
                     sinks: group.clone(),
                     states: &states,
+                    series: &series,
                     produce: false,
                     label: "fit",
                 }
@@ -459,9 +470,8 @@ impl Prepared {
             .collect();
         let out = self.output();
         if options.fit_only {
-            let metrics = vec![Vec::new(); self.steps.len()];
             let mut report =
-                report::build(self, &out, &states, stats, metrics, 0, started.elapsed());
+                report::build(self, &out, &states, stats, &series, 0, started.elapsed());
             report.output = String::new();
             report.cache_key = key;
             report::write(self, &out, &report, &states)?;
@@ -473,23 +483,19 @@ impl Prepared {
             input: self.input(),
             share: options.share,
             compute: vec![true; self.steps.len()],
-            sinks: evaluators.clone(),
+            sinks: evaluators,
             states: &states,
+            series: &series,
             produce: true,
             label: "transform",
         }
         .run(Some(writer), progress, &mut stats)?;
-        let mut metrics = vec![Vec::new(); self.steps.len()];
-        for (e, instance) in evaluators.into_iter().zip(done.sinks.iter_mut()) {
-            metrics[e] = instance
-                .report()?
-                .into_iter()
-                .map(MetricValue::from)
-                .collect();
+        for instance in &mut done.sinks {
+            instance.report_into_series()?;
         }
         let rows = done.finish()?;
         let mut report =
-            report::build(self, &out, &states, stats, metrics, rows, started.elapsed());
+            report::build(self, &out, &states, stats, &series, rows, started.elapsed());
         report.cache_key = key;
         let digest = reuse::data_digest(&out.data).map_err(|error| DataError::Io {
             path: out.data.clone(),

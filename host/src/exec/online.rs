@@ -11,6 +11,7 @@ use arrow::record_batch::RecordBatch;
 use super::pass::Pass;
 use super::report::StepStats;
 use super::{Instance, MetricValue, Prepared, RunError};
+use crate::monitor::series::StepSeries;
 use crate::plugin::StepKind;
 
 /// A prepared pipeline with the states it transforms with.
@@ -18,6 +19,8 @@ pub struct Online {
     prepared: Prepared,
     states: Vec<Option<Arc<Vec<u8>>>>,
     evaluators: Vec<usize>,
+    /// What the steps emit, held under the caps and exposed nowhere.
+    series: Vec<Arc<StepSeries>>,
 }
 
 /// One worker's instances of the transform steps, reused across batches;
@@ -49,6 +52,7 @@ impl Online {
             .filter(|&i| prepared.steps[i].kind() == StepKind::Evaluate)
             .collect();
         Ok(Online {
+            series: prepared.series(),
             prepared,
             states,
             evaluators,
@@ -77,6 +81,7 @@ impl Online {
                 Vec::new()
             },
             states: &self.states,
+            series: &self.series,
             produce: true,
             label: "serve",
         }

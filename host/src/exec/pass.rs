@@ -14,6 +14,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::report::StepStats;
 use super::{Instance, Prepared, RunError};
 use crate::data::{Reader, Share, Writer};
+use crate::monitor::series::StepSeries;
 use crate::plugin::StepKind;
 use crate::sandbox::{Batch, Column};
 
@@ -92,6 +93,8 @@ pub(super) struct Pass<'a> {
     /// Steps fed sequentially with their input (fit targets or evaluators).
     pub sinks: Vec<usize>,
     pub states: &'a [Option<Arc<Vec<u8>>>],
+    /// Where each step's metrics go (by manifest index).
+    pub series: &'a [Arc<StepSeries>],
     /// Whether the pass produces output rows.
     pub produce: bool,
     pub label: &'static str,
@@ -135,10 +138,11 @@ impl Pass<'_> {
         } else {
             self.states[i].clone()
         };
-        Ok(Instance::new(
+        Ok(Instance::with_series(
             step.plugin.clone(),
             step.setup.clone(),
             state,
+            self.series[i].clone(),
         )?)
     }
 

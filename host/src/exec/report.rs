@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use super::{GateResult, OutputPaths, Prepared, RunError, StepPlan};
 use crate::bindings::Metric;
 use crate::data::{self, DataError};
+use crate::monitor::series::StepSeries;
 use crate::plugin::{sha256_hex, StepKind};
-use crate::sandbox::Emitted;
 
 /// Counters one step accumulates over a run.
 #[derive(Debug, Clone, Default)]
@@ -26,8 +26,6 @@ pub struct StepStats {
     pub batches: u64,
     /// Time inside the step's calls, summed over workers.
     pub busy: Duration,
-    /// Metrics emitted through the host import.
-    pub emitted: Vec<Emitted>,
     /// Devices the step's kernels ran on.
     pub devices: BTreeSet<String>,
 }
@@ -40,7 +38,6 @@ impl StepStats {
         self.fit_rows += other.fit_rows;
         self.batches += other.batches;
         self.busy += other.busy;
-        self.emitted.extend(other.emitted);
         self.devices.extend(other.devices);
     }
 }
@@ -97,16 +94,6 @@ impl From<Metric> for MetricValue {
     }
 }
 
-impl From<Emitted> for MetricValue {
-    fn from(m: Emitted) -> Self {
-        MetricValue {
-            name: m.name,
-            value: m.value,
-            labels: m.labels.into_iter().collect(),
-        }
-    }
-}
-
 /// A fitted state written to `state/<step>.bin`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -146,8 +133,12 @@ pub struct StepReport {
     /// The fitted state, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<StateFile>,
-    /// Reported and emitted metrics.
+    /// Emitted and reported metrics: one entry per series, its last value.
     pub metrics: Vec<MetricValue>,
+    /// Values for new metric series dropped past `limits.maxMetricSeries`
+    /// or the run's cap.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub dropped_metric_series: u64,
     /// The step's gates, checked against its metrics.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gates: Vec<GateResult>,
@@ -190,6 +181,14 @@ pub struct RunReport {
     /// This report is an earlier run's, whose outputs were reused.
     #[serde(skip)]
     pub cache_hit: bool,
+    /// What the run warns about, one line each (steps that dropped metric
+    /// series).
+    #[serde(skip)]
+    pub warnings: Vec<String>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl RunReport {
@@ -216,19 +215,21 @@ pub(super) fn build(
     out: &OutputPaths,
     states: &[Option<Arc<Vec<u8>>>],
     stats: Vec<StepStats>,
-    mut metrics: Vec<Vec<MetricValue>>,
+    series: &[Arc<StepSeries>],
     rows_out: u64,
     took: Duration,
 ) -> RunReport {
     let mut stats: Vec<Option<StepStats>> = stats.into_iter().map(Some).collect();
+    let mut warnings = Vec::new();
     let steps = prepared
         .order
         .iter()
         .map(|&i| {
             let plan = &prepared.steps[i];
             let s = stats[i].take().unwrap_or_default();
-            let mut m = std::mem::take(&mut metrics[i]);
-            m.extend(s.emitted.into_iter().map(MetricValue::from));
+            let recorded = series[i].recorded();
+            warnings.extend(recorded.warning(&plan.setup.name));
+            let m = recorded.metrics;
             StepReport {
                 name: plan.setup.name.clone(),
                 plugin: plan.plugin_name.clone(),
@@ -243,6 +244,7 @@ pub(super) fn build(
                 gates: super::gate::check(&plan.gates, &m),
                 compute: s.devices,
                 metrics: m,
+                dropped_metric_series: recorded.dropped,
             }
         })
         .collect();
@@ -262,6 +264,7 @@ pub(super) fn build(
         steps,
         cache_key: None,
         cache_hit: false,
+        warnings,
     }
 }
 

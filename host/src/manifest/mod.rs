@@ -12,6 +12,8 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::monitor::series::MAX_RUN_SERIES;
+
 pub use cluster::{
     crd_yaml, GateStatus, MetricStatus, Phase, PipelineStatus, Resources, StageStatus, StepStatus,
     Storage,
@@ -240,6 +242,11 @@ pub struct LimitsSpec {
     /// Workgroups one custom GPU kernel may dispatch, `x * y * z` (default 1048576).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gpu_workgroups: Option<u64>,
+    /// Distinct metric series the step keeps over a run (default 1000, at
+    /// most 10000); values for further new series are dropped and counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = MAX_RUN_SERIES))]
+    pub max_metric_series: Option<u64>,
 }
 
 /// Where compute kernels run.
@@ -426,6 +433,9 @@ impl Manifest {
         if p.spec.steps.is_empty() {
             return Err(self.error_at("", "steps", "the pipeline has no steps".into()));
         }
+        if let Some(limits) = &p.spec.limits {
+            check_limits(limits).map_err(|(field, m)| self.error_at("limits", field, m))?;
+        }
         let mut index = HashMap::new();
         for (i, step) in p.spec.steps.iter().enumerate() {
             if !valid_name(&step.name) {
@@ -473,9 +483,9 @@ impl Manifest {
                     format!("step {:?}: shards must be at least 1", step.name),
                 ));
             }
-            for limits in step.limits.iter().chain(p.spec.limits.iter()) {
-                self.check_limits(limits).map_err(|m| {
-                    self.step_error(i, Some("limits"), format!("step {:?}: {m}", step.name))
+            if let Some(limits) = &step.limits {
+                check_limits(limits).map_err(|(field, m)| {
+                    self.step_error(i, Some(field), format!("step {:?}: {m}", step.name))
                 })?;
             }
         }
@@ -491,24 +501,6 @@ impl Manifest {
             }
         }
         self.topo_order(&index)
-    }
-
-    fn check_limits(&self, limits: &LimitsSpec) -> Result<(), String> {
-        for (field, value) in [
-            ("memory", &limits.memory),
-            ("maxOutput", &limits.max_output),
-            ("gpuMemory", &limits.gpu_memory),
-        ] {
-            if let Some(v) = value {
-                parse_bytes(v).map_err(|e| format!("limits.{field}: {e}"))?;
-            }
-        }
-        match limits.timeout_seconds {
-            Some(t) if !(t > 0.0 && t.is_finite()) => {
-                Err(format!("limits.timeoutSeconds must be positive, got {t}"))
-            }
-            _ => Ok(()),
-        }
     }
 
     /// Kahn's algorithm, taking ready steps in manifest order; names a cycle.
@@ -535,6 +527,37 @@ impl Manifest {
             }
         }
         Ok(order)
+    }
+}
+
+/// Whether `limits` are well formed; else the field at fault and why.
+fn check_limits(limits: &LimitsSpec) -> Result<(), (&'static str, String)> {
+    for (field, value) in [
+        ("memory", &limits.memory),
+        ("maxOutput", &limits.max_output),
+        ("gpuMemory", &limits.gpu_memory),
+    ] {
+        if let Some(v) = value {
+            parse_bytes(v).map_err(|e| (field, format!("limits.{field}: {e}")))?;
+        }
+    }
+    if let Some(n) = limits
+        .max_metric_series
+        .filter(|&n| n > MAX_RUN_SERIES as u64)
+    {
+        return Err((
+            "maxMetricSeries",
+            format!(
+                "limits.maxMetricSeries is {n}; at most {MAX_RUN_SERIES}, the cap on a run's metric series"
+            ),
+        ));
+    }
+    match limits.timeout_seconds {
+        Some(t) if !(t > 0.0 && t.is_finite()) => Err((
+            "timeoutSeconds",
+            format!("limits.timeoutSeconds must be positive, got {t}"),
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -628,5 +651,36 @@ mod tests {
         assert!(e.message.contains("limits.memory"), "{e}");
         let e = parse(&format!("{HEAD}    - {{ name: A_b, plugin: id }}\n")).unwrap_err();
         assert!(e.message.contains("lowercase"), "{e}");
+    }
+
+    #[test]
+    fn metric_series_limit_is_read_bounded_and_located() {
+        let m = parse(&format!(
+            "{HEAD}    - {{ name: a, plugin: id, limits: {{ maxMetricSeries: 5000 }} }}\n"
+        ))
+        .unwrap();
+        let limits = m.pipeline.spec.steps[0].limits.as_ref().unwrap();
+        assert_eq!(limits.max_metric_series, Some(5000));
+        let e = parse(&format!(
+            "{HEAD}    - {{ name: a, plugin: id, limits: {{ maxMetricSeries: 20000 }} }}\n"
+        ))
+        .unwrap_err();
+        assert_eq!((e.line, e.column), (10, 40), "{e}");
+        assert!(
+            e.message
+                .contains("limits.maxMetricSeries is 20000; at most 10000"),
+            "{e}"
+        );
+        let e = parse(&format!(
+            "{HEAD}    - {{ name: a, plugin: id, limits: {{ maxMetricSeries: -1 }} }}\n"
+        ))
+        .unwrap_err();
+        assert_eq!(e.line, 10, "{e}");
+        let e = parse(&HEAD.replace(
+            "  steps:\n",
+            "  limits: { maxMetricSeries: 10001 }\n  steps:\n    - { name: a, plugin: id }\n",
+        ))
+        .unwrap_err();
+        assert_eq!((e.line, e.column), (9, 13), "{e}");
     }
 }

@@ -6,6 +6,7 @@
 //! step samples also `step`. A metric a step reports, say `psi{column=age}`,
 //! becomes the gauge `weft_psi{pipeline=..,step=..,column="age"}`.
 
+pub mod series;
 mod text;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -45,6 +46,10 @@ const RUN_TIMESTAMP: Own = (
     "When the last run ended, Unix time",
 );
 const STEP_ERRORS: Own = ("weft_step_errors_total", "Failed calls into the step");
+const SERIES_DROPPED: Own = (
+    "weft_metric_series_dropped_total",
+    "Values for new metric series the step emitted past a cap, dropped",
+);
 
 /// The exposition of a finished run.
 pub fn of_run(report: &RunReport) -> Exposition {
@@ -75,6 +80,12 @@ pub fn of_run(report: &RunReport) -> Exposition {
             s.rows_out as f64,
         );
         x.counter_step(&s.name, STEP_ERRORS.0, STEP_ERRORS.1, 0.0);
+        x.counter_step(
+            &s.name,
+            SERIES_DROPPED.0,
+            SERIES_DROPPED.1,
+            s.dropped_metric_series as f64,
+        );
         for m in &s.metrics {
             x.metric(&s.name, &m.name, &m.labels, m.value);
         }

@@ -11,6 +11,7 @@ use wasmtime::component::Component;
 use wasmtime::Store;
 
 use crate::bindings::{self, Kind};
+use crate::monitor::series::StepSeries;
 use crate::sandbox::{Limits, Sandbox, StepCtx};
 use weft_gpu::{Choice, Shared};
 
@@ -239,6 +240,7 @@ fn describe(pre: &bindings::PluginPre<StepCtx>) -> wasmtime::Result<Meta> {
             &Limits::default(),
             &[],
             Arc::new(Shared::new(Choice::Cpu)),
+            StepSeries::alone(0),
         )?,
     );
     store.limiter(|c| c.limiter());

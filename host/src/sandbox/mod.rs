@@ -23,6 +23,7 @@ use weft_gpu::Shared;
 pub use columns::{Batch, BatchError, Column, Kept};
 
 use crate::bindings::{self, weft::step::log::Level};
+use crate::monitor::series::{StepSeries, DEFAULT_STEP_SERIES};
 
 /// Length of one epoch tick: the granularity of step deadlines.
 pub const TICK: Duration = Duration::from_millis(10);
@@ -46,6 +47,8 @@ pub struct Limits {
     pub output_bytes: u64,
     /// Caps on the step's custom GPU kernels.
     pub gpu: weft_gpu::Limits,
+    /// Distinct metric series the step keeps over a run.
+    pub max_series: usize,
 }
 
 impl Default for Limits {
@@ -56,6 +59,7 @@ impl Default for Limits {
             fuel: None,
             output_bytes: 1 << 30,
             gpu: weft_gpu::Limits::default(),
+            max_series: DEFAULT_STEP_SERIES,
         }
     }
 }
@@ -160,17 +164,6 @@ impl Drop for Ticker {
     }
 }
 
-/// A metric a step emitted through the host `metrics` import.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct Emitted {
-    /// Metric name as the step gave it.
-    pub name: String,
-    /// Value.
-    pub value: f64,
-    /// Labels as the step gave them.
-    pub labels: Vec<(String, String)>,
-}
-
 /// The host state of one step instance (the wasmtime store's data).
 pub struct StepCtx {
     pub(crate) table: ResourceTable,
@@ -180,7 +173,8 @@ pub struct StepCtx {
     stdout: MemoryOutputPipe,
     stderr: MemoryOutputPipe,
     logged: [usize; 2],
-    pub(crate) emitted: Vec<Emitted>,
+    /// Where the metrics it emits go, capped.
+    series: Arc<StepSeries>,
     pub(crate) created_bytes: u64,
     output_bytes: u64,
     pub(crate) compute: Arc<Shared>,
@@ -204,13 +198,14 @@ pub struct OutputLimit {
 pub struct KernelDeadline;
 
 impl StepCtx {
-    /// Fresh host state for step `step` with `limits`, read-only `grants`
-    /// and the process's `compute` device.
+    /// Fresh host state for step `step` with `limits`, read-only `grants`,
+    /// the process's `compute` device and the table its metrics go to.
     pub fn new(
         step: &str,
         limits: &Limits,
         grants: &[Grant],
         compute: Arc<Shared>,
+        series: Arc<StepSeries>,
     ) -> wasmtime::Result<StepCtx> {
         let (stdout, stderr) = (
             MemoryOutputPipe::new(STDIO_CAPACITY),
@@ -240,7 +235,7 @@ impl StepCtx {
             stdout,
             stderr,
             logged: [0, 0],
-            emitted: Vec::new(),
+            series,
             created_bytes: 0,
             output_bytes: limits.output_bytes,
             compute,
@@ -322,14 +317,7 @@ impl bindings::weft::step::metrics::Host for StepCtx {
         value: f64,
         labels: Vec<(String, String)>,
     ) -> wasmtime::Result<()> {
-        if self.emitted.len() >= 100_000 {
-            wasmtime::bail!("step emitted more than 100000 metrics");
-        }
-        self.emitted.push(Emitted {
-            name,
-            value,
-            labels,
-        });
+        self.series.record(name, labels, value);
         Ok(())
     }
 }

@@ -4,7 +4,7 @@
 
 wit_bindgen::generate!({ path: "../../../wit", world: "plugin" });
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use exports::weft::step::step::{Guest, Kind, Metadata, Metric};
 use weft::step::types::{Batch, Column, StepError};
@@ -13,10 +13,28 @@ struct Hostile;
 
 thread_local! {
     static ATTACK: RefCell<String> = const { RefCell::new(String::new()) };
+    static SERIES: Cell<u64> = const { Cell::new(0) };
 }
 
 fn attack() -> String {
     ATTACK.with(|a| a.borrow().clone())
+}
+
+/// The number after `"key":` in the config JSON (0 when absent).
+fn number(config: &str, key: &str) -> u64 {
+    let Some(start) = config.find(&format!("\"{key}\"")) else {
+        return 0;
+    };
+    let rest = config[start + key.len() + 2..].trim_start_matches([':', ' ']);
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().unwrap_or(0)
+}
+
+/// Emit `n` distinct series (`flood{i="0"}` ...), the same ones every call.
+fn flood(n: u64) {
+    for i in 0..n {
+        weft::step::metrics::emit("flood", i as f64, &[("i".into(), i.to_string())]);
+    }
 }
 
 fn recurse(n: u64) -> u64 {
@@ -88,6 +106,8 @@ fn strike(data: &Batch) -> Result<Batch, StepError> {
             std::mem::forget(big);
         },
         "panic" => panic!("hostile step panicked on purpose"),
+        // `"series": N` distinct metric series per call.
+        "metrics-flood" => flood(SERIES.get()),
         // Per batch: trap only when the batch has a column `boom`.
         "panic-on-boom" if data.column_names().iter().any(|n| n == "boom") => {
             panic!("hostile step found a boom column")
@@ -119,7 +139,7 @@ impl Guest for Hostile {
             version: env!("CARGO_PKG_VERSION").into(),
             kind: Kind::Transform,
             description: "Misbehaves on request (sandbox tests); passes data through with attack \"none\"".into(),
-            config_schema: r#"{"type":"object","properties":{"attack":{"type":"string"}},"required":["attack"]}"#.into(),
+            config_schema: r#"{"type":"object","properties":{"attack":{"type":"string"},"series":{"type":"integer","minimum":0}},"required":["attack"]}"#.into(),
             stateful: false,
         }
     }
@@ -133,6 +153,7 @@ impl Guest for Hostile {
             .unwrap_or_default()
             .to_owned();
         ATTACK.with(|a| *a.borrow_mut() = value);
+        SERIES.set(number(&config, "series"));
         Ok(())
     }
     fn fit(_: &Batch) -> Result<(), StepError> {
