@@ -11,8 +11,8 @@ use weft_gpu::Shared;
 
 use super::report::StepStats;
 use crate::bindings::{self, Metric, StepError};
-use crate::monitor::series::StepSeries;
 use crate::plugin::Plugin;
+use crate::sandbox::series::StepSeries;
 use crate::sandbox::{Batch, Grant, KernelDeadline, Limits, OutputLimit, StepCtx, TICK};
 
 /// How a step is set up: everything needed to (re)make an instance.

@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use crate::data::{self, DataError, Format, Share};
 use crate::manifest::{parse_bytes, Compute, Gate, LimitsSpec, Manifest};
-use crate::monitor::series::StepSeries;
 use crate::plugin::{sha256_hex, Cache, Plugin, PluginError, StepKind};
+use crate::sandbox::series::StepSeries;
 use crate::sandbox::{Grant, Limits, PoolSize, Sandbox};
 use weft_gpu::{Choice, Shared};
 

@@ -11,8 +11,8 @@ use arrow::record_batch::RecordBatch;
 use super::pass::Pass;
 use super::report::StepStats;
 use super::{Instance, MetricValue, Prepared, RunError};
-use crate::monitor::series::StepSeries;
 use crate::plugin::StepKind;
+use crate::sandbox::series::StepSeries;
 
 /// A prepared pipeline with the states it transforms with.
 pub struct Online {

@@ -14,8 +14,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::report::StepStats;
 use super::{Instance, Prepared, RunError};
 use crate::data::{Reader, Share, Writer};
-use crate::monitor::series::StepSeries;
 use crate::plugin::StepKind;
+use crate::sandbox::series::StepSeries;
 use crate::sandbox::{Batch, Column};
 
 /// How progress is shown: a bar on a terminal, log lines otherwise.

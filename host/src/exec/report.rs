@@ -8,10 +8,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::{GateResult, OutputPaths, Prepared, RunError, StepPlan};
-use crate::bindings::Metric;
 use crate::data::{self, DataError};
-use crate::monitor::series::StepSeries;
 use crate::plugin::{sha256_hex, StepKind};
+use crate::sandbox::series::StepSeries;
 
 /// Counters one step accumulates over a run.
 #[derive(Debug, Clone, Default)]
@@ -72,27 +71,7 @@ impl From<weft_gpu::Transfers> for GpuTransfers {
     }
 }
 
-/// A metric in the report.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MetricValue {
-    /// Name.
-    pub name: String,
-    /// Value.
-    pub value: f64,
-    /// Labels.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub labels: BTreeMap<String, String>,
-}
-
-impl From<Metric> for MetricValue {
-    fn from(m: Metric) -> Self {
-        MetricValue {
-            name: m.name,
-            value: m.value,
-            labels: m.labels.into_iter().collect(),
-        }
-    }
-}
+pub use crate::sandbox::series::MetricValue;
 
 /// A fitted state written to `state/<step>.bin`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -12,14 +12,18 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::monitor::series::MAX_RUN_SERIES;
-
 pub use cluster::{
     crd_yaml, GateStatus, MetricStatus, Phase, PipelineStatus, Resources, StageStatus, StepStatus,
     Storage,
 };
 pub use quantity::parse_bytes;
 
+/// Distinct metric series one run keeps over all its steps.
+pub const MAX_RUN_SERIES: usize = 10_000;
+
+/// Distinct metric series one step keeps when its `limits.maxMetricSeries`
+/// does not say.
+pub const DEFAULT_STEP_SERIES: usize = 1_000;
 /// The API group/version of the document.
 pub const API_VERSION: &str = "weft.dev/v1alpha1";
 

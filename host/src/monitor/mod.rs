@@ -6,7 +6,6 @@
 //! step samples also `step`. A metric a step reports, say `psi{column=age}`,
 //! becomes the gauge `weft_psi{pipeline=..,step=..,column="age"}`.
 
-pub mod series;
 mod text;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -11,7 +11,7 @@ use wasmtime::component::Component;
 use wasmtime::Store;
 
 use crate::bindings::{self, Kind};
-use crate::monitor::series::StepSeries;
+use crate::sandbox::series::StepSeries;
 use crate::sandbox::{Limits, Sandbox, StepCtx};
 use weft_gpu::{Choice, Shared};
 

@@ -20,10 +20,12 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use weft_gpu::Shared;
 
+pub mod series;
+
 pub use columns::{Batch, BatchError, Column, Kept};
 
 use crate::bindings::{self, weft::step::log::Level};
-use crate::monitor::series::{StepSeries, DEFAULT_STEP_SERIES};
+use series::{StepSeries, DEFAULT_STEP_SERIES};
 
 /// Length of one epoch tick: the granularity of step deadlines.
 pub const TICK: Duration = Duration::from_millis(10);

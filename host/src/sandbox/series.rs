@@ -15,14 +15,32 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use indexmap::IndexMap;
 
-use crate::exec::MetricValue;
+use serde::{Deserialize, Serialize};
 
-/// Distinct metric series one run keeps over all its steps.
-pub const MAX_RUN_SERIES: usize = 10_000;
+use crate::bindings::Metric;
+pub use crate::manifest::{DEFAULT_STEP_SERIES, MAX_RUN_SERIES};
 
-/// Distinct metric series one step keeps when its `limits.maxMetricSeries`
-/// does not say.
-pub const DEFAULT_STEP_SERIES: usize = 1_000;
+/// A metric in the report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricValue {
+    /// Name.
+    pub name: String,
+    /// Value.
+    pub value: f64,
+    /// Labels.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+}
+
+impl From<Metric> for MetricValue {
+    fn from(m: Metric) -> Self {
+        MetricValue {
+            name: m.name,
+            value: m.value,
+            labels: m.labels.into_iter().collect(),
+        }
+    }
+}
 
 /// Longest metric or label name kept, in bytes; a longer one is cut.
 pub const MAX_NAME_BYTES: usize = 128;
