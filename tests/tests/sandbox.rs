@@ -431,3 +431,32 @@ fn a_raised_series_limit_lets_more_through_up_to_the_run_cap() {
     ]);
     assert_eq!(run.stderr.matches("warning:").count(), 2, "{}", run.stderr);
 }
+
+#[test]
+fn a_chatty_step_is_streamed_rate_limited_and_cannot_forge_records() {
+    let dir = Workdir::new();
+    dir.write("in.csv", INPUT);
+    // 2 batches x 60 000 lines of each stream: 1.6 MiB, past the 1 MiB that
+    // used to break the guest's stdout.
+    let manifest = Pipeline::new("in.csv")
+        .plugin("hostile", &plugin("hostile"))
+        .spec("batchRows: 2")
+        .step("chat", "hostile", json!({ "attack": "chatty", "n": 60_000 }), "")
+        .write(&dir, "pipeline.yaml");
+    let run = dir.run(&manifest, &["--log", "info"]);
+    run.ok().stderr_has(&[
+        "out line 0",
+        "err line 0",
+        "lines not logged: more than 100 lines per second",
+        "real record\\u{a}ERROR forged record \\u{1b}[31mred",
+    ]);
+    assert_passed_through(&dir.join("out"), &["chat"]);
+    assert!(
+        !run.stderr.lines().any(|l| l.starts_with("ERROR forged")) && !run.stderr.contains('\x1b'),
+        "a forged record or an escape reached the log:\n{}",
+        &run.stderr[..run.stderr.len().min(4000)]
+    );
+    let logged = run.stderr.matches("out line").count();
+    assert!((1000..10_000).contains(&logged), "{logged} stdout lines logged");
+    eprintln!("chatty step, 2 x 60 000 lines per stream: {logged} stdout lines logged, weft run took {:.2?}", run.took);
+}

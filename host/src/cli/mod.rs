@@ -442,9 +442,21 @@ fn head(file: &Path, rows: usize) -> Result<ExitCode> {
 
 /// Print an error chain plainly and pick the exit code.
 pub fn report_error(error: &anyhow::Error) -> ExitCode {
-    eprintln!("error: {error}");
+    eprintln!("error: {}", cut(&error.to_string()));
     for cause in error.chain().skip(1) {
-        eprintln!("  caused by: {cause}");
+        eprintln!("  caused by: {}", cut(&cause.to_string()));
     }
     ExitCode::from(EXIT_FAILED)
+}
+
+/// Longest message [`report_error`] prints of one error.
+const MAX_ERROR: usize = 64 << 10;
+
+/// `message`, cut after [`MAX_ERROR`] bytes (at a character boundary).
+fn cut(message: &str) -> std::borrow::Cow<'_, str> {
+    if message.len() <= MAX_ERROR {
+        return message.into();
+    }
+    let end = (0..=MAX_ERROR).rev().find(|&i| message.is_char_boundary(i)).unwrap_or(0);
+    format!("{}... ({} more bytes)", &message[..end], message.len() - end).into()
 }

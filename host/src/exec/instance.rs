@@ -13,6 +13,7 @@ use super::report::StepStats;
 use crate::bindings::{self, Metric, StepError};
 use crate::plugin::Plugin;
 use crate::sandbox::series::StepSeries;
+use crate::sandbox::stdio::{sanitise, MAX_MESSAGE};
 use crate::sandbox::{Batch, Grant, KernelDeadline, Limits, OutputLimit, StepCtx, TICK};
 
 /// How a step is set up: everything needed to (re)make an instance.
@@ -181,9 +182,9 @@ impl Instance {
         self.devices.append(&mut store.data_mut().devices);
         let failure = match result {
             Ok(Ok(v)) => return Ok(v),
-            Ok(Err(StepError::InvalidConfig(m))) => Failure::InvalidConfig(m),
-            Ok(Err(StepError::InvalidInput(m))) => Failure::InvalidInput(m),
-            Ok(Err(StepError::Internal(m))) => Failure::Internal(m),
+            Ok(Err(StepError::InvalidConfig(m))) => Failure::InvalidConfig(guest_text(&m)),
+            Ok(Err(StepError::InvalidInput(m))) => Failure::InvalidInput(guest_text(&m)),
+            Ok(Err(StepError::Internal(m))) => Failure::Internal(guest_text(&m)),
             Err(trap) => {
                 let failure = classify(trap, limits, store);
                 self.live = None;
@@ -274,6 +275,11 @@ impl Instance {
     pub fn drain_into(&mut self, stats: &mut StepStats) {
         stats.devices.append(&mut self.devices);
     }
+}
+
+/// A message the guest wrote, as the host repeats it: one line, escaped, cut.
+fn guest_text(message: &str) -> String {
+    sanitise(message, MAX_MESSAGE)
 }
 
 /// Arm a store's deadline and fuel for one call. Steps without a fuel limit

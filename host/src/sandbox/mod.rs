@@ -4,6 +4,7 @@
 
 mod columns;
 mod resources;
+pub mod stdio;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -16,7 +17,6 @@ use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, StoreLimits,
     StoreLimitsBuilder,
 };
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use weft_gpu::Shared;
 
@@ -26,12 +26,10 @@ pub use columns::{Batch, BatchError, Column, Kept};
 
 use crate::bindings::{self, weft::step::log::Level};
 use series::{StepSeries, DEFAULT_STEP_SERIES};
+use stdio::{Bucket, LogPipe};
 
 /// Length of one epoch tick: the granularity of step deadlines.
 pub const TICK: Duration = Duration::from_millis(10);
-
-/// Bytes of guest stdout/stderr kept per call before writes fail.
-const STDIO_CAPACITY: usize = 1 << 20;
 
 /// Resource handles one step may hold at once.
 const MAX_HANDLES: usize = 1 << 20;
@@ -172,9 +170,10 @@ pub struct StepCtx {
     wasi: WasiCtx,
     limits: StoreLimits,
     step: Arc<str>,
-    stdout: MemoryOutputPipe,
-    stderr: MemoryOutputPipe,
-    logged: [usize; 2],
+    stdout: LogPipe,
+    stderr: LogPipe,
+    /// Rate of the step's own log records.
+    records: Bucket,
     /// Where the metrics it emits go, capped.
     series: Arc<StepSeries>,
     pub(crate) created_bytes: u64,
@@ -209,9 +208,10 @@ impl StepCtx {
         compute: Arc<Shared>,
         series: Arc<StepSeries>,
     ) -> wasmtime::Result<StepCtx> {
+        let step: Arc<str> = step.into();
         let (stdout, stderr) = (
-            MemoryOutputPipe::new(STDIO_CAPACITY),
-            MemoryOutputPipe::new(STDIO_CAPACITY),
+            LogPipe::new(step.clone(), "stdout"),
+            LogPipe::new(step.clone(), "stderr"),
         );
         let mut wasi = WasiCtxBuilder::new();
         wasi.stdout(stdout.clone())
@@ -233,10 +233,10 @@ impl StepCtx {
                 .instances(32)
                 .trap_on_grow_failure(true)
                 .build(),
-            step: step.into(),
+            step,
             stdout,
             stderr,
-            logged: [0, 0],
+            records: Bucket::default(),
             series,
             created_bytes: 0,
             output_bytes: limits.output_bytes,
@@ -262,25 +262,20 @@ impl StepCtx {
         Ok(())
     }
 
-    /// Forward what the guest printed since the last call to the host log.
+    /// End of a call: log what the guest left unfinished on stdout and
+    /// stderr, and what the rate limits dropped.
     pub fn flush_stdio(&mut self) {
-        for (i, pipe) in [&self.stdout, &self.stderr].into_iter().enumerate() {
-            let bytes = pipe.contents();
-            if bytes.len() > self.logged[i] {
-                for line in String::from_utf8_lossy(&bytes[self.logged[i]..]).lines() {
-                    tracing::info!(step = %self.step, stream = if i == 0 { "stdout" } else { "stderr" }, "{line}");
-                }
-                self.logged[i] = bytes.len();
-            }
+        self.stdout.end_call();
+        self.stderr.end_call();
+        let dropped = self.records.refused();
+        if dropped > 0 {
+            tracing::warn!(step = %self.step, "{dropped} log records dropped: over the rate limit");
         }
     }
 
     /// The last few lines the guest wrote to stderr, for error messages.
     pub fn stderr_tail(&self) -> String {
-        let bytes = self.stderr.contents();
-        let text = String::from_utf8_lossy(&bytes);
-        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-        lines[lines.len().saturating_sub(3)..].join(" | ")
+        self.stderr.tail()
     }
 
     /// Start a new call: reset per-call budgets.
@@ -300,7 +295,11 @@ impl WasiView for StepCtx {
 
 impl bindings::weft::step::log::Host for StepCtx {
     fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
+        if !self.records.admit() {
+            return Ok(());
+        }
         let step = &*self.step;
+        let message = stdio::sanitise(&message, stdio::MAX_LINE);
         match level {
             Level::Trace => tracing::trace!(step, "{message}"),
             Level::Debug => tracing::debug!(step, "{message}"),

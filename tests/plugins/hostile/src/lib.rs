@@ -7,13 +7,15 @@ wit_bindgen::generate!({ path: "../../../wit", world: "plugin" });
 use std::cell::{Cell, RefCell};
 
 use exports::weft::step::step::{Guest, Kind, Metadata, Metric};
-use weft::step::types::{Batch, Column, StepError};
+use weft::step::compute::{self, UnknownPolicy};
+use weft::step::types::{Batch, Column, Scalar, StepError};
 
 struct Hostile;
 
 thread_local! {
     static ATTACK: RefCell<String> = const { RefCell::new(String::new()) };
     static SERIES: Cell<u64> = const { Cell::new(0) };
+    static N: Cell<u64> = const { Cell::new(0) };
 }
 
 fn attack() -> String {
@@ -35,6 +37,46 @@ fn flood(n: u64) {
     for i in 0..n {
         weft::step::metrics::emit("flood", i as f64, &[("i".into(), i.to_string())]);
     }
+}
+
+/// Print `n` lines to stdout and to stderr, and log one record that tries
+/// to forge another with a newline and colour it with an escape sequence.
+fn chat(n: u64) {
+    for i in 0..n {
+        println!("out line {i}");
+        eprintln!("err line {i}");
+    }
+    weft::step::log::log(
+        weft::step::log::Level::Info,
+        "real record\nERROR forged record \x1b[31mred",
+    );
+}
+
+/// Keep (leak) a batch holding an `n`-value host column made this call;
+/// the column's own handle is dropped.
+fn hoard(data: &Batch, n: u64) -> Result<(), StepError> {
+    let column = Column::from_f64s(&vec![1.0; n as usize], None);
+    let kept = Batch::from_columns(&["hoard".into()], &[&column])?;
+    std::mem::forget(kept);
+    let _ = data;
+    Ok(())
+}
+
+/// Ask the host for `n` outputs of a kernel over the first column.
+fn bomb(data: &Batch, kernel: &str, n: u64) -> Result<(), StepError> {
+    let name = data.column_names().into_iter().next().unwrap_or_default();
+    let Some(column) = data.column(&name) else {
+        return Ok(());
+    };
+    let made = match kernel {
+        "one-hot" => {
+            let categories: Vec<_> = (0..n).map(|i| Scalar::Float(i as f64)).collect();
+            compute::one_hot(&column, &categories, UnknownPolicy::Ignore)?
+        }
+        _ => compute::matmul(&[&column], &vec![1.0; n as usize], n as u32)?,
+    };
+    std::hint::black_box(made);
+    Ok(())
 }
 
 fn recurse(n: u64) -> u64 {
@@ -108,6 +150,13 @@ fn strike(data: &Batch) -> Result<Batch, StepError> {
         "panic" => panic!("hostile step panicked on purpose"),
         // `"series": N` distinct metric series per call.
         "metrics-flood" => flood(SERIES.get()),
+        // `"n": N` lines per call on each stream, and a forging log record.
+        "chatty" => chat(N.get()),
+        // Keep a batch of an `"n"`-value host column from every call.
+        "hoard" => hoard(data, N.get())?,
+        // A kernel with `"n"` outputs per row.
+        "one-hot-bomb" => bomb(data, "one-hot", N.get())?,
+        "matmul-bomb" => bomb(data, "matmul", N.get())?,
         // Per batch: trap only when the batch has a column `boom`.
         "panic-on-boom" if data.column_names().iter().any(|n| n == "boom") => {
             panic!("hostile step found a boom column")
@@ -139,7 +188,7 @@ impl Guest for Hostile {
             version: env!("CARGO_PKG_VERSION").into(),
             kind: Kind::Transform,
             description: "Misbehaves on request (sandbox tests); passes data through with attack \"none\"".into(),
-            config_schema: r#"{"type":"object","properties":{"attack":{"type":"string"},"series":{"type":"integer","minimum":0}},"required":["attack"]}"#.into(),
+            config_schema: r#"{"type":"object","properties":{"attack":{"type":"string"},"series":{"type":"integer","minimum":0},"n":{"type":"integer","minimum":0}},"required":["attack"]}"#.into(),
             stateful: false,
         }
     }
@@ -154,6 +203,7 @@ impl Guest for Hostile {
             .to_owned();
         ATTACK.with(|a| *a.borrow_mut() = value);
         SERIES.set(number(&config, "series"));
+        N.set(number(&config, "n"));
         Ok(())
     }
     fn fit(_: &Batch) -> Result<(), StepError> {
