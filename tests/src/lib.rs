@@ -179,6 +179,8 @@ pub struct Run {
     pub stderr: String,
     /// Wall time.
     pub took: Duration,
+    /// Peak resident memory of the process (its VmHWM), bytes.
+    pub peak_rss: u64,
 }
 
 impl Run {
@@ -294,9 +296,9 @@ where
     };
     let out = drain(Box::new(child.stdout.take().expect("piped")));
     let err = drain(Box::new(child.stderr.take().expect("piped")));
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for weft") {
-            break status;
+    let (status, peak_rss) = loop {
+        if let Some(exited) = reap(&child) {
+            break exited;
         }
         if start.elapsed() > RUN_TIMEOUT {
             let _ = child.kill();
@@ -311,7 +313,24 @@ where
         stdout: out.join().expect("stdout reader"),
         stderr: err.join().expect("stderr reader"),
         took: start.elapsed(),
+        peak_rss,
     }
+}
+
+/// The exit status and peak resident bytes of `child` once it has exited.
+fn reap(child: &std::process::Child) -> Option<(std::process::ExitStatus, u64)> {
+    use std::os::unix::process::ExitStatusExt;
+    let mut status = 0;
+    // SAFETY: rusage is plain old data; wait4 fills it for our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = child.id() as libc::pid_t;
+    // SAFETY: pointers to live locals; WNOHANG returns at once.
+    let reaped = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+    assert!(reaped >= 0, "wait for weft: {}", std::io::Error::last_os_error());
+    (reaped == pid).then(|| {
+        let kib = u64::try_from(usage.ru_maxrss).unwrap_or(0);
+        (std::process::ExitStatus::from_raw(status), kib * 1024)
+    })
 }
 
 /// A temporary folder for one test: inputs, the manifest and outputs.

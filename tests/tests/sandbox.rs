@@ -460,3 +460,75 @@ fn a_chatty_step_is_streamed_rate_limited_and_cannot_forge_records() {
     assert!((1000..10_000).contains(&logged), "{logged} stdout lines logged");
     eprintln!("chatty step, 2 x 60 000 lines per stream: {logged} stdout lines logged, weft run took {:.2?}", run.took);
 }
+
+/// One `hostile` step doing `attack` with `"n": n` over a column of `rows`
+/// rows, with `spec` lines (batch size, limits). Prints what it cost.
+fn attack_run(attack: &str, n: u64, rows: usize, spec: &[&str]) -> (Workdir, Run) {
+    let dir = Workdir::new();
+    let csv: String = std::iter::once("x\n".to_owned())
+        .chain((0..rows).map(|i| format!("{}\n", i % 7)))
+        .collect();
+    dir.write("in.csv", &csv);
+    let mut pipeline = Pipeline::new("in.csv").plugin("hostile", &plugin("hostile"));
+    for line in spec {
+        pipeline = pipeline.spec(line);
+    }
+    let config = json!({ "attack": attack, "n": n });
+    let manifest = pipeline.step("evil", "hostile", config, "").write(&dir, "pipeline.yaml");
+    let run = dir.run(&manifest, &[]);
+    eprintln!(
+        "{attack} n={n} over {rows} rows ({spec:?}): exit {:?} after {:.2?}, peak RSS {} MiB",
+        run.code,
+        run.took,
+        run.peak_rss >> 20
+    );
+    (dir, run)
+}
+
+#[test]
+fn host_columns_kept_across_calls_hit_the_host_memory_limit() {
+    // 32 MiB kept per call; before the budget, 100 calls held 3.1 GB.
+    let spec = ["batchRows: 1", "workers: 1", "limits: { memory: 64Mi, maxOutput: 64Mi }"];
+    let (dir, run) = attack_run("hoard", 4 << 20, 12, &spec);
+    run.failed().stderr_has(&[
+        "step \"evil\" failed in transform: step would hold more than 134217728 bytes of host memory",
+        "(limits.hostMemory): 1006",
+        "held, 33554432 more asked",
+    ]);
+    assert_no_outputs(&dir.join("out"));
+    assert!(run.peak_rss < 600 << 20, "peak RSS {} MiB", run.peak_rss >> 20);
+
+    // Small hoards fit, and the report says how much the step held.
+    let (dir, run) = attack_run("hoard", 1000, 12, &spec);
+    run.ok();
+    let report = read_json(&dir.join("out/report.json"));
+    let peak = report["steps"][0]["peakHostBytes"].as_u64().unwrap();
+    assert!((12 * 8000..12 * 9000).contains(&peak), "peakHostBytes {peak}");
+}
+
+#[test]
+fn kernel_outputs_are_refused_before_they_are_made() {
+    // One-hot of 65 536 rows into 4000 columns: 2 GiB asked at once.
+    let rows = ["batchRows: 65536"];
+    let (dir, run) = attack_run("one-hot-bomb", 4000, 65_536, &[rows[0], "limits: { maxOutput: 64Mi }"]);
+    run.failed().stderr_has(&[
+        "step \"evil\" failed in transform: step created more than 67108864 bytes of columns in one call (limits.maxOutput)",
+    ]);
+    assert_no_outputs(&dir.join("out"));
+    assert!(run.peak_rss < 400 << 20, "peak RSS {} MiB", run.peak_rss >> 20);
+    let limits = "limits: { memory: 64Mi, maxOutput: 8Gi }";
+    let (_, run) = attack_run("one-hot-bomb", 4000, 65_536, &[rows[0], limits]);
+    run.failed().stderr_has(&["0 held, 2097152000 more asked"]);
+    assert!(run.peak_rss < 400 << 20, "peak RSS {} MiB", run.peak_rss >> 20);
+}
+
+#[test]
+fn a_long_kernel_stops_at_the_step_deadline() {
+    // 65 536 rows x 3000 outputs: within every memory limit, minutes of work.
+    let spec = ["batchRows: 65536", "limits: { timeoutSeconds: 1, maxOutput: 2Gi, hostMemory: 2Gi }"];
+    let (dir, run) = attack_run("matmul-bomb", 3000, 65_536, &spec);
+    run.failed().stderr_has(&[
+        "step \"evil\" failed in transform: ran longer than its limit of 1s (limits.timeoutSeconds)",
+    ]);
+    assert_no_outputs(&dir.join("out"));
+}

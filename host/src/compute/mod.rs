@@ -100,6 +100,7 @@ impl Host for StepCtx {
     /// On the GPU, the result stays there until something reads it.
     fn affine(&mut self, column: Resource<Column>, a: f64, b: f64) -> Fallible<Resource<Column>> {
         let held = self.column(&column)?;
+        self.reserve(held.memory_size() as u64)?;
         let made = match self.offload_f32(std::slice::from_ref(&held)) {
             Some(gpu) => gpu
                 .affine_kept(device::input(&held), a as f32, b as f32)
@@ -121,6 +122,7 @@ impl Host for StepCtx {
         value: Scalar,
     ) -> Fallible<Resource<Column>> {
         let value = kernel_scalar(value);
+        self.reserve(self.table.get(&column)?.memory_size() as u64)?;
         let made = self.kernel(&[column], |c| {
             weft_kernels::fill_nulls(c[0], &value).map(|x| vec![x])
         })?;
@@ -133,6 +135,8 @@ impl Host for StepCtx {
         categories: Vec<Scalar>,
         unknown: UnknownPolicy,
     ) -> Fallible<Vec<Resource<Column>>> {
+        let rows = self.table.get(&column)?.len();
+        self.reserve(output_bytes(rows, categories.len(), 8))?;
         let categories: Vec<_> = categories.into_iter().map(kernel_scalar).collect();
         let policy = match unknown {
             UnknownPolicy::Error => weft_kernels::UnknownPolicy::Error,
@@ -157,9 +161,10 @@ impl Host for StepCtx {
         let arrays = self.arrays(&columns)?;
         let n = outputs as usize;
         let rows = arrays.first().map_or(0, |a| a.len());
+        self.reserve(output_bytes(rows, n, 4))?;
         let made = match self.offload(rows * arrays.len()) {
             Some(gpu) => gpu_matmul(&gpu, &refs(&arrays), &weights, n),
-            None => weft_kernels::matmul(&refs(&arrays), &weights, n).map_err(StepError::from),
+            None => self.cpu_matmul(&refs(&arrays), &weights, n)?,
         };
         self.hand_over(made)
     }
@@ -244,6 +249,32 @@ impl StepCtx {
         })))
     }
 
+    /// `columns · weights` on the CPU, a block of rows at a time, stopped
+    /// at the step's deadline as the epoch stops the guest.
+    fn cpu_matmul(
+        &self,
+        columns: &[&dyn Array],
+        weights: &[f32],
+        n: usize,
+    ) -> wasmtime::Result<Result<Vec<ArrayRef>, StepError>> {
+        let made = weft_kernels::matmul_with(columns, weights, n, |a, b, m, k, n| {
+            let rows = (MATMUL_BLOCK / (k * n).max(1)).max(1);
+            let mut c = Vec::with_capacity(m * n);
+            for block in a.chunks((rows * k).max(1)) {
+                if self.past_deadline() {
+                    return Err(Stop::Deadline);
+                }
+                c.extend(weft_kernels::matmul_f32(block, b, block.len() / k, k, n));
+            }
+            Ok(c)
+        });
+        match made {
+            Ok(columns) => Ok(Ok(columns)),
+            Err(Stop::Kernel(e)) => Ok(Err(e.into())),
+            Err(Stop::Deadline) => Err(wasmtime::Error::new(KernelDeadline)),
+        }
+    }
+
     /// [`StepCtx::offload`] for kernels that take only f32 columns.
     fn offload_f32(&mut self, columns: &[Column]) -> Option<weft_gpu::Device> {
         if device::all_f32(columns) {
@@ -252,6 +283,26 @@ impl StepCtx {
             self.on_cpu()
         }
     }
+}
+
+/// Multiply-adds a CPU kernel does between two looks at the deadline.
+const MATMUL_BLOCK: usize = 1 << 22;
+
+/// Why a CPU kernel stopped.
+enum Stop {
+    Kernel(KernelError),
+    Deadline,
+}
+
+impl From<KernelError> for Stop {
+    fn from(e: KernelError) -> Self {
+        Stop::Kernel(e)
+    }
+}
+
+/// Bytes of `columns` output columns of `rows` values `width` bytes wide.
+fn output_bytes(rows: usize, columns: usize, width: u64) -> u64 {
+    (rows as u64).saturating_mul(columns as u64).saturating_mul(width)
 }
 
 /// `columns · weights` with the product computed on `gpu`.

@@ -14,7 +14,9 @@ use crate::bindings::{self, Metric, StepError};
 use crate::plugin::Plugin;
 use crate::sandbox::series::StepSeries;
 use crate::sandbox::stdio::{sanitise, MAX_MESSAGE};
-use crate::sandbox::{Batch, Grant, KernelDeadline, Limits, OutputLimit, StepCtx, TICK};
+use crate::sandbox::{
+    Batch, Grant, HostMemoryLimit, KernelDeadline, Limits, OutputLimit, StepCtx, TICK,
+};
 
 /// How a step is set up: everything needed to (re)make an instance.
 #[derive(Debug, Clone)]
@@ -55,7 +57,7 @@ pub enum Failure {
     /// The guest's stack overflowed.
     #[error("overflowed its stack (runaway recursion) and was stopped")]
     Stack,
-    /// The step made more host columns than allowed.
+    /// The step made or held more host columns than allowed.
     #[error("{0}")]
     Output(String),
     /// The guest panicked or hit `unreachable`.
@@ -91,6 +93,8 @@ pub struct Instance {
     live: Option<(Store<StepCtx>, bindings::Plugin)>,
     series: Arc<StepSeries>,
     devices: BTreeSet<String>,
+    /// Most host memory any of its stores held.
+    peak_host_bytes: u64,
 }
 
 impl Instance {
@@ -120,6 +124,7 @@ impl Instance {
             live: None,
             series,
             devices: BTreeSet::new(),
+            peak_host_bytes: 0,
         };
         instance.revive()?;
         Ok(instance)
@@ -180,6 +185,7 @@ impl Instance {
         let result = f(bindings, store);
         store.data_mut().flush_stdio();
         self.devices.append(&mut store.data_mut().devices);
+        self.peak_host_bytes = self.peak_host_bytes.max(store.data().peak_host_bytes());
         let failure = match result {
             Ok(Ok(v)) => return Ok(v),
             Ok(Err(StepError::InvalidConfig(m))) => Failure::InvalidConfig(guest_text(&m)),
@@ -200,7 +206,7 @@ impl Instance {
             b.weft_step_step().call_transform(s, r)
         })?;
         let (store, _) = self.live.as_mut().expect("call succeeded");
-        let taken = store.data_mut().table.delete(out);
+        let taken = store.data_mut().take_batch(out);
         taken.map_err(|e| self.fail("transform", Failure::Host(e.to_string())))
     }
 
@@ -271,9 +277,11 @@ impl Instance {
         Ok(())
     }
 
-    /// Move the devices the step's kernels ran on into `stats`.
+    /// Move the devices the step's kernels ran on, and the most host
+    /// memory it held, into `stats`.
     pub fn drain_into(&mut self, stats: &mut StepStats) {
         stats.devices.append(&mut self.devices);
+        stats.peak_host_bytes = stats.peak_host_bytes.max(self.peak_host_bytes);
     }
 }
 
@@ -295,6 +303,9 @@ fn classify(error: wasmtime::Error, limits: &Limits, store: &mut Store<StepCtx>)
         return Failure::Timeout(limits.timeout);
     }
     if let Some(limit) = error.downcast_ref::<OutputLimit>() {
+        return Failure::Output(limit.to_string());
+    }
+    if let Some(limit) = error.downcast_ref::<HostMemoryLimit>() {
         return Failure::Output(limit.to_string());
     }
     match error.downcast_ref::<Trap>() {

@@ -117,7 +117,11 @@ pub struct RunOptions {
 
 fn limits_of(specs: [Option<&LimitsSpec>; 2]) -> Limits {
     let mut limits = Limits::default();
+    let mut host_bytes = None;
     for spec in specs.into_iter().flatten().rev() {
+        if let Some(h) = spec.host_memory.as_deref().and_then(|h| parse_bytes(h).ok()) {
+            host_bytes = Some(h);
+        }
         if let Some(m) = spec.memory.as_deref().and_then(|m| parse_bytes(m).ok()) {
             limits.memory_bytes = m;
         }
@@ -144,6 +148,7 @@ fn limits_of(specs: [Option<&LimitsSpec>; 2]) -> Limits {
         }
     }
     limits.gpu.timeout = Some(limits.timeout);
+    limits.host_bytes = host_bytes.unwrap_or(limits.memory_bytes.saturating_mul(2));
     limits
 }
 

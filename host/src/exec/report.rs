@@ -27,6 +27,8 @@ pub struct StepStats {
     pub busy: Duration,
     /// Devices the step's kernels ran on.
     pub devices: BTreeSet<String>,
+    /// Most bytes of host columns one worker's instance held at once.
+    pub peak_host_bytes: u64,
 }
 
 impl StepStats {
@@ -38,6 +40,7 @@ impl StepStats {
         self.batches += other.batches;
         self.busy += other.busy;
         self.devices.extend(other.devices);
+        self.peak_host_bytes = self.peak_host_bytes.max(other.peak_host_bytes);
     }
 }
 
@@ -125,6 +128,10 @@ pub struct StepReport {
     /// as `NVIDIA H200 (vulkan, discrete)`); empty when it called none.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub compute: BTreeSet<String>,
+    /// Most bytes of host columns and batches the step made and held at
+    /// once, in one worker (`limits.hostMemory` bounds it).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub peak_host_bytes: u64,
 }
 
 /// The whole run.
@@ -222,6 +229,7 @@ pub(super) fn build(
                 state: states[i].as_ref().map(|bytes| state_file(plan, bytes)),
                 gates: super::gate::check(&plan.gates, &m),
                 compute: s.devices,
+                peak_host_bytes: s.peak_host_bytes,
                 metrics: m,
                 dropped_metric_series: recorded.dropped,
             }

@@ -237,6 +237,11 @@ pub struct LimitsSpec {
     /// Bytes of columns one call may create, e.g. `1Gi` (default 1Gi).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_output: Option<String>,
+    /// Bytes of host columns and batches the step may hold at once (what
+    /// it made and keeps handles to, kernel outputs), e.g. `2Gi` (default
+    /// twice `memory`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_memory: Option<String>,
     /// Buffers one custom GPU kernel (`run-wgsl`) may bind (default 8).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gpu_buffers: Option<usize>,
@@ -539,6 +544,7 @@ fn check_limits(limits: &LimitsSpec) -> Result<(), (&'static str, String)> {
     for (field, value) in [
         ("memory", &limits.memory),
         ("maxOutput", &limits.max_output),
+        ("hostMemory", &limits.host_memory),
         ("gpuMemory", &limits.gpu_memory),
     ] {
         if let Some(v) = value {

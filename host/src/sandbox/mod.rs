@@ -3,6 +3,7 @@
 //! no environment, no arguments and no files but read-only grants.
 
 mod columns;
+mod ledger;
 mod resources;
 pub mod stdio;
 
@@ -10,7 +11,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::{
@@ -23,6 +24,7 @@ use weft_gpu::Shared;
 pub mod series;
 
 pub use columns::{Batch, BatchError, Column, Kept};
+pub use ledger::HostMemoryLimit;
 
 use crate::bindings::{self, weft::step::log::Level};
 use series::{StepSeries, DEFAULT_STEP_SERIES};
@@ -45,6 +47,8 @@ pub struct Limits {
     pub fuel: Option<u64>,
     /// Bytes of columns a step may create on the host during one call.
     pub output_bytes: u64,
+    /// Bytes of host columns and batches a step may hold at once.
+    pub host_bytes: u64,
     /// Caps on the step's custom GPU kernels.
     pub gpu: weft_gpu::Limits,
     /// Distinct metric series the step keeps over a run.
@@ -58,6 +62,7 @@ impl Default for Limits {
             timeout: Duration::from_secs(60),
             fuel: None,
             output_bytes: 1 << 30,
+            host_bytes: 2 * (512 << 20),
             gpu: weft_gpu::Limits::default(),
             max_series: DEFAULT_STEP_SERIES,
         }
@@ -178,6 +183,11 @@ pub struct StepCtx {
     series: Arc<StepSeries>,
     pub(crate) created_bytes: u64,
     output_bytes: u64,
+    /// Host memory the step holds.
+    pub(crate) held: ledger::Ledger,
+    timeout: Duration,
+    /// When the current call's time is up; kernels check it as they go.
+    deadline: Instant,
     pub(crate) compute: Arc<Shared>,
     pub(crate) gpu_limits: weft_gpu::Limits,
     /// Devices the step's kernels ran on since the last call.
@@ -192,10 +202,11 @@ pub struct OutputLimit {
     pub limit: u64,
 }
 
-/// A GPU kernel ran into the step's deadline (`limits.timeoutSeconds`),
-/// which bounds each dispatch as it bounds the step.
+/// A kernel ran into the step's deadline (`limits.timeoutSeconds`), which
+/// bounds each kernel (a GPU dispatch, a block of CPU work) as it bounds
+/// the step.
 #[derive(Debug, thiserror::Error)]
-#[error("a GPU kernel ran into the step's deadline")]
+#[error("a kernel ran into the step's deadline")]
 pub struct KernelDeadline;
 
 impl StepCtx {
@@ -240,6 +251,9 @@ impl StepCtx {
             series,
             created_bytes: 0,
             output_bytes: limits.output_bytes,
+            held: ledger::Ledger::new(limits.host_bytes),
+            timeout: limits.timeout,
+            deadline: Instant::now() + limits.timeout,
             compute,
             gpu_limits: limits.gpu,
             devices: BTreeSet::new(),
@@ -251,15 +265,34 @@ impl StepCtx {
         &mut self.limits
     }
 
-    /// Count `bytes` of host memory created for the step; trap past the limit.
-    pub(crate) fn charge(&mut self, bytes: usize) -> wasmtime::Result<()> {
-        self.created_bytes += bytes as u64;
-        if self.created_bytes > self.output_bytes {
+    /// Whether `bytes` more of columns fit the call's output budget and the
+    /// step's host memory; asked before allocating them.
+    pub(crate) fn reserve(&self, bytes: u64) -> wasmtime::Result<()> {
+        if self.created_bytes.saturating_add(bytes) > self.output_bytes {
             return Err(wasmtime::Error::new(OutputLimit {
                 limit: self.output_bytes,
             }));
         }
-        Ok(())
+        Ok(self.held.check(bytes)?)
+    }
+
+    /// Charge `column`, just made for the step, to the call's output budget
+    /// and the step's host memory; trap past either.
+    pub(crate) fn charge(&mut self, column: &Column) -> wasmtime::Result<()> {
+        let bytes = column.memory_size() as u64;
+        self.reserve(bytes)?;
+        self.created_bytes += bytes;
+        Ok(self.held.charge(column, bytes)?)
+    }
+
+    /// Whether the current call has run past its deadline.
+    pub(crate) fn past_deadline(&self) -> bool {
+        Instant::now() >= self.deadline
+    }
+
+    /// Most bytes of host memory the step held at once.
+    pub fn peak_host_bytes(&self) -> u64 {
+        self.held.peak()
     }
 
     /// End of a call: log what the guest left unfinished on stdout and
@@ -278,9 +311,10 @@ impl StepCtx {
         self.stderr.tail()
     }
 
-    /// Start a new call: reset per-call budgets.
+    /// Start a new call: reset per-call budgets and the deadline.
     pub fn begin_call(&mut self) {
         self.created_bytes = 0;
+        self.deadline = Instant::now() + self.timeout;
     }
 }
 

@@ -11,6 +11,9 @@ use crate::bindings::weft::step::types::{self, Dtype, StepError};
 /// goes back to the step.
 type Fallible<T> = wasmtime::Result<Result<T, StepError>>;
 
+/// Host bytes per string value besides its text (an offset).
+const STRING_BYTES: usize = 4;
+
 fn input_error(e: impl std::fmt::Display) -> StepError {
     StepError::InvalidInput(e.to_string())
 }
@@ -26,13 +29,23 @@ pub(crate) fn batch_of(
 
 impl StepCtx {
     pub(crate) fn new_column(&mut self, column: Column) -> wasmtime::Result<Resource<Column>> {
+        self.held.hold([&column]);
         Ok(self.table.push(column)?)
     }
 
-    /// Hand a column the host made for the step over, charged to its output budget.
+    /// Hand a column the host made for the step over, charged to its
+    /// output budget and host memory.
     pub(crate) fn created_column(&mut self, column: Column) -> wasmtime::Result<Resource<Column>> {
-        self.charge(column.memory_size())?;
+        self.charge(&column)?;
         self.new_column(column)
+    }
+
+    /// Take a batch the step handed back out of its table; what only the
+    /// batch held is no longer the step's.
+    pub fn take_batch(&mut self, batch: Resource<Batch>) -> wasmtime::Result<Batch> {
+        let batch = self.table.delete(batch)?;
+        self.held.release(batch.columns());
+        Ok(batch)
     }
 
     pub(crate) fn column(&self, column: &Resource<Column>) -> wasmtime::Result<Column> {
@@ -59,16 +72,23 @@ impl StepCtx {
 
     fn new_batch(&mut self, made: Result<Batch, StepError>) -> Fallible<Resource<Batch>> {
         Ok(match made {
-            Ok(b) => Ok(self.table.push(b)?),
+            Ok(b) => {
+                self.held.hold(b.columns());
+                Ok(self.table.push(b)?)
+            }
             Err(e) => Err(e),
         })
     }
 
+    /// A column of `len` values of `width` bytes, made by `make` once the
+    /// step's budgets allow it.
     fn column_of_values(
         &mut self,
-        made: weft_kernels::Result<ArrayRef>,
+        (len, width): (usize, usize),
+        make: impl FnOnce() -> weft_kernels::Result<ArrayRef>,
     ) -> wasmtime::Result<Resource<Column>> {
-        match made {
+        self.reserve(len.saturating_mul(width) as u64)?;
+        match make() {
             Ok(array) => self.created_column(Column::Host(array)),
             Err(e) => wasmtime::bail!("invalid column from step: {e}"),
         }
@@ -102,35 +122,46 @@ impl types::HostColumn for StepCtx {
         values: Vec<f64>,
         validity: Option<Vec<bool>>,
     ) -> wasmtime::Result<Resource<Column>> {
-        self.column_of_values(weft_kernels::from_f64s(values, validity))
+        self.column_of_values((values.len(), 8), || {
+            weft_kernels::from_f64s(values, validity)
+        })
     }
     fn from_f32s(
         &mut self,
         values: Vec<f32>,
         validity: Option<Vec<bool>>,
     ) -> wasmtime::Result<Resource<Column>> {
-        self.column_of_values(weft_kernels::from_f32s(values, validity))
+        self.column_of_values((values.len(), 4), || {
+            weft_kernels::from_f32s(values, validity)
+        })
     }
     fn from_s64s(
         &mut self,
         values: Vec<i64>,
         validity: Option<Vec<bool>>,
     ) -> wasmtime::Result<Resource<Column>> {
-        self.column_of_values(weft_kernels::from_s64s(values, validity))
+        self.column_of_values((values.len(), 8), || {
+            weft_kernels::from_s64s(values, validity)
+        })
     }
     fn from_bools(
         &mut self,
         values: Vec<bool>,
         validity: Option<Vec<bool>>,
     ) -> wasmtime::Result<Resource<Column>> {
-        self.column_of_values(weft_kernels::from_bools(values, validity))
+        self.column_of_values((values.len(), 1), || {
+            weft_kernels::from_bools(values, validity)
+        })
     }
     fn from_strings(
         &mut self,
         values: Vec<String>,
         validity: Option<Vec<bool>>,
     ) -> wasmtime::Result<Resource<Column>> {
-        self.column_of_values(weft_kernels::from_strings(values, validity))
+        let bytes = values.iter().map(|v| v.len() + STRING_BYTES).sum();
+        self.column_of_values((bytes, 1), || {
+            weft_kernels::from_strings(values, validity)
+        })
     }
     fn dtype(&mut self, c: Resource<Column>) -> wasmtime::Result<Dtype> {
         Ok(dtype(&self.table.get(&c)?.data_type()))
@@ -160,7 +191,8 @@ impl types::HostColumn for StepCtx {
         self.read(&c, weft_kernels::to_strings)
     }
     fn drop(&mut self, c: Resource<Column>) -> wasmtime::Result<()> {
-        self.table.delete(c)?;
+        let column = self.table.delete(c)?;
+        self.held.release([&column]);
         Ok(())
     }
 }
@@ -237,7 +269,7 @@ impl types::HostBatch for StepCtx {
         self.new_batch(batch_of(all_names, all, Some(rows)))
     }
     fn drop(&mut self, b: Resource<Batch>) -> wasmtime::Result<()> {
-        self.table.delete(b)?;
+        self.take_batch(b)?;
         Ok(())
     }
 }
