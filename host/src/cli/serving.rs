@@ -28,12 +28,23 @@ pub struct Args {
     /// with Retry-After.
     #[arg(long, default_value_t = 64)]
     queue: usize,
-    /// Largest request body (e.g. 16Mi); larger ones get 413.
+    /// Largest request body (e.g. 16Mi); larger ones get 413. A body may
+    /// also decode into at most 8 cells (rows x columns) per byte (at
+    /// least 1Mi, at most 16Mi cells; more get 413) and 10000 columns.
     #[arg(long, default_value = "16Mi", value_name = "BYTES")]
     max_body: String,
-    /// Seconds a request may take, waiting included; then 504.
+    /// Seconds a request may take, its body and waiting included; then 504
+    /// (408 while the body is still arriving) and its steps are stopped.
     #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
     timeout: f64,
+    /// Connections open at once; more wait in the listen backlog until one
+    /// closes.
+    #[arg(long, default_value_t = 1024, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
+    /// Seconds a connection has to send a request's headers (an idle
+    /// kept-alive one included) before it is closed.
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    header_timeout: f64,
     /// Seconds requests in flight get to finish after SIGTERM.
     #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
     grace: f64,
@@ -46,6 +57,12 @@ pub struct Args {
 fn seconds(value: f64, flag: &str) -> Result<Duration> {
     Duration::try_from_secs_f64(value)
         .with_context(|| format!("{flag} must be a number of seconds, got {value}"))
+}
+
+fn positive(value: f64, flag: &str) -> Result<Duration> {
+    let duration = seconds(value, flag)?;
+    anyhow::ensure!(!duration.is_zero(), "{flag} must be more than 0 seconds");
+    Ok(duration)
 }
 
 /// Serve until SIGTERM or Ctrl-C.
@@ -65,6 +82,8 @@ pub fn serve(args: Args) -> Result<ExitCode> {
         max_body,
         deadline: seconds(args.timeout, "--timeout")?,
         watch: (!watch.is_zero()).then_some(watch),
+        max_connections: args.max_connections,
+        header_timeout: positive(args.header_timeout, "--header-timeout")?,
     };
     let grace = seconds(args.grace, "--grace")?;
     tokio::runtime::Runtime::new()

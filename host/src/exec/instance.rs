@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use wasmtime::{Store, Trap};
 use weft_gpu::Shared;
@@ -95,6 +95,9 @@ pub struct Instance {
     devices: BTreeSet<String>,
     /// Most host memory any of its stores held.
     peak_host_bytes: u64,
+    /// When calls must end by, besides `limits.timeoutSeconds` (a served
+    /// request's deadline).
+    deadline: Option<Instant>,
 }
 
 impl Instance {
@@ -125,6 +128,7 @@ impl Instance {
             series,
             devices: BTreeSet::new(),
             peak_host_bytes: 0,
+            deadline: None,
         };
         instance.revive()?;
         Ok(instance)
@@ -151,7 +155,7 @@ impl Instance {
         .map_err(|e| self.fail("instantiate", host(e)))?;
         let mut store = Store::new(self.plugin.pre.engine(), ctx);
         store.limiter(|c| c.limiter());
-        arm(&mut store, &self.setup.limits);
+        arm(&mut store, &self.setup.limits, self.deadline);
         let bindings =
             self.plugin.pre.instantiate(&mut store).map_err(|e| {
                 self.fail("instantiate", classify(e, &self.setup.limits, &mut store))
@@ -180,7 +184,7 @@ impl Instance {
         }
         let limits = &self.setup.limits;
         let (store, bindings) = self.live.as_mut().expect("revived above");
-        arm(store, limits);
+        arm(store, limits, self.deadline);
         store.data_mut().begin_call();
         let result = f(bindings, store);
         store.data_mut().flush_stdio();
@@ -198,6 +202,11 @@ impl Instance {
             }
         };
         Err(self.fail(call, failure))
+    }
+
+    /// Stop calls at `deadline` too (a trap, as at `limits.timeoutSeconds`).
+    pub fn set_deadline(&mut self, deadline: Option<Instant>) {
+        self.deadline = deadline;
     }
 
     /// The step's transform of `batch`.
@@ -290,10 +299,17 @@ fn guest_text(message: &str) -> String {
     sanitise(message, MAX_MESSAGE)
 }
 
-/// Arm a store's deadline and fuel for one call. Steps without a fuel limit
-/// get unlimited fuel (the setter fails harmlessly when metering is off).
-fn arm(store: &mut Store<StepCtx>, limits: &Limits) {
-    store.set_epoch_deadline((limits.timeout.as_millis() / TICK.as_millis()).max(1) as u64);
+/// Arm a store's deadline (the sooner of the step's timeout and
+/// `deadline`, never before `deadline`) and fuel for one call. Steps
+/// without a fuel limit get unlimited fuel (the setter fails harmlessly
+/// when metering is off).
+fn arm(store: &mut Store<StepCtx>, limits: &Limits, deadline: Option<Instant>) {
+    let ticks = (limits.timeout.as_millis() / TICK.as_millis()).max(1);
+    let left = deadline.map_or(ticks, |d| {
+        let left = d.saturating_duration_since(Instant::now()).as_millis();
+        left.div_ceil(TICK.as_millis()) + 1
+    });
+    store.set_epoch_deadline(ticks.min(left) as u64);
     let _ = store.set_fuel(limits.fuel.unwrap_or(u64::MAX));
 }
 

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use arrow::record_batch::RecordBatch;
 
@@ -97,14 +97,18 @@ impl Online {
 
     /// Run the transform steps on `batch` with `worker`'s instances; with
     /// `evaluate`, also feed the evaluate steps (fresh instances) and
-    /// report their metrics.
+    /// report their metrics. A step still running at `deadline` is stopped.
     pub fn apply(
         &self,
         worker: &mut Worker,
         batch: RecordBatch,
         evaluate: bool,
+        deadline: Option<Instant>,
     ) -> Result<Applied, RunError> {
         let pass = self.pass(evaluate);
+        for instance in worker.instances.iter_mut().flatten() {
+            instance.set_deadline(deadline);
+        }
         worker
             .stats
             .iter_mut()
@@ -113,6 +117,7 @@ impl Online {
         let mut metrics = Vec::new();
         for (&i, input) in pass.sinks.iter().zip(worked.sink_inputs) {
             let mut instance = pass.instance(i, false)?;
+            instance.set_deadline(deadline);
             instance.update(input)?;
             let name = self.prepared.steps[i].setup.name.clone();
             metrics.push((

@@ -1,18 +1,46 @@
 //! Request and response bodies: JSON (`{"columns": {...}}`, `{"records":
 //! [...]}` or a bare array of records) and Arrow IPC streams.
+//!
+//! Decoding is linear in the body and bounded: a request may have at most
+//! [`MAX_COLUMNS`] columns and make at most [`cell_limit`] cells (rows x
+//! columns, nested ones included), checked before the rows are built, and
+//! a decoder that panics on a malformed body answers [`BadBody`] too.
 
-use std::io::Cursor;
-use std::sync::Arc;
+use std::panic::catch_unwind;
 
-use arrow::datatypes::Schema;
-use arrow::ipc::reader::StreamReader;
+use arrow::error::ArrowError;
 use arrow::ipc::writer::StreamWriter;
-use arrow::json::reader::infer_json_schema_from_iterator;
+use arrow::json::writer::{make_encoder, EncoderOptions, JsonArray};
 use arrow::record_batch::RecordBatch;
-use serde_json::{Map, Value};
+use axum::http::StatusCode;
+
+use super::{ipc, json};
 
 /// The media type of Arrow IPC streams.
 pub const ARROW: &str = "application/vnd.apache.arrow.stream";
+
+/// Distinct columns one request may have.
+pub const MAX_COLUMNS: usize = 10_000;
+
+/// Cells (rows x columns) a request may make per byte of its body.
+pub const CELLS_PER_BYTE: usize = 8;
+
+/// Cells any request may make, however small its body.
+pub const MIN_CELLS: usize = 1 << 20;
+
+/// Cells no request may make, however large its body.
+pub const MAX_CELLS: usize = 1 << 24;
+
+/// The cells a body of `bytes` bytes may make: [`CELLS_PER_BYTE`] per
+/// byte, at least [`MIN_CELLS`] and at most [`MAX_CELLS`]. A dense body
+/// holds fewer (JSON spends at least 2 bytes on a value, Arrow at least a
+/// bit), so only rows that a body leaves out (a key missing from most
+/// records, an Arrow column of type null) can go past it.
+pub fn cell_limit(bytes: usize) -> usize {
+    bytes
+        .saturating_mul(CELLS_PER_BYTE)
+        .clamp(MIN_CELLS, MAX_CELLS)
+}
 
 /// How a request's rows were written; the response is written the same way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,142 +53,165 @@ pub enum Shape {
     Arrow,
 }
 
-/// A body that cannot be read, and why (a 400 for the client).
+/// A body that cannot be read, and why (a 4xx for the client).
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct BadBody(pub String);
-
-fn bad(e: impl std::fmt::Display) -> BadBody {
-    BadBody(e.to_string())
+pub enum BadBody {
+    /// A media type other than JSON or Arrow IPC.
+    #[error("unsupported content type {0:?}: send application/json or {ARROW}")]
+    MediaType(String),
+    /// Not JSON.
+    #[error("malformed JSON: {0}")]
+    Json(String),
+    /// JSON, but not rows weft reads.
+    #[error("{0}")]
+    Rows(String),
+    /// Not an Arrow IPC stream, or a damaged one.
+    #[error("malformed Arrow IPC body: {0}")]
+    Arrow(String),
+    /// More distinct columns than [`MAX_COLUMNS`].
+    #[error("the request has more than {MAX_COLUMNS} columns, the most one request may have: send fewer distinct keys or columns")]
+    Columns,
+    /// More cells than [`cell_limit`] allows the body.
+    #[error("the request makes {cells} cells (rows x columns), more than the {limit} a body of {bytes} bytes may make ({CELLS_PER_BYTE} per byte, at least {MIN_CELLS}, at most {MAX_CELLS}): send fewer distinct keys per request, or split the rows")]
+    Cells {
+        /// Cells the body would make.
+        cells: u64,
+        /// Cells it may make.
+        limit: usize,
+        /// Its size.
+        bytes: usize,
+    },
 }
 
-/// Read a body of media type `content_type` (JSON when absent).
+impl BadBody {
+    /// The HTTP status to answer with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            BadBody::MediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            BadBody::Cells { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+/// What a body may make, and checks of it as it is read.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Budget {
+    bytes: usize,
+    limit: usize,
+}
+
+impl Budget {
+    /// The budget of a body of `bytes` bytes.
+    pub(super) fn of(bytes: usize) -> Budget {
+        Budget {
+            bytes,
+            limit: cell_limit(bytes),
+        }
+    }
+
+    /// Refuse `columns` past [`MAX_COLUMNS`].
+    pub(super) fn columns(&self, columns: usize) -> Result<(), BadBody> {
+        match columns > MAX_COLUMNS {
+            true => Err(BadBody::Columns),
+            false => Ok(()),
+        }
+    }
+
+    /// Refuse `cells` past the limit.
+    pub(super) fn cells(&self, cells: u64) -> Result<(), BadBody> {
+        if cells > self.limit as u64 {
+            return Err(BadBody::Cells {
+                cells,
+                limit: self.limit,
+                bytes: self.bytes,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// How a body on which the decoder panicked is described.
+pub(super) const DECODER_FAILED: &str = "the decoder failed on it";
+
+/// Read a body of media type `content_type` (JSON when absent). Never
+/// panics: a decoder that panics on a malformed body gives a [`BadBody`].
 pub fn decode(content_type: Option<&str>, body: &[u8]) -> Result<(RecordBatch, Shape), BadBody> {
     let media = content_type.map(|c| c.split(';').next().unwrap_or("").trim());
-    match media {
-        Some(ARROW) => decode_arrow(body).map(|b| (b, Shape::Arrow)),
-        None | Some("application/json") => decode_json(body),
-        Some(other) => Err(BadBody(format!(
-            "unsupported content type {other:?}: send application/json or {ARROW}"
-        ))),
-    }
-}
-
-fn decode_arrow(body: &[u8]) -> Result<RecordBatch, BadBody> {
-    let reader = StreamReader::try_new(Cursor::new(body), None)
-        .map_err(|e| BadBody(format!("not an Arrow IPC stream: {e}")))?;
-    let schema = reader.schema();
-    let batches = reader
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| BadBody(format!("reading the Arrow IPC stream: {e}")))?;
-    arrow::compute::concat_batches(&schema, &batches).map_err(bad)
-}
-
-fn decode_json(body: &[u8]) -> Result<(RecordBatch, Shape), BadBody> {
-    let value: Value =
-        serde_json::from_slice(body).map_err(|e| BadBody(format!("malformed JSON: {e}")))?;
-    let (records, shape) = match value {
-        Value::Object(mut o) if o.contains_key("columns") => (
-            records_of_columns(o.remove("columns").unwrap_or_default())?,
-            Shape::Columns,
-        ),
-        Value::Object(mut o) if o.contains_key("records") => match o.remove("records") {
-            Some(Value::Array(rows)) => (rows, Shape::Records),
-            _ => return Err(BadBody("\"records\" must be an array of objects".into())),
-        },
-        Value::Array(rows) => (rows, Shape::Records),
-        _ => {
-            return Err(BadBody(
-                "expected {\"columns\": {name: [values]}}, {\"records\": [{...}]} or [{...}]"
-                    .into(),
-            ))
-        }
+    let decoded = match media {
+        Some(ARROW) => catch_unwind(|| ipc::decode(body).map(|b| (b, Shape::Arrow))),
+        None | Some("application/json") => catch_unwind(|| json::decode(body)),
+        Some(other) => return Err(BadBody::MediaType(other.to_owned())),
     };
-    if records.is_empty() {
-        return Err(BadBody("the request holds no rows".into()));
-    }
-    let schema = infer_json_schema_from_iterator(records.iter().map(Ok)).map_err(bad)?;
-    let mut decoder = arrow::json::ReaderBuilder::new(Arc::new(schema))
-        .with_batch_size(records.len())
-        .build_decoder()
-        .map_err(bad)?;
-    decoder.serialize(&records).map_err(bad)?;
-    let batch = decoder
-        .flush()
-        .map_err(bad)?
-        .ok_or_else(|| BadBody("no rows".into()))?;
-    Ok((batch, shape))
-}
-
-/// `{"a": [1, 2], "b": [3, 4]}` as records; every column the same length.
-fn records_of_columns(columns: Value) -> Result<Vec<Value>, BadBody> {
-    let Value::Object(columns) = columns else {
-        return Err(BadBody("\"columns\" must be an object of arrays".into()));
-    };
-    let mut rows: Option<usize> = None;
-    for (name, values) in &columns {
-        let Value::Array(values) = values else {
-            return Err(BadBody(format!("column {name:?} must be an array")));
-        };
-        match rows {
-            Some(n) if n != values.len() => {
-                return Err(BadBody(format!(
-                    "column {name:?} has {} values, the others {n}",
-                    values.len()
-                )))
-            }
-            _ => rows = Some(values.len()),
-        }
-    }
-    Ok((0..rows.unwrap_or(0))
-        .map(|i| {
-            let row: Map<String, Value> = columns
-                .iter()
-                .map(|(name, values)| (name.clone(), values[i].clone()))
-                .collect();
-            Value::Object(row)
+    decoded.unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("no message");
+        let what = format!("{DECODER_FAILED} ({what})");
+        Err(match media {
+            Some(ARROW) => BadBody::Arrow(what),
+            _ => BadBody::Json(what),
         })
-        .collect())
+    })
 }
 
-/// `batch` written as `shape`, with its media type.
-pub fn encode(batch: &RecordBatch, shape: Shape) -> Result<(Vec<u8>, &'static str), String> {
-    if shape == Shape::Arrow {
-        let mut writer =
-            StreamWriter::try_new(Vec::new(), &batch.schema()).map_err(|e| e.to_string())?;
-        writer.write(batch).map_err(|e| e.to_string())?;
-        return Ok((writer.into_inner().map_err(|e| e.to_string())?, ARROW));
-    }
-    let records = records_of(batch)?;
-    let value = match shape {
-        Shape::Records => serde_json::json!({ "records": records }),
-        _ => serde_json::json!({ "columns": columns_of(&batch.schema(), &records) }),
+/// `batch` written as `shape`, with its media type. JSON is written
+/// straight from the columns, one pass, nulls explicit.
+pub fn encode(batch: &RecordBatch, shape: Shape) -> Result<(Vec<u8>, &'static str), ArrowError> {
+    let bytes = match shape {
+        Shape::Arrow => {
+            let mut writer = StreamWriter::try_new(Vec::new(), &batch.schema())?;
+            writer.write(batch)?;
+            return Ok((writer.into_inner()?, ARROW));
+        }
+        Shape::Records => records(batch)?,
+        Shape::Columns => columns(batch)?,
     };
-    Ok((
-        serde_json::to_vec(&value).map_err(|e| e.to_string())?,
-        "application/json",
-    ))
+    Ok((bytes, "application/json"))
 }
 
-fn records_of(batch: &RecordBatch) -> Result<Vec<Value>, String> {
+/// `{"records": [{"name": value, ...}, ...]}`.
+fn records(batch: &RecordBatch) -> Result<Vec<u8>, ArrowError> {
+    let head = b"{\"records\":";
     let builder = arrow::json::WriterBuilder::new().with_explicit_nulls(true);
-    let mut writer = builder.build::<_, arrow::json::writer::JsonArray>(Vec::new());
-    writer.write(batch).map_err(|e| e.to_string())?;
-    writer.finish().map_err(|e| e.to_string())?;
-    let bytes = writer.into_inner();
-    if bytes.is_empty() {
-        return Ok(Vec::new());
+    let mut writer = builder.build::<_, JsonArray>(head.to_vec());
+    writer.write(batch)?;
+    writer.finish()?;
+    let mut out = writer.into_inner();
+    if out.len() == head.len() {
+        out.extend_from_slice(b"[]");
     }
-    serde_json::from_slice(&bytes).map_err(|e| e.to_string())
+    out.push(b'}');
+    Ok(out)
 }
 
-fn columns_of(schema: &Schema, records: &[Value]) -> Map<String, Value> {
-    schema
-        .fields()
-        .iter()
-        .map(|f| {
-            let values = records.iter().map(|r| r[f.name()].clone()).collect();
-            (f.name().clone(), Value::Array(values))
-        })
-        .collect()
+/// `{"columns": {"name": [values], ...}}`.
+fn columns(batch: &RecordBatch) -> Result<Vec<u8>, ArrowError> {
+    let options = EncoderOptions::default();
+    let schema = batch.schema();
+    let mut out = b"{\"columns\":{".to_vec();
+    for (i, (field, array)) in schema.fields().iter().zip(batch.columns()).enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let name =
+            serde_json::to_vec(field.name()).map_err(|e| ArrowError::JsonError(e.to_string()))?;
+        out.extend_from_slice(&name);
+        out.extend_from_slice(b":[");
+        let mut encoder = make_encoder(field, array.as_ref(), &options)?;
+        for row in 0..array.len() {
+            if row > 0 {
+                out.push(b',');
+            }
+            match encoder.is_null(row) {
+                true => out.extend_from_slice(b"null"),
+                false => encoder.encode(row, &mut out),
+            }
+        }
+        out.push(b']');
+    }
+    out.extend_from_slice(b"}}");
+    Ok(out)
 }

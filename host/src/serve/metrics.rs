@@ -50,11 +50,12 @@ struct Tallies {
 }
 
 /// Requests by route and status, their latency, time per step, requests in
-/// flight, the instance pool, and reloads.
+/// flight, the instance pool, open connections, and reloads.
 #[derive(Default)]
 pub struct Metrics {
     tallies: Mutex<Tallies>,
     in_flight: AtomicI64,
+    connections: AtomicI64,
     pool_size: AtomicI64,
     pool_busy: AtomicI64,
 }
@@ -91,6 +92,11 @@ impl Metrics {
     /// Requests in flight change by `delta`.
     pub fn in_flight(&self, delta: i64) {
         self.in_flight.fetch_add(delta, Ordering::Relaxed);
+    }
+
+    /// Connections open change by `delta`.
+    pub fn connections(&self, delta: i64) {
+        self.connections.fetch_add(delta, Ordering::Relaxed);
     }
 
     /// The pool holds `size` workers.
@@ -168,6 +174,11 @@ impl Metrics {
                 "weft_serve_pool_busy_workers",
                 "Workers running a request.",
                 &self.pool_busy,
+            ),
+            (
+                "weft_serve_open_connections",
+                "Connections open (at most --max-connections).",
+                &self.connections,
             ),
         ] {
             head(&mut out, name, "gauge", help);

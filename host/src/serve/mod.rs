@@ -4,29 +4,44 @@
 //! `/metrics`. Instances are pooled per worker; a request that traps fails
 //! alone. The pipeline reloads on SIGHUP or when its files change, and a
 //! version that does not load is rejected while the old one keeps serving.
+//!
+//! Abuse is bounded: bodies by size (`--max-body`) and by the cells they
+//! decode into ([`cell_limit`], [`MAX_COLUMNS`]), malformed ones answer 4xx;
+//! a request past its deadline is answered 504 and its step stopped;
+//! connections by number (`--max-connections`) and by the time their
+//! headers take (`--header-timeout`).
 
 mod codec;
+mod ipc;
+mod json;
+mod listen;
 mod metrics;
+mod problem;
+#[cfg(test)]
+mod tests;
+mod version;
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::body::Body;
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use futures::StreamExt;
 use serde_json::json;
 use tokio::sync::Semaphore;
 
-use crate::exec::{self, Failure, Online, RunError, RunOptions, Worker};
-use crate::manifest::Manifest;
-pub use codec::{Shape, ARROW};
+use crate::exec;
+pub use codec::{cell_limit, decode, encode, BadBody, Shape, ARROW, MAX_COLUMNS};
+pub use listen::serve;
 pub use metrics::Metrics;
+use problem::Problem;
+use version::{fingerprint, load, Fingerprint, Loaded};
 
 /// How the server runs.
 #[derive(Debug, Clone)]
@@ -46,16 +61,12 @@ pub struct Options {
     /// How often the manifest, plugins and states are checked for changes
     /// (`None`: only SIGHUP reloads).
     pub watch: Option<Duration>,
+    /// Connections open at once; more wait to be accepted.
+    pub max_connections: u32,
+    /// Time a connection has to send a request's headers (an idle
+    /// kept-alive one too) before it is closed.
+    pub header_timeout: Duration,
 }
-
-/// One loaded version of the pipeline and its workers.
-struct Loaded {
-    online: Online,
-    pool: Mutex<Vec<Worker>>,
-}
-
-/// Files with their modification times.
-type Fingerprint = Vec<(PathBuf, Option<SystemTime>)>;
 
 /// The server's state, shared by the handlers.
 pub struct Server {
@@ -70,105 +81,11 @@ pub struct Server {
     pub metrics: Metrics,
 }
 
-/// An answer other than success: status and message (and step, if one failed).
-struct Problem {
-    status: StatusCode,
-    message: String,
-    step: Option<String>,
-}
+/// Gives back an admission when dropped: when the request's work ends,
+/// which may be after its 504 was answered.
+struct Admitted(Arc<Server>);
 
-impl Problem {
-    fn new(status: StatusCode, message: impl Into<String>) -> Problem {
-        Problem {
-            status,
-            message: message.into(),
-            step: None,
-        }
-    }
-}
-
-impl From<RunError> for Problem {
-    fn from(e: RunError) -> Problem {
-        let status = match &e {
-            RunError::Step(f)
-                if matches!(
-                    f.failure,
-                    Failure::InvalidInput(_) | Failure::InvalidConfig(_)
-                ) =>
-            {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
-            RunError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        let step = match &e {
-            RunError::Step(f) => Some(f.step.clone()),
-            _ => None,
-        };
-        Problem {
-            status,
-            message: e.to_string(),
-            step,
-        }
-    }
-}
-
-impl IntoResponse for Problem {
-    fn into_response(self) -> Response {
-        let body = json!({ "error": self.message, "step": self.step });
-        let mut response = (self.status, axum::Json(body)).into_response();
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        }
-        response
-    }
-}
-
-/// The files a version depends on (manifest, plugins, states), or only the
-/// manifest and states while the manifest does not parse.
-fn fingerprint(options: &Options) -> Fingerprint {
-    let mut files = vec![options.manifest.clone()];
-    if let Ok(manifest) = Manifest::load(&options.manifest) {
-        let plugins = manifest.pipeline.spec.plugins.values();
-        files.extend(plugins.map(|p| manifest.resolve(&p.path)));
-    }
-    if let Ok(entries) = std::fs::read_dir(&options.state) {
-        files.extend(entries.filter_map(|e| e.ok().map(|e| e.path())));
-    }
-    files.sort();
-    files
-        .into_iter()
-        .map(|f| {
-            let modified = std::fs::metadata(&f).and_then(|m| m.modified()).ok();
-            (f, modified)
-        })
-        .collect()
-}
-
-/// Load a version: manifest, plugins compiled, states, one worker per
-/// slot (each instance configured and given its state).
-fn load(options: &Options) -> anyhow::Result<Loaded> {
-    let manifest = Manifest::load(&options.manifest)?;
-    let run = RunOptions {
-        workers: Some(options.workers),
-        ..RunOptions::default()
-    };
-    let online = Online::new(exec::prepare(manifest, &run)?, &options.state)?;
-    let pool = (0..options.workers)
-        .map(|_| online.worker())
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Loaded {
-        online,
-        pool: Mutex::new(pool),
-    })
-}
-
-/// Gives back an admission when dropped.
-struct Admitted<'a>(&'a Server);
-
-impl Drop for Admitted<'_> {
+impl Drop for Admitted {
     fn drop(&mut self) {
         self.0.admitted.fetch_sub(1, Ordering::SeqCst);
         self.0.metrics.in_flight(-1);
@@ -231,7 +148,7 @@ impl Server {
 
     /// Take a place among the requests served or queued; refused past
     /// workers + queue.
-    fn admit(&self) -> Result<Admitted<'_>, Problem> {
+    fn admit(self: &Arc<Self>) -> Result<Admitted, Problem> {
         let limit = self.options.workers + self.options.queue;
         if self.admitted.fetch_add(1, Ordering::SeqCst) >= limit {
             self.admitted.fetch_sub(1, Ordering::SeqCst);
@@ -241,14 +158,64 @@ impl Server {
             ));
         }
         self.metrics.in_flight(1);
-        Ok(Admitted(self))
+        Ok(Admitted(self.clone()))
     }
 
+    /// Read the body, at most `--max-body` bytes, by `deadline` (408 after).
+    async fn read_body(
+        &self,
+        headers: &HeaderMap,
+        body: Body,
+        deadline: Instant,
+    ) -> Result<Vec<u8>, Problem> {
+        let max = self.options.max_body;
+        let too_large = || {
+            Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the body is larger than {max} bytes (--max-body): split the rows"),
+            )
+        };
+        let declared = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+        if declared.is_some_and(|n| n > max) {
+            return Err(too_large());
+        }
+        let read = async {
+            let mut chunks = body.into_data_stream();
+            let mut bytes = Vec::with_capacity(declared.unwrap_or(0));
+            while let Some(chunk) = chunks.next().await {
+                let chunk = chunk.map_err(|e| {
+                    Problem::new(StatusCode::BAD_REQUEST, format!("reading the body: {e}"))
+                })?;
+                if bytes.len() + chunk.len() > max {
+                    return Err(too_large());
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            Ok(bytes)
+        };
+        tokio::time::timeout_at(deadline.into(), read)
+            .await
+            .map_err(|_| {
+                Problem::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    format!(
+                        "the body did not arrive within the request's deadline of {:?} (--timeout)",
+                        self.options.deadline
+                    ),
+                )
+            })?
+    }
+
+    /// The answer to one request: its body read, admitted, decoded, run
+    /// through the steps by `deadline`.
     async fn answer(
         self: &Arc<Self>,
         headers: &HeaderMap,
-        body: Bytes,
+        body: Body,
         evaluate: bool,
+        deadline: Instant,
     ) -> Result<Response, Problem> {
         let loaded = self.current().ok_or_else(|| {
             Problem::new(
@@ -266,9 +233,15 @@ impl Server {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let _admitted = self.admit()?;
+        // Admitted before its body is read, so that bodies held at once are
+        // at most workers + queue (of --max-body each), however many
+        // connections send them.
+        let admitted = self.admit()?;
+        let body = self.read_body(headers, body, deadline).await?;
         // Parsing, the steps and writing the answer run off the async
-        // threads, within the request's worker slot and deadline.
+        // threads, within the request's worker slot. At the deadline the
+        // answer is 504 and the steps are stopped; the work holds its slot
+        // and admission until it has.
         let work = async {
             let permit = self
                 .permits
@@ -278,42 +251,32 @@ impl Server {
                 .expect("the semaphore stays open");
             let server = self.clone();
             tokio::task::spawn_blocking(move || {
-                let _permit = permit;
-                server.respond(&loaded, content_type.as_deref(), &body, evaluate)
+                let _held = (permit, admitted);
+                server.respond(&loaded, content_type.as_deref(), &body, evaluate, deadline)
             })
             .await
             .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
         };
-        tokio::time::timeout(self.options.deadline, work)
+        tokio::time::timeout_at(deadline.into(), work)
             .await
-            .map_err(|_| {
-                Problem::new(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    format!(
-                        "the request took longer than its deadline of {:?}",
-                        self.options.deadline
-                    ),
-                )
-            })?
+            .map_err(|_| Problem::late(self.options.deadline))?
     }
 
-    /// Read the body, run it through the steps and write the answer (blocking).
+    /// Read the body, run it through the steps and write the answer
+    /// (blocking); stop at `deadline`.
     fn respond(
         &self,
         loaded: &Loaded,
         content_type: Option<&str>,
         body: &[u8],
         evaluate: bool,
+        deadline: Instant,
     ) -> Result<Response, Problem> {
-        let (batch, shape) = codec::decode(content_type, body).map_err(|e| {
-            let status = if e.0.starts_with("unsupported content type") {
-                StatusCode::UNSUPPORTED_MEDIA_TYPE
-            } else {
-                StatusCode::BAD_REQUEST
-            };
-            Problem::new(status, e.0)
-        })?;
-        let applied = self.apply(loaded, batch, evaluate)?;
+        let (batch, shape) = codec::decode(content_type, body)?;
+        if Instant::now() >= deadline {
+            return Err(Problem::late(self.options.deadline));
+        }
+        let applied = self.apply(loaded, batch, evaluate, deadline)?;
         if evaluate {
             let metrics: Vec<_> = applied
                 .metrics
@@ -324,16 +287,18 @@ impl Server {
             return Ok(axum::Json(json!({ "rows": rows, "metrics": metrics })).into_response());
         }
         let (bytes, media) = codec::encode(&applied.output, shape)
-            .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e))?;
+            .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
         Ok(([(header::CONTENT_TYPE, media)], bytes).into_response())
     }
 
-    /// Run `batch` through a pooled worker (blocking).
+    /// Run `batch` through a pooled worker (blocking); a step still
+    /// running at `deadline` is stopped.
     fn apply(
         &self,
         loaded: &Loaded,
         batch: arrow::record_batch::RecordBatch,
         evaluate: bool,
+        deadline: Instant,
     ) -> Result<exec::Applied, Problem> {
         let lock = || loaded.pool.lock().unwrap_or_else(|p| p.into_inner());
         let mut worker = match lock().pop() {
@@ -341,10 +306,17 @@ impl Server {
             None => loaded.online.worker()?,
         };
         self.metrics.pool_busy(1);
-        let result = loaded.online.apply(&mut worker, batch, evaluate);
+        let result = loaded
+            .online
+            .apply(&mut worker, batch, evaluate, Some(deadline));
         self.metrics.pool_busy(-1);
         lock().push(worker);
-        let applied = result?;
+        let applied = match result {
+            Err(_) if Instant::now() >= deadline => {
+                return Err(Problem::late(self.options.deadline))
+            }
+            result => result?,
+        };
         for (step, busy) in loaded.online.prepared().steps.iter().zip(&applied.busy) {
             if !busy.is_zero() {
                 self.metrics.step(&step.setup.name, *busy);
@@ -358,10 +330,11 @@ impl Server {
         self: Arc<Self>,
         route: &'static str,
         headers: HeaderMap,
-        body: Bytes,
+        body: Body,
         evaluate: bool,
     ) -> Response {
         let started = Instant::now();
+        let deadline = started + self.options.deadline;
         let id = headers
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())
@@ -369,7 +342,7 @@ impl Server {
                 || format!("{:016x}", self.next_id.fetch_add(1, Ordering::Relaxed)),
                 str::to_owned,
             );
-        let mut response = match self.answer(&headers, body, evaluate).await {
+        let mut response = match self.answer(&headers, body, evaluate, deadline).await {
             Ok(r) => r,
             Err(p) => {
                 tracing::warn!(request_id = %id, route, status = p.status.as_u16(), step = p.step.as_deref(), error = %p.message, "request failed");
@@ -389,17 +362,16 @@ impl Server {
 
 /// The routes.
 pub fn router(server: Arc<Server>) -> Router {
-    let max_body = server.options.max_body;
     Router::new()
         .route(
             "/v1/transform",
-            post(|State(s): State<Arc<Server>>, h: HeaderMap, b: Bytes| {
+            post(|State(s): State<Arc<Server>>, h: HeaderMap, b: Body| {
                 s.handle("/v1/transform", h, b, false)
             }),
         )
         .route(
             "/v1/evaluate",
-            post(|State(s): State<Arc<Server>>, h: HeaderMap, b: Bytes| {
+            post(|State(s): State<Arc<Server>>, h: HeaderMap, b: Body| {
                 s.handle("/v1/evaluate", h, b, true)
             }),
         )
@@ -422,77 +394,5 @@ pub fn router(server: Arc<Server>) -> Router {
                 )
             }),
         )
-        .layer(DefaultBodyLimit::max(max_body))
         .with_state(server)
-}
-
-/// Serve on `listen` until SIGTERM or Ctrl-C, then finish the requests in
-/// flight for at most `grace`. Loads the pipeline after binding (so
-/// `/healthz` answers while plugins compile) and reloads it on SIGHUP and,
-/// with `options.watch`, when its files change.
-pub async fn serve(options: Options, listen: SocketAddr, grace: Duration) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|e| anyhow::anyhow!("listening on {listen}: {e}"))?;
-    let server = Server::new(options);
-    tracing::info!(%listen, "serving");
-    let app = axum::serve(listener, router(server.clone()));
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let stopping = async move {
-        let mut rx = stop_rx;
-        let _ = rx.wait_for(|s| *s).await;
-    };
-    let mut running = tokio::spawn(std::future::IntoFuture::into_future(
-        app.with_graceful_shutdown(stopping),
-    ));
-    server
-        .reload()
-        .await
-        .map_err(|e| e.context("loading the pipeline"))?;
-    tokio::spawn(reloads(server.clone()));
-    tokio::select! {
-        done = &mut running => return Ok(done??),
-        () = terminated() => {}
-    }
-    tracing::info!(grace_seconds = grace.as_secs_f64(), "draining");
-    let _ = stop_tx.send(true);
-    match tokio::time::timeout(grace, running).await {
-        Ok(done) => Ok(done??),
-        Err(_) => {
-            tracing::warn!("the grace period ended with requests in flight");
-            Ok(())
-        }
-    }
-}
-
-/// Reload on SIGHUP and when the files change.
-async fn reloads(server: Arc<Server>) {
-    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-        .expect("a SIGHUP handler");
-    let every = server.options.watch.unwrap_or(Duration::from_secs(3600));
-    loop {
-        tokio::select! {
-            _ = hup.recv() => {}
-            () = tokio::time::sleep(every) => {
-                let watched = server.clone();
-                let changed = tokio::task::spawn_blocking(move || watched.options.watch.is_some() && watched.changed()).await;
-                if !changed.unwrap_or(false) {
-                    continue;
-                }
-            }
-        }
-        if let Err(e) = server.reload().await {
-            tracing::error!(error = %format!("{e:#}"), "the new version does not load; the old one keeps serving");
-        }
-    }
-}
-
-/// Resolves on SIGTERM or Ctrl-C.
-async fn terminated() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("a SIGTERM handler");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
 }

@@ -162,6 +162,11 @@ fn strike(data: &Batch) -> Result<Batch, StepError> {
             panic!("hostile step found a boom column")
         }
         "panic-on-boom" => {}
+        // Per batch: spin forever only when the batch has a column `boom`.
+        "loop-on-boom" if data.column_names().iter().any(|n| n == "boom") => loop {
+            std::hint::black_box(0);
+        },
+        "loop-on-boom" => {}
         // Take a while (about 400 ms of wall time) over each batch.
         "slow" => {
             let start = std::time::Instant::now();
