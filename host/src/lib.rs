@@ -9,6 +9,8 @@ pub mod cli;
 pub mod compute;
 pub mod data;
 pub mod exec;
+#[cfg(test)]
+mod fuzz;
 pub mod manifest;
 pub mod monitor;
 pub mod operator;
