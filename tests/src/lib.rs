@@ -262,6 +262,10 @@ where
 }
 
 /// Run `weft` with `args` in `cwd` and extra environment variables.
+#[expect(
+    clippy::zombie_processes,
+    reason = "reap() waits for the child with wait4"
+)]
 pub fn weft_with<I, S>(cwd: &Path, args: I, envs: &[(&str, &OsStr)]) -> Run
 where
     I: IntoIterator<Item = S>,
@@ -326,7 +330,11 @@ fn reap(child: &std::process::Child) -> Option<(std::process::ExitStatus, u64)> 
     let pid = child.id() as libc::pid_t;
     // SAFETY: pointers to live locals; WNOHANG returns at once.
     let reaped = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
-    assert!(reaped >= 0, "wait for weft: {}", std::io::Error::last_os_error());
+    assert!(
+        reaped >= 0,
+        "wait for weft: {}",
+        std::io::Error::last_os_error()
+    );
     (reaped == pid).then(|| {
         let kib = u64::try_from(usage.ru_maxrss).unwrap_or(0);
         (std::process::ExitStatus::from_raw(status), kib * 1024)
@@ -501,6 +509,29 @@ impl Pipeline {
     pub fn write(&self, dir: &Workdir, name: &str) -> PathBuf {
         dir.write(name, self.yaml())
     }
+}
+
+/// The churn example's three stateful steps over `train.csv` (a copy of
+/// `examples/churn/data/train.csv`): `fill` (impute age and income with
+/// `strategy`), `scale` (standard) and `encode` (one-hot of plan).
+pub fn churn_pipeline(strategy: &str) -> Pipeline {
+    Pipeline::new("train.csv")
+        .plugin("impute", &plugin("impute"))
+        .plugin("scale", &plugin("scale"))
+        .plugin("one-hot", &plugin("one-hot"))
+        .step(
+            "fill",
+            "impute",
+            serde_json::json!({ "columns": ["age", "income"], "strategy": strategy }),
+            "",
+        )
+        .step(
+            "scale",
+            "scale",
+            serde_json::json!({ "columns": ["age", "income", "tenure_months"], "method": "standard" }),
+            "needs: [fill]",
+        )
+        .step("encode", "one-hot", serde_json::json!({ "columns": ["plan"] }), "needs: [scale]")
 }
 
 /// The 1-based (line, column) of the first `needle` after the first `after`.

@@ -1169,6 +1169,17 @@ fn state_from_a_previous_run_is_applied_to_new_data() {
         .stderr_has(&["s.bin: state file does not match its digest in index.json"]);
     assert_no_outputs(&dir.join("b/out"));
 
+    // A state file without its index.json cannot be checked: refused.
+    std::fs::remove_file(tampered.join("index.json")).unwrap();
+    std::fs::copy(state_a.join("s.bin"), tampered.join("s.bin")).unwrap();
+    dir.run(&b, &["--state", tampered.to_str().unwrap()])
+        .failed()
+        .stderr_has(&[
+            "s.bin: no entry for step \"s\" in",
+            "use a state folder written by weft run",
+        ]);
+    assert_no_outputs(&dir.join("b/out"));
+
     // A folder without the step's state is refused, naming the step.
     let empty = dir.join("empty");
     std::fs::create_dir_all(&empty).unwrap();

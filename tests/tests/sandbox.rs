@@ -441,7 +441,12 @@ fn a_chatty_step_is_streamed_rate_limited_and_cannot_forge_records() {
     let manifest = Pipeline::new("in.csv")
         .plugin("hostile", &plugin("hostile"))
         .spec("batchRows: 2")
-        .step("chat", "hostile", json!({ "attack": "chatty", "n": 60_000 }), "")
+        .step(
+            "chat",
+            "hostile",
+            json!({ "attack": "chatty", "n": 60_000 }),
+            "",
+        )
         .write(&dir, "pipeline.yaml");
     let run = dir.run(&manifest, &["--log", "info"]);
     run.ok().stderr_has(&[
@@ -457,7 +462,10 @@ fn a_chatty_step_is_streamed_rate_limited_and_cannot_forge_records() {
         &run.stderr[..run.stderr.len().min(4000)]
     );
     let logged = run.stderr.matches("out line").count();
-    assert!((1000..10_000).contains(&logged), "{logged} stdout lines logged");
+    assert!(
+        (1000..10_000).contains(&logged),
+        "{logged} stdout lines logged"
+    );
     eprintln!("chatty step, 2 x 60 000 lines per stream: {logged} stdout lines logged, weft run took {:.2?}", run.took);
 }
 
@@ -474,7 +482,9 @@ fn attack_run(attack: &str, n: u64, rows: usize, spec: &[&str]) -> (Workdir, Run
         pipeline = pipeline.spec(line);
     }
     let config = json!({ "attack": attack, "n": n });
-    let manifest = pipeline.step("evil", "hostile", config, "").write(&dir, "pipeline.yaml");
+    let manifest = pipeline
+        .step("evil", "hostile", config, "")
+        .write(&dir, "pipeline.yaml");
     let run = dir.run(&manifest, &[]);
     eprintln!(
         "{attack} n={n} over {rows} rows ({spec:?}): exit {:?} after {:.2?}, peak RSS {} MiB",
@@ -488,7 +498,11 @@ fn attack_run(attack: &str, n: u64, rows: usize, spec: &[&str]) -> (Workdir, Run
 #[test]
 fn host_columns_kept_across_calls_hit_the_host_memory_limit() {
     // 32 MiB kept per call; before the budget, 100 calls held 3.1 GB.
-    let spec = ["batchRows: 1", "workers: 1", "limits: { memory: 64Mi, maxOutput: 64Mi }"];
+    let spec = [
+        "batchRows: 1",
+        "workers: 1",
+        "limits: { memory: 64Mi, maxOutput: 64Mi }",
+    ];
     let (dir, run) = attack_run("hoard", 4 << 20, 12, &spec);
     run.failed().stderr_has(&[
         "step \"evil\" failed in transform: step would hold more than 134217728 bytes of host memory",
@@ -496,39 +510,139 @@ fn host_columns_kept_across_calls_hit_the_host_memory_limit() {
         "held, 33554432 more asked",
     ]);
     assert_no_outputs(&dir.join("out"));
-    assert!(run.peak_rss < 600 << 20, "peak RSS {} MiB", run.peak_rss >> 20);
+    assert!(
+        run.peak_rss < 600 << 20,
+        "peak RSS {} MiB",
+        run.peak_rss >> 20
+    );
 
     // Small hoards fit, and the report says how much the step held.
     let (dir, run) = attack_run("hoard", 1000, 12, &spec);
     run.ok();
     let report = read_json(&dir.join("out/report.json"));
     let peak = report["steps"][0]["peakHostBytes"].as_u64().unwrap();
-    assert!((12 * 8000..12 * 9000).contains(&peak), "peakHostBytes {peak}");
+    assert!(
+        (12 * 8000..12 * 9000).contains(&peak),
+        "peakHostBytes {peak}"
+    );
 }
 
 #[test]
 fn kernel_outputs_are_refused_before_they_are_made() {
     // One-hot of 65 536 rows into 4000 columns: 2 GiB asked at once.
     let rows = ["batchRows: 65536"];
-    let (dir, run) = attack_run("one-hot-bomb", 4000, 65_536, &[rows[0], "limits: { maxOutput: 64Mi }"]);
+    let (dir, run) = attack_run(
+        "one-hot-bomb",
+        4000,
+        65_536,
+        &[rows[0], "limits: { maxOutput: 64Mi }"],
+    );
     run.failed().stderr_has(&[
         "step \"evil\" failed in transform: step created more than 67108864 bytes of columns in one call (limits.maxOutput)",
     ]);
     assert_no_outputs(&dir.join("out"));
-    assert!(run.peak_rss < 400 << 20, "peak RSS {} MiB", run.peak_rss >> 20);
+    assert!(
+        run.peak_rss < 400 << 20,
+        "peak RSS {} MiB",
+        run.peak_rss >> 20
+    );
     let limits = "limits: { memory: 64Mi, maxOutput: 8Gi }";
     let (_, run) = attack_run("one-hot-bomb", 4000, 65_536, &[rows[0], limits]);
-    run.failed().stderr_has(&["0 held, 2097152000 more asked"]);
-    assert!(run.peak_rss < 400 << 20, "peak RSS {} MiB", run.peak_rss >> 20);
+    run.failed().stderr_has(&[" held, 2097152000 more asked"]);
+    assert!(
+        run.peak_rss < 400 << 20,
+        "peak RSS {} MiB",
+        run.peak_rss >> 20
+    );
 }
 
 #[test]
 fn a_long_kernel_stops_at_the_step_deadline() {
     // 65 536 rows x 3000 outputs: within every memory limit, minutes of work.
-    let spec = ["batchRows: 65536", "limits: { timeoutSeconds: 1, maxOutput: 2Gi, hostMemory: 2Gi }"];
+    let spec = [
+        "batchRows: 65536",
+        "limits: { timeoutSeconds: 1, maxOutput: 2Gi, hostMemory: 2Gi }",
+    ];
     let (dir, run) = attack_run("matmul-bomb", 3000, 65_536, &spec);
     run.failed().stderr_has(&[
         "step \"evil\" failed in transform: ran longer than its limit of 1s (limits.timeoutSeconds)",
     ]);
     assert_no_outputs(&dir.join("out"));
+}
+
+#[test]
+fn a_kernels_working_space_counts_against_host_memory() {
+    // A median keeps every batch's column (2.4 MB held) and sorts them all
+    // at the end: the sort's working space must fit the step's host memory.
+    let dir = Workdir::new();
+    let csv: String = std::iter::once("x\n".to_owned())
+        .chain((0..300_000).map(|i| format!("{}\n", i % 1000)))
+        .collect();
+    dir.write("in.csv", &csv);
+    let median = |host_memory: &str| {
+        Pipeline::new("in.csv")
+            .plugin("impute", &plugin("impute"))
+            .spec(&format!("limits: {{ hostMemory: {host_memory} }}"))
+            .step(
+                "fill",
+                "impute",
+                json!({ "columns": ["x"], "strategy": "median" }),
+                "",
+            )
+            .write(&dir, "pipeline.yaml")
+    };
+    dir.run(&median("4Mi"), &[]).failed().stderr_has(&[
+        "step \"fill\" failed",
+        "bytes of host memory in columns and batches (limits.hostMemory)",
+    ]);
+    assert_no_outputs(&dir.join("out"));
+    dir.run(&median("16Mi"), &[]).ok();
+    let state = read_json(&dir.join("out/report.json"));
+    assert!(state["steps"][0]["peakHostBytes"].as_u64().unwrap() > 2_400_000);
+}
+
+#[test]
+fn a_manifest_cannot_mount_folders_outside_its_own() {
+    let dir = Workdir::new();
+    dir.write("in.csv", INPUT);
+    dir.write("models/m.txt", "ok\n");
+    std::os::unix::fs::symlink("/etc", dir.join("etc-link")).unwrap();
+    let step = |path: &str| {
+        Pipeline::new("in.csv")
+            .plugin("hostile", &plugin("hostile"))
+            .step(
+                "evil",
+                "hostile",
+                json!({ "attack": "none" }),
+                &format!("mounts: [ {{ path: {path}, as: /granted }} ]"),
+            )
+            .write(&dir, "pipeline.yaml")
+    };
+    for (path, shown) in [
+        ("/etc", "/etc"),
+        ("../../../../etc", "/etc"),
+        ("etc-link", "/etc"),
+    ] {
+        let manifest = step(path);
+        let message =
+            format!("step \"evil\": mount path {path:?} is {shown}, outside the manifest's folder");
+        dir.validate(&manifest).failed().stderr_has(&[
+            "pipeline.yaml:",
+            &message,
+            "WEFT_MOUNT_ROOTS",
+        ]);
+        dir.run(&manifest, &[]).failed().stderr_has(&[&message]);
+        assert_no_outputs(&dir.join("out"));
+    }
+    dir.validate(&step("models")).ok();
+    // A folder an operator allows explicitly.
+    let allowed = Workdir::new();
+    let manifest = step(&allowed.path().display().to_string());
+    let roots = allowed.path().as_os_str();
+    weft_with(
+        dir.path(),
+        ["validate", manifest.to_str().unwrap()],
+        &[("WEFT_MOUNT_ROOTS", roots)],
+    )
+    .ok();
 }

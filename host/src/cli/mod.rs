@@ -457,6 +457,14 @@ fn cut(message: &str) -> std::borrow::Cow<'_, str> {
     if message.len() <= MAX_ERROR {
         return message.into();
     }
-    let end = (0..=MAX_ERROR).rev().find(|&i| message.is_char_boundary(i)).unwrap_or(0);
-    format!("{}... ({} more bytes)", &message[..end], message.len() - end).into()
+    let end = (0..=MAX_ERROR)
+        .rev()
+        .find(|&i| message.is_char_boundary(i))
+        .unwrap_or(0);
+    format!(
+        "{}... ({} more bytes)",
+        &message[..end],
+        message.len() - end
+    )
+    .into()
 }

@@ -49,13 +49,17 @@ fn refs(arrays: &[ArrayRef]) -> Vec<&dyn Array> {
 }
 
 impl StepCtx {
-    /// Run a kernel over the named columns; kernel errors go back to the step.
+    /// Run a kernel over the named columns; kernel errors go back to the
+    /// step. Kernels need at most as much working space as their input
+    /// holds, which must fit the step's host memory.
     fn kernel<T>(
         &mut self,
         columns: &[Resource<Column>],
         f: impl FnOnce(&[&dyn Array]) -> weft_kernels::Result<T>,
     ) -> Fallible<T> {
         let arrays = self.arrays(columns)?;
+        let input: usize = arrays.iter().map(|a| a.get_array_memory_size()).sum();
+        self.working_space(input as u64)?;
         self.on_cpu();
         Ok(f(&refs(&arrays)).map_err(StepError::from))
     }
@@ -195,7 +199,7 @@ impl Host for StepCtx {
             };
             let data = match b.source {
                 BufferSource::Bytes(data) => data,
-                BufferSource::Column(c) => match weft_kernels::to_f32s(self.array(&c)?.as_ref()) {
+                BufferSource::Column(c) => match self.f32s_of(&c)? {
                     Ok(values) => weft_gpu::Buffer::read(&values).data,
                     Err(e) => {
                         return Ok(Err(StepError::InvalidInput(format!(
@@ -228,6 +232,16 @@ impl Host for StepCtx {
 }
 
 impl StepCtx {
+    /// Column `c` as f32 values for a GPU buffer, charged as working space.
+    fn f32s_of(
+        &mut self,
+        c: &Resource<Column>,
+    ) -> wasmtime::Result<weft_kernels::Result<Vec<f32>>> {
+        let array = self.array(c)?;
+        self.working_space(output_bytes(array.len(), 1, 4))?;
+        Ok(weft_kernels::to_f32s(array.as_ref()))
+    }
+
     /// Statistics of the columns, on the GPU when they are all f32 and
     /// [`StepCtx::offload`] says so.
     fn stats_of(&mut self, columns: &[Resource<Column>]) -> Fallible<weft_kernels::Stats> {
@@ -302,7 +316,9 @@ impl From<KernelError> for Stop {
 
 /// Bytes of `columns` output columns of `rows` values `width` bytes wide.
 fn output_bytes(rows: usize, columns: usize, width: u64) -> u64 {
-    (rows as u64).saturating_mul(columns as u64).saturating_mul(width)
+    (rows as u64)
+        .saturating_mul(columns as u64)
+        .saturating_mul(width)
 }
 
 /// `columns · weights` with the product computed on `gpu`.

@@ -247,8 +247,7 @@ impl Instance {
         let (store, _) = self.live.as_mut().expect("revived above");
         let handle = store
             .data_mut()
-            .table
-            .push(batch)
+            .lend_batch(batch)
             .map_err(|e| StepFailure {
                 step: self.setup.name.clone(),
                 call,
@@ -257,7 +256,7 @@ impl Instance {
         let borrowed = wasmtime::component::Resource::new_borrow(handle.rep());
         let result = self.call(call, |b, s| f(b, s, borrowed));
         if let Some((store, _)) = self.live.as_mut() {
-            let _ = store.data_mut().table.delete(handle);
+            let _ = store.data_mut().end_loan(handle);
         }
         result
     }

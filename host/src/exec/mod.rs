@@ -2,6 +2,7 @@
 //! in as few passes as their dependencies allow, then streams batches through
 //! every step on parallel workers and writes data, states and a report.
 
+mod commit;
 mod gate;
 mod instance;
 mod online;
@@ -15,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::data::{self, DataError, Format, Share};
-use crate::manifest::{parse_bytes, Compute, Gate, LimitsSpec, Manifest};
+use crate::manifest::{parse_bytes, Compute, Gate, LimitsSpec, Manifest, Mount};
 use crate::plugin::{sha256_hex, Cache, Plugin, PluginError, StepKind};
 use crate::sandbox::series::StepSeries;
 use crate::sandbox::{Grant, Limits, PoolSize, Sandbox};
@@ -119,7 +120,11 @@ fn limits_of(specs: [Option<&LimitsSpec>; 2]) -> Limits {
     let mut limits = Limits::default();
     let mut host_bytes = None;
     for spec in specs.into_iter().flatten().rev() {
-        if let Some(h) = spec.host_memory.as_deref().and_then(|h| parse_bytes(h).ok()) {
+        if let Some(h) = spec
+            .host_memory
+            .as_deref()
+            .and_then(|h| parse_bytes(h).ok())
+        {
             host_bytes = Some(h);
         }
         if let Some(m) = spec.memory.as_deref().and_then(|m| parse_bytes(m).ok()) {
@@ -150,6 +155,34 @@ fn limits_of(specs: [Option<&LimitsSpec>; 2]) -> Limits {
     limits.gpu.timeout = Some(limits.timeout);
     limits.host_bytes = host_bytes.unwrap_or(limits.memory_bytes.saturating_mul(2));
     limits
+}
+
+/// The folder mount `m` grants, links followed, if it lies under the
+/// manifest's folder or under a folder named in `WEFT_MOUNT_ROOTS`
+/// (colon-separated): a manifest cannot grant a step `/etc`.
+fn grant_of(manifest: &Manifest, m: &Mount) -> Result<Grant, String> {
+    let host = manifest.resolve(&m.path);
+    let real = host
+        .canonicalize()
+        .map_err(|e| format!("mount path {:?} ({}): {e}", m.path, host.display()))?;
+    let base = manifest.resolve(".");
+    let roots = std::env::var_os("WEFT_MOUNT_ROOTS").unwrap_or_default();
+    let allowed = std::iter::once(base.clone())
+        .chain(std::env::split_paths(&roots))
+        .filter_map(|root| root.canonicalize().ok())
+        .any(|root| real.starts_with(root));
+    if !allowed {
+        return Err(format!(
+            "mount path {:?} is {}, outside the manifest's folder {}; mounts are folders under it, or under a folder named in WEFT_MOUNT_ROOTS",
+            m.path,
+            real.display(),
+            base.display()
+        ));
+    }
+    Ok(Grant {
+        host: real,
+        guest: m.guest.clone(),
+    })
 }
 
 /// Where kernels run: `--compute`, else `WEFT_COMPUTE`, else the manifest's
@@ -238,11 +271,16 @@ pub fn prepare(manifest: Manifest, options: &RunOptions) -> Result<Prepared, Run
         let grants = step
             .mounts
             .iter()
-            .map(|m| Grant {
-                host: manifest.resolve(&m.path),
-                guest: m.guest.clone(),
-            })
-            .collect();
+            .map(|m| grant_of(&manifest, m))
+            .collect::<Result<_, _>>()
+            .map_err(|m| {
+                let message = format!("step {:?}: {m}", step.name);
+                RunError::Invalid(
+                    manifest
+                        .step_error(steps.len(), Some("mounts"), message)
+                        .to_string(),
+                )
+            })?;
         let fit = step.fit.unwrap_or(plugin.meta.stateful);
         if step.reference.is_some() && !fit {
             return Err(RunError::Invalid(
@@ -354,16 +392,20 @@ impl Prepared {
                     path.display(),
                     s.setup.name
                 )))?;
-                if let Some(entry) = index.get(&s.setup.name) {
-                    if entry.plugin_sha256 != s.plugin.digest {
-                        return Err(RunError::Invalid(format!(
-                            "{}: state of step {:?} was fitted with plugin {} but the manifest loads {}; refit or use the same plugin",
-                            path.display(), s.setup.name, entry.plugin_sha256, s.plugin.digest
-                        )));
-                    }
-                    if entry.sha256 != sha256_hex(&bytes) {
-                        return Err(RunError::Invalid(format!("{}: state file does not match its digest in index.json", path.display())));
-                    }
+                let Some(entry) = index.get(&s.setup.name) else {
+                    return Err(RunError::Invalid(format!(
+                        "{}: no entry for step {:?} in {}, so its digest and plugin cannot be checked; use a state folder written by weft run (with its index.json)",
+                        path.display(), s.setup.name, dir.join("index.json").display()
+                    )));
+                };
+                if entry.plugin_sha256 != s.plugin.digest {
+                    return Err(RunError::Invalid(format!(
+                        "{}: state of step {:?} was fitted with plugin {} but the manifest loads {}; refit or use the same plugin",
+                        path.display(), s.setup.name, entry.plugin_sha256, s.plugin.digest
+                    )));
+                }
+                if entry.sha256 != sha256_hex(&bytes) {
+                    return Err(RunError::Invalid(format!("{}: state file does not match its digest in index.json", path.display())));
                 }
                 Ok(Some(Arc::new(bytes)))
             })
@@ -421,8 +463,10 @@ impl Prepared {
             None => vec![None; self.steps.len()],
         };
         let key = reuse::key(self, options, &states);
+        let out = self.output();
+        let _lock = commit::Lock::take(&out)?;
         if let Some(key) = key.as_deref().filter(|_| !options.no_cache) {
-            if let Some(report) = reuse::earlier(&self.output(), key) {
+            if let Some(report) = reuse::earlier(&out, key) {
                 tracing::info!(key, "the output folder holds this run's outputs");
                 return Ok(RunReport {
                     cache_hit: true,
@@ -473,12 +517,12 @@ impl Prepared {
             .copied()
             .filter(|&i| self.steps[i].kind() == StepKind::Evaluate)
             .collect();
-        let out = self.output();
         if options.fit_only {
             let mut report =
                 report::build(self, &out, &states, stats, &series, 0, started.elapsed());
             report.output = String::new();
             report.cache_key = key;
+            commit::retract(&out)?;
             report::write(self, &out, &report, &states)?;
             return Ok(report);
         }
@@ -498,7 +542,9 @@ impl Prepared {
         for instance in &mut done.sinks {
             instance.report_into_series()?;
         }
+        commit::retract(&out)?;
         let rows = done.finish()?;
+        commit::fault("data-written");
         let mut report =
             report::build(self, &out, &states, stats, &series, rows, started.elapsed());
         report.cache_key = key;

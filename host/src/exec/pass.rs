@@ -412,6 +412,7 @@ impl Sink {
         }
         if let (Some(writer), Some(out)) = (self.writer.as_mut(), worked.output.as_ref()) {
             writer.write(out)?;
+            super::commit::fault("parquet-writing");
             self.rows += out.num_rows() as u64;
         }
         self.rows_in += worked.rows_in;

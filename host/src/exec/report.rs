@@ -275,11 +275,13 @@ pub(super) fn write_states(
     for (plan, state) in prepared.steps.iter().zip(states) {
         if let Some(bytes) = state {
             data::write_atomic(&state_dir.join(format!("{}.bin", plan.setup.name)), bytes)?;
+            super::commit::fault(&format!("state-written:{}", plan.setup.name));
             index.insert(&plan.setup.name, state_file(plan, bytes));
         }
     }
     if !index.is_empty() {
         data::write_atomic(&state_dir.join("index.json"), &to_json(&index))?;
+        super::commit::fault("states-indexed");
     }
     Ok(())
 }
@@ -323,7 +325,8 @@ pub fn gather_states(from: &[PathBuf], into: &Path) -> Result<(), RunError> {
     Ok(())
 }
 
-/// Write states, their index and the report, each atomically.
+/// Write states, their index and the report, each atomically, the report
+/// (the record vouching for the others) last.
 pub(super) fn write(
     prepared: &Prepared,
     out: &OutputPaths,
@@ -332,6 +335,7 @@ pub(super) fn write(
 ) -> Result<(), RunError> {
     write_states(prepared, &out.dir.join("state"), states)?;
     data::write_atomic(&out.dir.join("report.json"), &to_json(report))?;
+    super::commit::fault("report-written");
     Ok(())
 }
 

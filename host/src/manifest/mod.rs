@@ -2,6 +2,8 @@
 //! and validation whose errors name the file, line and column.
 
 mod cluster;
+#[cfg(test)]
+mod fuzz_tests;
 mod quantity;
 
 use std::collections::{BTreeMap, HashMap};
@@ -89,7 +91,8 @@ pub struct PipelineSpec {
     pub input: DataRef,
     /// Where results go: a folder, or a data file whose extension picks the format.
     pub output: DataRef,
-    /// Rows per batch (default 65536).
+    /// Most rows per batch (default 65536; the reader makes fewer when a
+    /// batch of that many rows would pass its byte budget).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch_rows: Option<usize>,
     /// Parallel workers for the transform pass (default: the machine's cores).

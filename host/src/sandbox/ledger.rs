@@ -134,7 +134,10 @@ mod tests {
         ledger.release([&a]);
         assert_eq!(ledger.held(), 600);
         let refused = ledger.charge(&b, 500).unwrap_err();
-        assert_eq!((refused.limit, refused.held, refused.asked), (1000, 600, 500));
+        assert_eq!(
+            (refused.limit, refused.held, refused.asked),
+            (1000, 600, 500)
+        );
         ledger.release([&a, &b]);
         assert_eq!(ledger.held(), 0);
         ledger.charge(&b, 500).unwrap();

@@ -276,6 +276,12 @@ impl StepCtx {
         Ok(self.held.check(bytes)?)
     }
 
+    /// Whether the step's host memory has room for `bytes` of working space
+    /// a kernel holds only while it runs (a sorted copy, a hash of values).
+    pub(crate) fn working_space(&self, bytes: u64) -> wasmtime::Result<()> {
+        Ok(self.held.check(bytes)?)
+    }
+
     /// Charge `column`, just made for the step, to the call's output budget
     /// and the step's host memory; trap past either.
     pub(crate) fn charge(&mut self, column: &Column) -> wasmtime::Result<()> {

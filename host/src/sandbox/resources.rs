@@ -48,6 +48,24 @@ impl StepCtx {
         Ok(batch)
     }
 
+    /// Lend the step an input batch for one call. Its columns are charged
+    /// to the step's host memory while a handle holds them, so that columns
+    /// the step keeps past the call count as the step's.
+    pub fn lend_batch(&mut self, batch: Batch) -> wasmtime::Result<Resource<Batch>> {
+        let bytes = batch.columns().iter().map(|c| c.memory_size() as u64);
+        self.held.check(bytes.sum())?;
+        for column in batch.columns() {
+            self.held.charge(column, column.memory_size() as u64)?;
+        }
+        self.held.hold(batch.columns());
+        Ok(self.table.push(batch)?)
+    }
+
+    /// Take back a batch lent with [`StepCtx::lend_batch`].
+    pub fn end_loan(&mut self, batch: Resource<Batch>) -> wasmtime::Result<()> {
+        self.take_batch(batch).map(drop)
+    }
+
     pub(crate) fn column(&self, column: &Resource<Column>) -> wasmtime::Result<Column> {
         Ok(self.table.get(column)?.clone())
     }
@@ -159,9 +177,7 @@ impl types::HostColumn for StepCtx {
         validity: Option<Vec<bool>>,
     ) -> wasmtime::Result<Resource<Column>> {
         let bytes = values.iter().map(|v| v.len() + STRING_BYTES).sum();
-        self.column_of_values((bytes, 1), || {
-            weft_kernels::from_strings(values, validity)
-        })
+        self.column_of_values((bytes, 1), || weft_kernels::from_strings(values, validity))
     }
     fn dtype(&mut self, c: Resource<Column>) -> wasmtime::Result<Dtype> {
         Ok(dtype(&self.table.get(&c)?.data_type()))

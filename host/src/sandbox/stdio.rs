@@ -116,7 +116,9 @@ impl LogPipe {
     }
 
     fn lines(&self) -> MutexGuard<'_, Lines> {
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Take `bytes` the guest wrote, logging every line they complete.
@@ -222,7 +224,11 @@ impl OutputStream for LogPipe {
 }
 
 impl tokio::io::AsyncWrite for LogPipe {
-    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         LogPipe::write(&self, buf);
         Poll::Ready(Ok(buf.len()))
     }
@@ -242,7 +248,10 @@ mod tests {
     fn control_characters_are_escaped_and_long_text_cut() {
         assert_eq!(sanitise("a\nb\x1b[31mc\td", 100), "a\\u{a}b\\u{1b}[31mc\td");
         let long = "x".repeat(50);
-        assert_eq!(sanitise(&long, 10), format!("{}... (40 more bytes)", "x".repeat(10)));
+        assert_eq!(
+            sanitise(&long, 10),
+            format!("{}... (40 more bytes)", "x".repeat(10))
+        );
     }
 
     #[test]
@@ -256,14 +265,20 @@ mod tests {
         pipe.write(&vec![b'y'; MAX_LINE * 2 + 5]);
         pipe.end_call();
         let lines = pipe.lines();
-        assert_eq!(lines.tail.iter().map(String::len).collect::<Vec<_>>(), [MAX_LINE, MAX_LINE, 5]);
+        assert_eq!(
+            lines.tail.iter().map(String::len).collect::<Vec<_>>(),
+            [MAX_LINE, MAX_LINE, 5]
+        );
     }
 
     #[test]
     fn the_bucket_refuses_past_the_burst_and_counts() {
         let mut bucket = Bucket::default();
         let admitted = (0..BURST as usize + 50).filter(|_| bucket.admit()).count();
-        assert!(admitted >= BURST as usize && admitted < BURST as usize + 50, "{admitted}");
+        assert!(
+            admitted >= BURST as usize && admitted < BURST as usize + 50,
+            "{admitted}"
+        );
         assert_eq!(bucket.refused(), (BURST as usize + 50 - admitted) as u64);
         assert_eq!(bucket.refused(), 0);
     }

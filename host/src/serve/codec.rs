@@ -6,7 +6,9 @@
 //! columns, nested ones included), checked before the rows are built, and
 //! a decoder that panics on a malformed body answers [`BadBody`] too.
 
-use std::panic::catch_unwind;
+use std::cell::Cell;
+use std::panic::{catch_unwind, UnwindSafe};
+use std::sync::Once;
 
 use arrow::error::ArrowError;
 use arrow::ipc::writer::StreamWriter;
@@ -134,13 +136,37 @@ impl Budget {
 /// How a body on which the decoder panicked is described.
 pub(super) const DECODER_FAILED: &str = "the decoder failed on it";
 
+thread_local! {
+    /// Whether a panic on this thread is caught and answered, not a bug.
+    static ANSWERED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Run `f`, catching a panic without the panic hook printing it: a
+/// malformed body is the client's mistake, answered with a 400, not a
+/// crash report on the server's stderr. Panics elsewhere print as before.
+fn caught<T>(f: impl FnOnce() -> T + UnwindSafe) -> std::thread::Result<T> {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !ANSWERED.get() {
+                previous(info);
+            }
+        }));
+    });
+    ANSWERED.set(true);
+    let result = catch_unwind(f);
+    ANSWERED.set(false);
+    result
+}
+
 /// Read a body of media type `content_type` (JSON when absent). Never
 /// panics: a decoder that panics on a malformed body gives a [`BadBody`].
 pub fn decode(content_type: Option<&str>, body: &[u8]) -> Result<(RecordBatch, Shape), BadBody> {
     let media = content_type.map(|c| c.split(';').next().unwrap_or("").trim());
     let decoded = match media {
-        Some(ARROW) => catch_unwind(|| ipc::decode(body).map(|b| (b, Shape::Arrow))),
-        None | Some("application/json") => catch_unwind(|| json::decode(body)),
+        Some(ARROW) => caught(|| ipc::decode(body).map(|b| (b, Shape::Arrow))),
+        None | Some("application/json") => caught(|| json::decode(body)),
         Some(other) => return Err(BadBody::MediaType(other.to_owned())),
     };
     decoded.unwrap_or_else(|panic| {
