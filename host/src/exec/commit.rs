@@ -21,7 +21,9 @@ const TEMPORARY: &str = ".weft-";
 /// The files made from the record, removed with it.
 const RECORDS: [&str; 2] = ["report.json", "metrics.prom"];
 
-/// An exclusive lock on an output folder, held while a run writes it.
+/// An exclusive lock on an output folder, held while a run writes it. A
+/// second run into the folder waits for the first (as a Job's replacement
+/// pod waits for the pod it replaces to stop).
 #[derive(Debug)]
 pub struct Lock {
     _dir: File,
@@ -45,10 +47,11 @@ impl Lock {
         match handle.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(RunError::Invalid(format!(
-                    "{}: another weft run is writing this output folder; wait for it to finish or choose another output",
-                    dir.display()
-                )))
+                tracing::warn!(
+                    folder = %dir.display(),
+                    "another weft run is writing this output folder; waiting for it to finish"
+                );
+                handle.lock().map_err(|e| io(dir, e))?;
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(io(dir, e)),
         }
