@@ -340,12 +340,7 @@ fn run(
     }
     let failed = report.failed_gates();
     for (step, gate) in &failed {
-        let value = gate.value.map_or("not reported".into(), |v| v.to_string());
-        eprintln!(
-            "gate failed: step {step:?}: {} = {value}, needs {}",
-            gate.target(),
-            gate.bound()
-        );
+        eprintln!("gate failed: {}", gate.failure(step));
     }
     if failed.is_empty() {
         Ok((ExitCode::SUCCESS, report))

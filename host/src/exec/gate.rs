@@ -2,56 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
-
 use super::MetricValue;
-use crate::manifest::Gate;
-
-/// One gate checked against one reported metric.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct GateResult {
-    /// Metric name.
-    pub metric: String,
-    /// The metric's labels (all of them, not only those the gate named).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub labels: BTreeMap<String, String>,
-    /// The reported value; `None` when the step reported no such metric.
-    pub value: Option<f64>,
-    /// Lowest passing value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min: Option<f64>,
-    /// Highest passing value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max: Option<f64>,
-    /// Whether the value is within bounds (NaN and missing never are).
-    pub passed: bool,
-}
-
-impl GateResult {
-    /// The metric with its labels, e.g. `psi{column=age}`.
-    pub fn target(&self) -> String {
-        if self.labels.is_empty() {
-            return self.metric.clone();
-        }
-        let labels: Vec<String> = self
-            .labels
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        format!("{}{{{}}}", self.metric, labels.join(","))
-    }
-
-    /// What the gate asked for, e.g. `>= 0.9`.
-    pub fn bound(&self) -> String {
-        match (self.min, self.max) {
-            (Some(lo), Some(hi)) => format!("in [{lo}, {hi}]"),
-            (Some(lo), None) => format!(">= {lo}"),
-            (None, Some(hi)) => format!("<= {hi}"),
-            (None, None) => "any".into(),
-        }
-    }
-}
+use crate::manifest::{Gate, GateResult};
 
 /// Check each gate against every metric it selects; a gate that selects
 /// nothing fails, with no value.

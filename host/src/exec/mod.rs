@@ -22,7 +22,7 @@ use crate::sandbox::series::StepSeries;
 use crate::sandbox::{Grant, Limits, PoolSize, Sandbox};
 use weft_gpu::{Choice, Shared};
 
-pub use gate::GateResult;
+pub use crate::manifest::GateResult;
 pub use instance::{Failure, Instance, StepFailure, StepSetup};
 pub use online::{Applied, Online, Worker};
 pub use pass::Progress;
@@ -502,8 +502,7 @@ impl Prepared {
                     sinks: group.clone(),
                     states: &states,
                     series: &series,
-                    produce: false,
-                    label: "fit",
+                    purpose: pass::Purpose::Fit,
                 }
                 .run(None, progress, &mut stats)?;
                 for (t, mut instance) in group.into_iter().zip(fitted.sinks) {
@@ -535,8 +534,7 @@ impl Prepared {
             sinks: evaluators,
             states: &states,
             series: &series,
-            produce: true,
-            label: "transform",
+            purpose: pass::Purpose::Transform,
         }
         .run(Some(writer), progress, &mut stats)?;
         for instance in &mut done.sinks {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use arrow::record_batch::RecordBatch;
 
-use super::pass::Pass;
+use super::pass::{Pass, Purpose};
 use super::report::StepStats;
 use super::{Instance, MetricValue, Prepared, RunError};
 use crate::plugin::StepKind;
@@ -82,8 +82,7 @@ impl Online {
             },
             states: &self.states,
             series: &self.series,
-            produce: true,
-            label: "serve",
+            purpose: Purpose::Serve,
         }
     }
 

@@ -95,9 +95,36 @@ pub(super) struct Pass<'a> {
     pub states: &'a [Option<Arc<Vec<u8>>>],
     /// Where each step's metrics go (by manifest index).
     pub series: &'a [Arc<StepSeries>],
+    /// What the pass is for.
+    pub purpose: Purpose,
+}
+
+/// What a pass is for: fitting its sinks, or producing output rows (for a
+/// run's output file, or a served answer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Purpose {
+    /// Fit the sinks; upstream steps are recomputed, no rows come out.
+    Fit,
+    /// Transform every batch into the run's output.
+    Transform,
+    /// Transform one served request.
+    Serve,
+}
+
+impl Purpose {
+    /// How progress and logs name the pass.
+    fn label(self) -> &'static str {
+        match self {
+            Purpose::Fit => "fit",
+            Purpose::Transform => "transform",
+            Purpose::Serve => "serve",
+        }
+    }
+
     /// Whether the pass produces output rows.
-    pub produce: bool,
-    pub label: &'static str,
+    fn produces(self) -> bool {
+        self != Purpose::Fit
+    }
 }
 
 /// The result of a pass.
@@ -194,7 +221,7 @@ impl Pass<'_> {
             }
             // Fit passes recompute upstream steps; only the transform pass counts.
             let mut scratch = StepStats::default();
-            let s = if self.produce {
+            let s = if self.purpose.produces() {
                 &mut stats[i]
             } else {
                 &mut scratch
@@ -216,7 +243,8 @@ impl Pass<'_> {
         }
         // Columns a kernel left on the device come back here, in the worker.
         let output = self
-            .produce
+            .purpose
+            .produces()
             .then(|| {
                 self.terminal_output(&outputs, &provenance)?
                     .to_record()
@@ -261,8 +289,8 @@ impl Pass<'_> {
         let prepared = self.prepared;
         let reader = Reader::open_share(&self.input, prepared.batch_rows, self.share)?;
         let input_schema = reader.schema();
-        progress.start(self.label, reader.total_rows());
-        let fitting = self.label == "fit";
+        progress.start(self.purpose.label(), reader.total_rows());
+        let fitting = self.purpose == Purpose::Fit;
         let sinks: Vec<Instance> = self
             .sinks
             .iter()
@@ -321,7 +349,7 @@ impl Pass<'_> {
             sunk
         });
         result?;
-        progress.finish(self.label, sink.rows_in, started.elapsed());
+        progress.finish(self.purpose.label(), sink.rows_in, started.elapsed());
         Ok(Done {
             sinks: sink.sinks,
             writer: sink.writer.map(|w| (w, input_schema)),

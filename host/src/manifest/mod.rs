@@ -15,7 +15,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use cluster::{
-    crd_yaml, GateStatus, MetricStatus, Phase, PipelineStatus, Resources, StageStatus, StepStatus,
+    crd_yaml, GateResult, MetricStatus, Phase, PipelineStatus, Resources, StageStatus, StepStatus,
     Storage,
 };
 pub use quantity::parse_bytes;

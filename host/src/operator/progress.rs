@@ -6,7 +6,7 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::{Stage, StageJobs, StageSummary};
-use crate::manifest::{GateStatus, Phase, PipelineStatus, StageStatus, StepStatus};
+use crate::manifest::{Phase, PipelineStatus, StageStatus, StepStatus};
 
 /// What a stage's Job says.
 #[derive(Debug, Clone, PartialEq)]
@@ -291,36 +291,9 @@ pub fn failed_gates(summary: &StageSummary) -> Vec<String> {
             s.gates
                 .iter()
                 .filter(|g| !g.passed)
-                .map(|g| gate_text(&s.name, g))
+                .map(|g| g.failure(&s.name))
         })
         .collect()
-}
-
-/// `step "s": metric{labels} = value, needs >= min`.
-fn gate_text(step: &str, gate: &GateStatus) -> String {
-    let labels: Vec<String> = gate
-        .labels
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
-    let metric = match labels.is_empty() {
-        true => gate.metric.clone(),
-        false => format!("{}{{{}}}", gate.metric, labels.join(",")),
-    };
-    let value = gate
-        .value
-        .map_or("not reported".to_owned(), |v| v.to_string());
-    let bounds: Vec<String> = [
-        gate.min.map(|m| format!(">= {m}")),
-        gate.max.map(|m| format!("<= {m}")),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    format!(
-        "step {step:?}: {metric} = {value}, needs {}",
-        bounds.join(" and ")
-    )
 }
 
 /// Add `why` (how its pod ended) to the message of the failed stage

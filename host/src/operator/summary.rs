@@ -6,7 +6,7 @@ use k8s_openapi::api::core::v1::Pod;
 use serde::{Deserialize, Serialize};
 
 use crate::exec::RunReport;
-use crate::manifest::{GateStatus, MetricStatus, Phase, StepStatus};
+use crate::manifest::{MetricStatus, Phase, StepStatus};
 
 /// Where a stage pod's container writes its summary.
 pub const TERMINATION_LOG: &str = "/dev/termination-log";
@@ -51,18 +51,7 @@ impl StageSummary {
                         value: Some(m.value),
                     })
                     .collect(),
-                gates: s
-                    .gates
-                    .iter()
-                    .map(|g| GateStatus {
-                        metric: g.metric.clone(),
-                        labels: g.labels.clone(),
-                        value: g.value,
-                        min: g.min,
-                        max: g.max,
-                        passed: g.passed,
-                    })
-                    .collect(),
+                gates: s.gates.clone(),
                 ..StepStatus::default()
             })
             .collect();
