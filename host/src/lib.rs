@@ -15,6 +15,7 @@ pub mod manifest;
 pub mod monitor;
 pub mod operator;
 pub mod plugin;
+pub mod record;
 pub mod report;
 pub mod sandbox;
 pub mod serve;

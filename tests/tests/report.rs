@@ -587,3 +587,53 @@ fn decode(s: &str) -> String {
         .replace("&nbsp;", "\u{a0}")
         .replace("&amp;", "&")
 }
+
+/// Whether `report` follows `schema`, by Python's `jsonschema` (Draft 2020-12).
+fn follows(schema: &Path, report: &Path) -> bool {
+    let check = "import json, sys, jsonschema\n\
+                 schema = json.load(open(sys.argv[1]))\n\
+                 jsonschema.Draft202012Validator.check_schema(schema)\n\
+                 errors = list(jsonschema.Draft202012Validator(schema).iter_errors(json.load(open(sys.argv[2]))))\n\
+                 print(*errors, sep='\\n')\n\
+                 sys.exit(1 if errors else 0)";
+    let out = Command::new(weft_tests::python())
+        .args(["-c", check])
+        .arg(schema)
+        .arg(report)
+        .output()
+        .expect("run python");
+    let said =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)) && !said.contains("Traceback"),
+        "{said}"
+    );
+    out.status.success()
+}
+
+#[test]
+fn report_json_follows_its_published_schema() {
+    let schema = weft_tests::workspace().join("docs/report.schema.json");
+    let printed = weft_tests::weft_in(weft_tests::workspace(), ["report", "--schema"]);
+    let committed = std::fs::read_to_string(&schema).unwrap_or_default();
+    assert!(
+        printed.ok().stdout == committed,
+        "docs/report.schema.json differs from `weft report --schema`; regenerate it with\n  \
+         cargo run -q -p weft -- report --schema > docs/report.schema.json"
+    );
+    let dir = Workdir::new();
+    let data = weft_tests::workspace().join("examples/churn/data/train.csv");
+    std::fs::copy(data, dir.join("train.csv")).unwrap();
+    let manifest = weft_tests::churn_pipeline("median").write(&dir, "pipeline.yaml");
+    dir.run(&manifest, &[]).ok();
+    let report = dir.join("out/report.json");
+    assert!(
+        follows(&schema, &report),
+        "a run's report.json does not follow the schema"
+    );
+    // The check can fail: a report with a wrongly typed field does not pass.
+    let mut broken: Value = weft_tests::read_json(&report);
+    broken["steps"][0]["rowsOut"] = json!("many");
+    let broken_path = dir.write("broken.json", broken.to_string());
+    assert!(!follows(&schema, &broken_path), "a broken report passed");
+}

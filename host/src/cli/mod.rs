@@ -95,7 +95,11 @@ enum Command {
     /// Show the metrics and gates of a finished run (its OUTPUT folder or report.json).
     Report {
         /// A run's output folder, or its report.json.
-        run: PathBuf,
+        #[arg(required_unless_present = "schema")]
+        run: Option<PathBuf>,
+        /// Print the JSON Schema of report.json instead.
+        #[arg(long, conflicts_with_all = ["run", "html"])]
+        schema: bool,
         /// Also write a self-contained HTML page (confusion matrix, ROC curve, drift) here.
         #[arg(long, value_name = "FILE")]
         html: Option<PathBuf>,
@@ -217,7 +221,14 @@ impl Cli {
                 shards,
                 out,
             } => merge_states(&manifest, &shards, &out),
-            Command::Report { run, html } => show_report(&run, html.as_deref()),
+            Command::Report { schema: true, .. } => {
+                println!("{}", crate::record::schema());
+                Ok(ExitCode::SUCCESS)
+            }
+            Command::Report { run, html, .. } => {
+                let run = run.expect("clap requires a run without --schema");
+                show_report(&run, html.as_deref())
+            }
             Command::Inspect { plugin, json } => inspect(&plugin, json),
             Command::Head { file, rows } => head(&file, rows),
             Command::Crd => {

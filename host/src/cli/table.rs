@@ -2,10 +2,10 @@
 
 use std::fmt::Write;
 
-use crate::exec::RunReport;
 use crate::manifest::Pipeline;
 use crate::operator::{Role, Stage};
 use crate::plugin::Plugin;
+use crate::record::RunReport;
 
 /// Columns padded to their widest cell.
 fn render(rows: &[Vec<String>]) -> String {

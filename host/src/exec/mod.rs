@@ -23,10 +23,11 @@ use crate::sandbox::{Grant, Limits, PoolSize, Sandbox};
 use weft_gpu::{Choice, Shared};
 
 pub use crate::manifest::GateResult;
+pub use crate::record::{GpuTransfers, MetricValue, RunReport, StateFile, StepReport};
 pub use instance::{Failure, Instance, StepFailure, StepSetup};
 pub use online::{Applied, Online, Worker};
 pub use pass::Progress;
-pub use report::{gather_states, GpuTransfers, MetricValue, RunReport, StateFile, StepReport};
+pub use report::gather_states;
 
 /// Why a run failed.
 #[derive(Debug, thiserror::Error)]

@@ -5,11 +5,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use super::{GateResult, OutputPaths, Prepared, RunError, StepPlan};
+use super::{OutputPaths, Prepared, RunError, StepPlan};
 use crate::data::{self, DataError};
-use crate::plugin::{sha256_hex, StepKind};
+use crate::plugin::sha256_hex;
+use crate::record::{GpuTransfers, RunReport, StateFile, StepReport};
 use crate::sandbox::series::StepSeries;
 
 /// Counters one step accumulates over a run.
@@ -44,24 +45,6 @@ impl StepStats {
     }
 }
 
-/// How much the GPU kernels copied to the device and back, and how often a
-/// column was already there.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct GpuTransfers {
-    /// Inputs copied to the device.
-    pub uploads: u64,
-    /// Bytes of those copies.
-    pub uploaded_bytes: u64,
-    /// Inputs found already on the device (uploaded or produced earlier).
-    pub resident_hits: u64,
-    /// Kernel results copied back to the host, when a step read them or an
-    /// output was written.
-    pub downloads: u64,
-    /// Bytes of those copies.
-    pub downloaded_bytes: u64,
-}
-
 impl From<weft_gpu::Transfers> for GpuTransfers {
     fn from(t: weft_gpu::Transfers) -> Self {
         GpuTransfers {
@@ -71,120 +54,6 @@ impl From<weft_gpu::Transfers> for GpuTransfers {
             downloads: t.downloads,
             downloaded_bytes: t.downloaded_bytes,
         }
-    }
-}
-
-pub use crate::sandbox::series::MetricValue;
-
-/// A fitted state written to `state/<step>.bin`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StateFile {
-    /// Path relative to the output folder.
-    pub path: String,
-    /// sha256 of the state bytes.
-    pub sha256: String,
-    /// Size in bytes.
-    pub bytes: u64,
-    /// sha256 of the plugin that fitted it.
-    pub plugin_sha256: String,
-}
-
-/// One step in the report.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StepReport {
-    /// Step name.
-    pub name: String,
-    /// Plugin key in the manifest.
-    pub plugin: String,
-    /// sha256 of the plugin file.
-    pub plugin_sha256: String,
-    /// Plugin's own name and version.
-    pub plugin_version: String,
-    /// `transform` or `evaluate`.
-    pub kind: StepKind,
-    /// Rows in.
-    pub rows_in: u64,
-    /// Rows out.
-    pub rows_out: u64,
-    /// Rows seen by fit (0 when not fitted in this run).
-    pub fit_rows: u64,
-    /// Time spent in the step, summed over workers.
-    pub duration_seconds: f64,
-    /// The fitted state, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<StateFile>,
-    /// Emitted and reported metrics: one entry per series, its last value.
-    pub metrics: Vec<MetricValue>,
-    /// Values for new metric series dropped past `limits.maxMetricSeries`
-    /// or the run's cap.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub dropped_metric_series: u64,
-    /// The step's gates, checked against its metrics.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub gates: Vec<GateResult>,
-    /// The devices its compute kernels ran on (`cpu`, or an adapter such
-    /// as `NVIDIA H200 (vulkan, discrete)`); empty when it called none.
-    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
-    pub compute: BTreeSet<String>,
-    /// Most bytes of host columns and batches the step made and held at
-    /// once, in one worker (`limits.hostMemory` bounds it).
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub peak_host_bytes: u64,
-}
-
-/// The whole run.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RunReport {
-    /// Pipeline name.
-    pub pipeline: String,
-    /// Data file written.
-    pub output: String,
-    /// The sha256 of the data file's contents (none for a fit-only run).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output_sha256: Option<String>,
-    /// Rows written.
-    pub rows_out: u64,
-    /// Wall time of the run.
-    pub duration_seconds: f64,
-    /// Workers used.
-    pub workers: usize,
-    /// Peak resident memory of the weft process, where the OS reports it
-    /// (Linux: `VmHWM`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub peak_rss_bytes: Option<u64>,
-    /// Host-to-device traffic of the GPU kernels, when a GPU ran any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gpu_transfers: Option<GpuTransfers>,
-    /// Steps in execution order.
-    pub steps: Vec<StepReport>,
-    /// Digest of everything the outputs depend on: a later run with the
-    /// same key finds them here and does not run again.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cache_key: Option<String>,
-    /// This report is an earlier run's, whose outputs were reused.
-    #[serde(skip)]
-    pub cache_hit: bool,
-    /// What the run warns about, one line each (steps that dropped metric
-    /// series).
-    #[serde(skip)]
-    pub warnings: Vec<String>,
-}
-
-fn is_zero(n: &u64) -> bool {
-    *n == 0
-}
-
-impl RunReport {
-    /// Gates that did not pass, with their steps.
-    pub fn failed_gates(&self) -> Vec<(&str, &GateResult)> {
-        self.steps
-            .iter()
-            .flat_map(|s| s.gates.iter().map(move |g| (s.name.as_str(), g)))
-            .filter(|(_, g)| !g.passed)
-            .collect()
     }
 }
 

@@ -163,66 +163,7 @@ pub struct MetricStatus {
     pub value: Option<f64>,
 }
 
-/// One gate checked against one reported metric series: in `report.json`,
-/// and in the Pipeline's status.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct GateResult {
-    /// The gated metric.
-    pub metric: String,
-    /// The series' labels (all of them, not only those the gate named).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub labels: BTreeMap<String, String>,
-    /// The value seen; absent when the step did not report it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value: Option<f64>,
-    /// Lowest passing value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min: Option<f64>,
-    /// Highest passing value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max: Option<f64>,
-    /// Whether the value is within bounds (NaN and missing never are).
-    pub passed: bool,
-}
-
-impl GateResult {
-    /// The metric with its labels, e.g. `psi{column=age}`.
-    pub fn target(&self) -> String {
-        if self.labels.is_empty() {
-            return self.metric.clone();
-        }
-        let labels: Vec<String> = self
-            .labels
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        format!("{}{{{}}}", self.metric, labels.join(","))
-    }
-
-    /// What the gate asked for, e.g. `>= 0.9`.
-    pub fn bound(&self) -> String {
-        match (self.min, self.max) {
-            (Some(lo), Some(hi)) => format!("in [{lo}, {hi}]"),
-            (Some(lo), None) => format!(">= {lo}"),
-            (None, Some(hi)) => format!("<= {hi}"),
-            (None, None) => "any".into(),
-        }
-    }
-
-    /// How a failed gate of step `step` is told, e.g.
-    /// `step "eval": accuracy = 0.8, needs >= 0.9`.
-    pub fn failure(&self, step: &str) -> String {
-        let value = self
-            .value
-            .map_or("not reported".to_owned(), |v| v.to_string());
-        format!(
-            "step {step:?}: {} = {value}, needs {}",
-            self.target(),
-            self.bound()
-        )
-    }
-}
+pub use crate::record::GateResult;
 
 /// Schema of a step's free-form `config`: any JSON object, kept as written.
 pub(super) fn any_object(_: &mut schemars::SchemaGenerator) -> schemars::Schema {

@@ -10,7 +10,7 @@ mod text;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::exec::RunReport;
+use crate::record::RunReport;
 pub(crate) use text::escape_value;
 pub use text::{Exposition, Family};
 

@@ -5,8 +5,8 @@
 use k8s_openapi::api::core::v1::Pod;
 use serde::{Deserialize, Serialize};
 
-use crate::exec::RunReport;
 use crate::manifest::{MetricStatus, Phase, StepStatus};
+use crate::record::RunReport;
 
 /// Where a stage pod's container writes its summary.
 pub const TERMINATION_LOG: &str = "/dev/termination-log";

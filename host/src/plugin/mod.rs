@@ -77,15 +77,7 @@ pub struct Meta {
     pub stateful: bool,
 }
 
-/// The two kinds of step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StepKind {
-    /// Batch in, batch out.
-    Transform,
-    /// Batches in, metrics out.
-    Evaluate,
-}
+pub use crate::record::StepKind;
 
 /// A loaded, compiled, checked plugin, ready to instantiate.
 pub struct Plugin {

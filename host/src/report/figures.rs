@@ -1,7 +1,7 @@
 //! What the page's figures draw, picked out of a step's metrics by the
 //! metric conventions of the evaluation plugins.
 
-use crate::exec::{MetricValue, StepReport};
+use crate::record::{MetricValue, StepReport};
 
 /// The four cells of a binary confusion matrix (`confusion_matrix{cell=...}`).
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use super::figures::{self, Confusion};
 use super::svg;
 use super::text::{bytes, esc, num, seconds};
-use crate::exec::{GateResult, RunReport, StepReport};
+use crate::record::{GateResult, RunReport, StepReport};
 
 const STYLE: &str = "
 body { font: 14px/1.45 system-ui, sans-serif; color: #1f2328; margin: 2rem auto; max-width: 72rem; padding: 0 1rem; }

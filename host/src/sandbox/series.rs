@@ -15,22 +15,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use indexmap::IndexMap;
 
-use serde::{Deserialize, Serialize};
-
 use crate::bindings::Metric;
 pub use crate::manifest::{DEFAULT_STEP_SERIES, MAX_RUN_SERIES};
-
-/// A metric in the report.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MetricValue {
-    /// Name.
-    pub name: String,
-    /// Value.
-    pub value: f64,
-    /// Labels.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub labels: BTreeMap<String, String>,
-}
+pub use crate::record::MetricValue;
 
 impl From<Metric> for MetricValue {
     fn from(m: Metric) -> Self {
