@@ -637,3 +637,26 @@ fn report_json_follows_its_published_schema() {
     let broken_path = dir.write("broken.json", broken.to_string());
     assert!(!follows(&schema, &broken_path), "a broken report passed");
 }
+
+#[test]
+fn an_undefined_metric_reads_back_and_the_run_is_reused() {
+    // One class only: ROC AUC is NaN, which JSON has no number for.
+    let dir = Workdir::new();
+    dir.write("in.csv", "y,s\n1,0.2\n1,0.9\n1,0.7\n");
+    let manifest = weft_tests::Pipeline::new("in.csv")
+        .plugin("cm", &weft_tests::plugin("classification-metrics"))
+        .step("eval", "cm", json!({ "label": "y", "score": "s" }), "")
+        .write(&dir, "pipeline.yaml");
+    dir.run(&manifest, &[]).ok();
+    let report = dir.join("out/report.json");
+    let written: Value = weft_tests::read_json(&report);
+    let metrics = written["steps"][0]["metrics"].as_array().unwrap();
+    let auc = metrics.iter().find(|m| m["name"] == "roc_auc").unwrap();
+    assert_eq!(auc["value"], "NaN");
+    let schema = weft_tests::workspace().join("docs/report.schema.json");
+    assert!(follows(&schema, &report));
+    dir.weft(["report", "out"])
+        .ok()
+        .stdout_has(&["roc_auc", "NaN"]);
+    dir.run(&manifest, &[]).ok().stderr_has(&["up to date"]);
+}

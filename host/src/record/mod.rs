@@ -5,6 +5,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+mod number;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -23,7 +25,9 @@ pub enum StepKind {
 pub struct MetricValue {
     /// Name.
     pub name: String,
-    /// Value.
+    /// Value (NaN and the infinities as `"NaN"`, `"+Inf"`, `"-Inf"`).
+    #[serde(with = "number")]
+    #[schemars(with = "number::Number")]
     pub value: f64,
     /// Labels.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -58,7 +62,8 @@ pub struct GateResult {
     /// The series' labels (all of them, not only those the gate named).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
-    /// The value seen; absent when the step did not report it.
+    /// The value seen; absent when the step did not report it (or it was
+    /// not a finite number).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<f64>,
     /// Lowest passing value.
