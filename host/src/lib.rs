@@ -4,7 +4,6 @@
 //! runs their heavy math natively through the `compute` interface, and writes
 //! the results, reports and fitted states.
 
-mod bindings;
 pub mod cli;
 pub mod compute;
 pub mod data;

@@ -15,8 +15,8 @@ use arrow::array::AsArray;
 use arrow::datatypes::{DataType, Float32Type};
 use weft_gpu::{Choice, Device, GpuError, Input, KeepAlive, Kind};
 
-use crate::bindings::weft::step::compute::{DeviceInfo, DeviceKind};
-use crate::bindings::weft::step::types::StepError;
+use crate::sandbox::bindings::weft::step::compute::{DeviceInfo, DeviceKind};
+use crate::sandbox::bindings::weft::step::types::StepError;
 use crate::sandbox::{Column, StepCtx};
 
 /// Under `auto`, calls over fewer values stay on the CPU: moving them to a

@@ -8,10 +8,10 @@ use wasmtime::component::Resource;
 use weft_gpu::{Access, GpuError};
 use weft_kernels::KernelError;
 
-use crate::bindings::weft::step::compute::{
+use crate::sandbox::bindings::weft::step::compute::{
     Buffer, BufferSource, DeviceInfo, Host, Stats, UnknownPolicy,
 };
-use crate::bindings::weft::step::types::{Scalar, StepError};
+use crate::sandbox::bindings::weft::step::types::{Scalar, StepError};
 use crate::sandbox::{Column, KernelDeadline, StepCtx};
 
 type Fallible<T> = wasmtime::Result<Result<T, StepError>>;

@@ -10,8 +10,8 @@ use wasmtime::{Store, Trap};
 use weft_gpu::Shared;
 
 use super::report::StepStats;
-use crate::bindings::{self, Metric, StepError};
 use crate::plugin::Plugin;
+use crate::sandbox::bindings::{self, Metric, StepError};
 use crate::sandbox::series::StepSeries;
 use crate::sandbox::stdio::{sanitise, MAX_MESSAGE};
 use crate::sandbox::{

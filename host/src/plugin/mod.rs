@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 use wasmtime::Store;
 
-use crate::bindings::{self, Kind};
+use crate::sandbox::bindings::{self, Kind};
 use crate::sandbox::series::StepSeries;
 use crate::sandbox::{Limits, Sandbox, StepCtx};
 use weft_gpu::{Choice, Shared};

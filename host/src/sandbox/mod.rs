@@ -2,6 +2,7 @@
 //! epoch interruption), per-store limits and a WASI context with no network,
 //! no environment, no arguments and no files but read-only grants.
 
+pub(crate) mod bindings;
 mod columns;
 mod ledger;
 mod resources;
@@ -26,7 +27,7 @@ pub mod series;
 pub use columns::{Batch, BatchError, Column, Kept};
 pub use ledger::HostMemoryLimit;
 
-use crate::bindings::{self, weft::step::log::Level};
+use bindings::weft::step::log::Level;
 use series::{StepSeries, DEFAULT_STEP_SERIES};
 use stdio::{Bucket, LogPipe};
 

@@ -3,9 +3,9 @@
 use arrow::array::{Array, ArrayRef};
 use wasmtime::component::Resource;
 
+use super::bindings::weft::step::types::{self, Dtype, StepError};
 use super::columns::{Batch, Column};
 use super::StepCtx;
-use crate::bindings::weft::step::types::{self, Dtype, StepError};
 
 /// Host result of a fallible WIT call: the outer error traps, the inner one
 /// goes back to the step.

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use indexmap::IndexMap;
 
-use crate::bindings::Metric;
+use super::bindings::Metric;
 pub use crate::manifest::{DEFAULT_STEP_SERIES, MAX_RUN_SERIES};
 pub use crate::record::MetricValue;
 

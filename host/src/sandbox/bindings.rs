@@ -4,8 +4,8 @@ wasmtime::component::bindgen!({
     path: "../wit",
     world: "plugin",
     with: {
-        "weft:step/types.column": crate::sandbox::Column,
-        "weft:step/types.batch": crate::sandbox::Batch,
+        "weft:step/types.column": super::Column,
+        "weft:step/types.batch": super::Batch,
     },
     imports: { default: trappable },
 });
