@@ -117,18 +117,20 @@ pub struct RunOptions {
     pub fit_only: bool,
 }
 
-fn limits_of(specs: [Option<&LimitsSpec>; 2]) -> Limits {
+/// A byte quantity of `limits` (`field` for the message); validation has
+/// refused bad ones already, so an error here is a manifest that skipped it.
+fn bytes_of(field: &str, text: Option<&str>) -> Result<Option<u64>, RunError> {
+    text.map(|t| parse_bytes(t).map_err(|e| RunError::Invalid(format!("limits.{field}: {e}"))))
+        .transpose()
+}
+
+/// A step's limits: its own `limits` over the pipeline's, over the defaults.
+fn limits_of(specs: [Option<&LimitsSpec>; 2]) -> Result<Limits, RunError> {
     let mut limits = Limits::default();
     let mut host_bytes = None;
     for spec in specs.into_iter().flatten().rev() {
-        if let Some(h) = spec
-            .host_memory
-            .as_deref()
-            .and_then(|h| parse_bytes(h).ok())
-        {
-            host_bytes = Some(h);
-        }
-        if let Some(m) = spec.memory.as_deref().and_then(|m| parse_bytes(m).ok()) {
+        host_bytes = bytes_of("hostMemory", spec.host_memory.as_deref())?.or(host_bytes);
+        if let Some(m) = bytes_of("memory", spec.memory.as_deref())? {
             limits.memory_bytes = m;
         }
         if let Some(t) = spec.timeout_seconds {
@@ -137,13 +139,13 @@ fn limits_of(specs: [Option<&LimitsSpec>; 2]) -> Limits {
         if let Some(f) = spec.fuel {
             limits.fuel = Some(f);
         }
-        if let Some(o) = spec.max_output.as_deref().and_then(|o| parse_bytes(o).ok()) {
+        if let Some(o) = bytes_of("maxOutput", spec.max_output.as_deref())? {
             limits.output_bytes = o;
         }
         if let Some(b) = spec.gpu_buffers {
             limits.gpu.max_buffers = b;
         }
-        if let Some(m) = spec.gpu_memory.as_deref().and_then(|m| parse_bytes(m).ok()) {
+        if let Some(m) = bytes_of("gpuMemory", spec.gpu_memory.as_deref())? {
             limits.gpu.max_total_bytes = m;
         }
         if let Some(w) = spec.gpu_workgroups {
@@ -155,7 +157,7 @@ fn limits_of(specs: [Option<&LimitsSpec>; 2]) -> Limits {
     }
     limits.gpu.timeout = Some(limits.timeout);
     limits.host_bytes = host_bytes.unwrap_or(limits.memory_bytes.saturating_mul(2));
-    limits
+    Ok(limits)
 }
 
 /// The folder mount `m` grants, links followed, if it lies under the
@@ -220,7 +222,7 @@ pub fn prepare(manifest: Manifest, options: &RunOptions) -> Result<Prepared, Run
         .steps
         .iter()
         .map(|s| limits_of([s.limits.as_ref(), spec.limits.as_ref()]))
-        .collect();
+        .collect::<Result<_, _>>()?;
     let pool = PoolSize {
         instances: ((workers + 3) * spec.steps.len() + 4) as u32,
         max_memory_bytes: limits.iter().map(|l| l.memory_bytes).max().unwrap_or(0),
