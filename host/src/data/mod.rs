@@ -121,7 +121,8 @@ fn content(path: &Path, e: impl std::fmt::Display) -> DataError {
     }
 }
 
-fn io(path: &Path, error: std::io::Error) -> DataError {
+/// An I/O error on `path`.
+pub(crate) fn io(path: &Path, error: std::io::Error) -> DataError {
     DataError::Io {
         path: path.to_owned(),
         error,

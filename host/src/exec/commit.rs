@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use super::{OutputPaths, RunError};
-use crate::data::DataError;
+use crate::data::io;
 
 /// Prefix of the temporary files outputs are written to before their rename.
 const TEMPORARY: &str = ".weft-";
@@ -27,14 +27,6 @@ const RECORDS: [&str; 2] = ["report.json", "metrics.prom"];
 #[derive(Debug)]
 pub struct Lock {
     _dir: File,
-}
-
-fn io(path: &Path, error: std::io::Error) -> RunError {
-    DataError::Io {
-        path: path.to_owned(),
-        error,
-    }
-    .into()
 }
 
 impl Lock {
@@ -53,7 +45,7 @@ impl Lock {
                 );
                 handle.lock().map_err(|e| io(dir, e))?;
             }
-            Err(std::fs::TryLockError::Error(e)) => return Err(io(dir, e)),
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(dir, e).into()),
         }
         for folder in [dir.clone(), dir.join("state")] {
             clean(&folder)?;
@@ -68,7 +60,7 @@ fn clean(folder: &Path) -> Result<(), RunError> {
     let entries = match std::fs::read_dir(folder) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(io(folder, e)),
+        Err(e) => return Err(io(folder, e).into()),
     };
     for entry in entries {
         let entry = entry.map_err(|e| io(folder, e))?;
@@ -90,7 +82,7 @@ pub fn retract(out: &OutputPaths) -> Result<(), RunError> {
         match std::fs::remove_file(&path) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io(&path, e)),
+            Err(e) => return Err(io(&path, e).into()),
         }
     }
     fault("retracted");

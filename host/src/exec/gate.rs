@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 
 use super::MetricValue;
-use crate::manifest::{Gate, GateResult};
+use crate::manifest::Gate;
+use crate::record::GateResult;
 
 /// Check each gate against every metric it selects; a gate that selects
 /// nothing fails, with no value.

@@ -256,7 +256,7 @@ impl Instance {
         let borrowed = wasmtime::component::Resource::new_borrow(handle.rep());
         let result = self.call(call, |b, s| f(b, s, borrowed));
         if let Some((store, _)) = self.live.as_mut() {
-            let _ = store.data_mut().end_loan(handle);
+            let _ = store.data_mut().take_batch(handle);
         }
         result
     }

@@ -22,8 +22,7 @@ use crate::sandbox::series::StepSeries;
 use crate::sandbox::{Grant, Limits, PoolSize, Sandbox};
 use weft_gpu::{Choice, Shared};
 
-pub use crate::manifest::GateResult;
-pub use crate::record::{GpuTransfers, MetricValue, RunReport, StateFile, StepReport};
+pub use crate::record::{GateResult, GpuTransfers, MetricValue, RunReport, StateFile, StepReport};
 pub use instance::{Failure, Instance, StepFailure, StepSetup};
 pub use online::{Applied, Online, Worker};
 pub use pass::Progress;

@@ -48,9 +48,10 @@ impl StepCtx {
         Ok(batch)
     }
 
-    /// Lend the step an input batch for one call. Its columns are charged
-    /// to the step's host memory while a handle holds them, so that columns
-    /// the step keeps past the call count as the step's.
+    /// Lend the step an input batch for one call (taken back with
+    /// [`StepCtx::take_batch`]). Its columns are charged to the step's host
+    /// memory while a handle holds them, so that columns the step keeps
+    /// past the call count as the step's.
     pub fn lend_batch(&mut self, batch: Batch) -> wasmtime::Result<Resource<Batch>> {
         let bytes = batch.columns().iter().map(|c| c.memory_size() as u64);
         self.held.check(bytes.sum())?;
@@ -59,11 +60,6 @@ impl StepCtx {
         }
         self.held.hold(batch.columns());
         Ok(self.table.push(batch)?)
-    }
-
-    /// Take back a batch lent with [`StepCtx::lend_batch`].
-    pub fn end_loan(&mut self, batch: Resource<Batch>) -> wasmtime::Result<()> {
-        self.take_batch(batch).map(drop)
     }
 
     pub(crate) fn column(&self, column: &Resource<Column>) -> wasmtime::Result<Column> {
