@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
-use weft::exec::{Instance, StepSetup};
-use weft::plugin::{Cache, Plugin};
-use weft::sandbox::{Limits, PoolSize, Sandbox};
+use weft_engine::exec::{Instance, StepSetup};
+use weft_engine::plugin::{Cache, Plugin};
+use weft_engine::sandbox::{Limits, PoolSize, Sandbox};
 
 /// How much work each benchmark does.
 #[derive(Debug, Clone, Copy)]
@@ -128,7 +128,7 @@ pub fn instance(
     state: Option<Vec<u8>>,
 ) -> Result<Instance> {
     Ok(Instance::new(
-        plugin.clone(),
+        plugin.pre().clone(),
         setup.clone(),
         state.map(Arc::new),
     )?)

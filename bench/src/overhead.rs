@@ -85,7 +85,7 @@ pub fn hops(ctx: &Ctx) -> Result<Vec<Row>> {
 
 /// Median time of `transform` over `batch`, `iterations` times.
 fn per_batch(
-    instance: &mut weft::exec::Instance,
+    instance: &mut weft_engine::exec::Instance,
     batch: &RecordBatch,
     iterations: usize,
 ) -> Result<Duration> {

@@ -29,7 +29,7 @@ type First = RecordBatch;
 /// Fit then transform `batches` through a plugin, as `weft run` does: one
 /// instance fits, its state configures the instance that transforms.
 fn plugin_way(
-    plugin: &Arc<weft::plugin::Plugin>,
+    plugin: &Arc<weft_engine::plugin::Plugin>,
     config: serde_json::Value,
     batches: &[RecordBatch],
 ) -> Result<First> {

@@ -1,20 +1,5 @@
-//! weft: machine-learning pipeline steps as sandboxed WebAssembly components.
-//!
-//! The host reads columnar data, hands it to steps as Arrow-backed handles,
-//! runs their heavy math natively through the `compute` interface, and writes
-//! the results, reports and fitted states.
+//! The `weft` binary's commands: a thin layer of clap over the engine
+//! ([`weft_engine`]), the operator ([`weft_operator`]), the server
+//! ([`weft_serve`]) and the readers of the run record ([`weft_report`]).
 
 pub mod cli;
-pub mod compute;
-pub mod data;
-pub mod exec;
-#[cfg(test)]
-mod fuzz;
-pub mod manifest;
-pub mod monitor;
-pub mod operator;
-pub mod plugin;
-pub mod record;
-pub mod report;
-pub mod sandbox;
-pub mod serve;

@@ -6,17 +6,8 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, AsArray, Float64Array};
 use arrow::datatypes::{DataType, Float32Type, Float64Type, Int64Type};
 
-use crate::convert::{dtype_error, Dtype};
-use crate::{KernelError, Result, Scalar};
-
-/// What `one_hot` does with a value that is not among the categories.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UnknownPolicy {
-    /// Fail, naming the value.
-    Error,
-    /// Emit a row of zeros.
-    Ignore,
-}
+use crate::convert::dtype_error;
+use crate::{Dtype, KernelError, Result, Scalar, UnknownPolicy};
 
 /// A hashable view of one value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

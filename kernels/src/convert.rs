@@ -9,27 +9,25 @@ use arrow::buffer::NullBuffer;
 use arrow::datatypes::{DataType, Float32Type, Float64Type, Int64Type};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 
-use crate::{KernelError, Result};
+use weft_types::DtypeOf;
 
-/// The element types a step sees.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dtype {
-    /// 32-bit float.
-    F32,
-    /// 64-bit float.
-    F64,
-    /// 64-bit signed integer (narrower integers widen to this).
-    S64,
-    /// Boolean.
-    Boolean,
-    /// UTF-8 text.
-    Text,
-}
+use crate::{Dtype, KernelError, Result};
 
-impl Dtype {
-    /// The step-visible type of an Arrow type, if it has one.
-    pub fn of(data_type: &DataType) -> Option<Dtype> {
-        Some(match data_type {
+/// Marker of this crate's [`DtypeOf`] implementation, through which
+/// [`Dtype::of`] takes Arrow types:
+///
+/// ```
+/// use arrow::datatypes::DataType;
+/// use weft_kernels::Dtype;
+///
+/// assert_eq!(Dtype::of(&DataType::UInt8), Some(Dtype::S64));
+/// assert_eq!(Dtype::of(&DataType::Date32), None);
+/// ```
+pub enum Arrow {}
+
+impl DtypeOf<Arrow> for DataType {
+    fn dtype(&self) -> Option<Dtype> {
+        Some(match self {
             DataType::Float32 | DataType::Float16 => Dtype::F32,
             DataType::Float64 => Dtype::F64,
             DataType::Int8

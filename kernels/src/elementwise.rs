@@ -7,8 +7,8 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Float32Type, Float64Type};
 
-use crate::convert::{as_f64, dtype_error, Dtype};
-use crate::{KernelError, Result, Scalar};
+use crate::convert::{as_f64, dtype_error};
+use crate::{Dtype, KernelError, Result, Scalar};
 
 /// `(x - a) * b` for every value; nulls stay null. f32 stays f32 (computed in
 /// f32), other numeric columns give f64.

@@ -12,42 +12,16 @@ mod histogram;
 mod matrix;
 mod stats;
 
-pub use categorical::{one_hot, value_counts, UnknownPolicy};
+pub use categorical::{one_hot, value_counts};
 pub use convert::{
     from_bools, from_f32s, from_f64s, from_s64s, from_strings, to_bools, to_f32s, to_f64s, to_s64s,
-    to_strings, validity, Dtype,
+    to_strings, validity,
 };
 pub use elementwise::{affine, fill_nulls};
 pub use histogram::{bin_of, check_edges, histogram};
 pub use matrix::{matmul, matmul_f32, matmul_with};
-pub use stats::{column_stats, quantiles, Stats};
-
-/// A single value: a fill value or a category.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Scalar {
-    /// Missing (null, or NaN in a float column).
-    Null,
-    /// A floating-point number.
-    Float(f64),
-    /// An integer.
-    Int(i64),
-    /// A boolean.
-    Boolean(bool),
-    /// A string.
-    Text(String),
-}
-
-impl std::fmt::Display for Scalar {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Scalar::Null => f.write_str("null"),
-            Scalar::Float(v) => write!(f, "{v}"),
-            Scalar::Int(v) => write!(f, "{v}"),
-            Scalar::Boolean(v) => write!(f, "{v}"),
-            Scalar::Text(v) => f.write_str(v),
-        }
-    }
-}
+pub use stats::{column_stats, quantiles};
+pub use weft_types::{Dtype, Scalar, Stats, UnknownPolicy};
 
 /// Why a kernel refused its input.
 #[derive(Debug, thiserror::Error, PartialEq)]

@@ -5,65 +5,7 @@ use arrow::buffer::NullBuffer;
 use arrow::datatypes::{Float32Type, Float64Type};
 
 use crate::convert::as_f64;
-use crate::Result;
-
-/// Summary of the valid (non-null, non-NaN) values.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct Stats {
-    /// Number of valid values.
-    pub count: u64,
-    /// Number of nulls and NaNs.
-    pub nulls: u64,
-    /// Sum of valid values.
-    pub sum: f64,
-    /// Mean of valid values (NaN when there are none).
-    pub mean: f64,
-    /// Sum of squared deviations from the mean.
-    pub m2: f64,
-    /// Smallest valid value (NaN when there are none).
-    pub min: f64,
-    /// Largest valid value (NaN when there are none).
-    pub max: f64,
-}
-
-impl Stats {
-    /// Population variance (ddof 0); NaN when there are no values.
-    pub fn variance(&self) -> f64 {
-        if self.count == 0 {
-            f64::NAN
-        } else {
-            self.m2 / self.count as f64
-        }
-    }
-
-    /// Combine statistics of two disjoint sets of values (Chan et al.).
-    pub fn merge(&self, other: &Stats) -> Stats {
-        if self.count == 0 {
-            return Stats {
-                nulls: self.nulls + other.nulls,
-                ..*other
-            };
-        }
-        if other.count == 0 {
-            return Stats {
-                nulls: self.nulls + other.nulls,
-                ..*self
-            };
-        }
-        let (na, nb) = (self.count as f64, other.count as f64);
-        let n = na + nb;
-        let delta = other.mean - self.mean;
-        Stats {
-            count: self.count + other.count,
-            nulls: self.nulls + other.nulls,
-            sum: self.sum + other.sum,
-            mean: (self.sum + other.sum) / n,
-            m2: self.m2 + other.m2 + delta * delta * na * nb / n,
-            min: self.min.min(other.min),
-            max: self.max.max(other.max),
-        }
-    }
-}
+use crate::{Result, Stats};
 
 /// Call `f` on every valid value of a numeric column, as f64.
 pub(crate) fn each_valid(

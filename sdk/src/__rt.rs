@@ -2,34 +2,128 @@
 //! export macros, not by plugin authors.
 
 use std::cell::RefCell;
+use std::thread::LocalKey;
 
-use crate::bindings::exports::weft::step::step::{Kind, Metadata, Metric as WitMetric};
+use crate::bindings::exports::weft::step::step::{Guest, Kind, Metadata, Metric as WitMetric};
 use crate::bindings::weft::step::types::{Batch as WitBatch, StepError as WitError};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::{Batch, Evaluate, Meta, Result, StepError, Transform};
-
-pub use crate::bindings::exports::weft::step::step::Guest;
-pub use crate::bindings::weft::step::types::{Batch as HostBatch, StepError as HostError};
+use crate::{Batch, Evaluate, Result, Step, StepError, Transform};
 
 /// Where the one configured step of this instance lives.
 pub type Slot<T> = RefCell<Option<T>>;
 
 type Out<T> = std::result::Result<T, WitError>;
 
-fn metadata(meta: Meta, kind: Kind, schema: serde_json::Value) -> Metadata {
-    Metadata {
-        name: meta.name.into(),
-        version: meta.version.into(),
-        kind,
-        description: meta.description.into(),
-        config_schema: schema.to_string(),
-        stateful: meta.stateful,
+/// The component's exported step: what `__export_step!` declares for the
+/// plugin's type. Every such type is a [`Guest`].
+pub trait Export {
+    /// The plugin's step.
+    type Step: Step;
+    /// [`Transforms`] or [`Evaluates`]: the calls that differ by kind.
+    type Kind: Calls<Self::Step>;
+    /// The thread-local slot holding the configured step.
+    fn slot() -> &'static LocalKey<Slot<Self::Step>>;
+}
+
+/// The calls of the `step` interface that a kind of step answers its own
+/// way; the other kind's calls are errors.
+pub trait Calls<T> {
+    /// The kind `describe` reports.
+    const KIND: Kind;
+    /// `transform`.
+    fn transform(slot: &Slot<T>, batch: &WitBatch) -> Out<WitBatch>;
+    /// `update`.
+    fn update(slot: &Slot<T>, batch: &WitBatch) -> Out<()>;
+    /// `report`.
+    fn report(slot: &Slot<T>) -> Out<Vec<WitMetric>>;
+}
+
+/// The calls of a [`Transform`] step.
+pub struct Transforms;
+
+/// The calls of an [`Evaluate`] step.
+pub struct Evaluates;
+
+impl<T: Transform> Calls<T> for Transforms {
+    const KIND: Kind = Kind::Transform;
+    fn transform(slot: &Slot<T>, batch: &WitBatch) -> Out<WitBatch> {
+        with(slot, |s| s.transform(Batch::from_wit(batch)).map(|b| b.0))
+    }
+    fn update(_: &Slot<T>, _: &WitBatch) -> Out<()> {
+        Err(not_for("transform", "update"))
+    }
+    fn report(_: &Slot<T>) -> Out<Vec<WitMetric>> {
+        Err(not_for("transform", "report"))
     }
 }
 
-fn with<T, R>(slot: &Slot<T>, f: impl FnOnce(&mut T) -> crate::Result<R>) -> Out<R> {
+impl<T: Evaluate> Calls<T> for Evaluates {
+    const KIND: Kind = Kind::Evaluate;
+    fn transform(_: &Slot<T>, _: &WitBatch) -> Out<WitBatch> {
+        Err(not_for("evaluate", "transform"))
+    }
+    fn update(slot: &Slot<T>, batch: &WitBatch) -> Out<()> {
+        with(slot, |s| s.update(Batch::from_wit(batch)))
+    }
+    fn report(slot: &Slot<T>) -> Out<Vec<WitMetric>> {
+        with(slot, |s| {
+            Ok(s.report()?.into_iter().map(WitMetric::from).collect())
+        })
+    }
+}
+
+impl<E: Export> Guest for E {
+    fn describe() -> Metadata {
+        let meta = E::Step::META;
+        Metadata {
+            name: meta.name.into(),
+            version: meta.version.into(),
+            kind: E::Kind::KIND,
+            description: meta.description.into(),
+            config_schema: E::Step::config_schema().to_string(),
+            stateful: meta.stateful,
+        }
+    }
+    fn configure(config: String) -> Out<()> {
+        let step = parse_config(&config).and_then(E::Step::new)?;
+        E::slot().with(|s| *s.borrow_mut() = Some(step));
+        Ok(())
+    }
+    fn fit(batch: &WitBatch) -> Out<()> {
+        E::slot().with(|slot| with(slot, |s| s.fit(Batch::from_wit(batch))))
+    }
+    fn state() -> Out<Vec<u8>> {
+        E::slot().with(|slot| with(slot, |s| encode_state(&s.state()?)))
+    }
+    fn load_state(bytes: Vec<u8>) -> Out<()> {
+        E::slot().with(|slot| with(slot, |s| s.load_state(decode_state(&bytes)?)))
+    }
+    fn merge(states: Vec<Vec<u8>>) -> Out<Vec<u8>> {
+        E::slot().with(|slot| {
+            with(slot, |s| {
+                let states = states
+                    .iter()
+                    .map(|b| decode_state(b))
+                    .collect::<Result<Vec<_>>>()?;
+                encode_state(&s.merge(states)?)
+            })
+        })
+    }
+    fn transform(batch: &WitBatch) -> Out<WitBatch> {
+        E::slot().with(|slot| E::Kind::transform(slot, batch))
+    }
+    fn update(batch: &WitBatch) -> Out<()> {
+        E::slot().with(|slot| E::Kind::update(slot, batch))
+    }
+    fn report() -> Out<Vec<WitMetric>> {
+        E::slot().with(E::Kind::report)
+    }
+}
+
+/// Run `f` on the configured step.
+fn with<T, R>(slot: &Slot<T>, f: impl FnOnce(&mut T) -> Result<R>) -> Out<R> {
     let mut guard = slot.borrow_mut();
     let step = guard
         .as_mut()
@@ -37,109 +131,9 @@ fn with<T, R>(slot: &Slot<T>, f: impl FnOnce(&mut T) -> crate::Result<R>) -> Out
     f(step).map_err(WitError::from)
 }
 
+/// The error a transform step gives for evaluate calls, and vice versa.
 fn not_for(kind: &str, call: &str) -> WitError {
     WitError::Internal(format!("{call} is not available on a {kind} step"))
-}
-
-/// `describe` of a transform step.
-pub fn describe_transform<T: Transform>() -> Metadata {
-    metadata(T::META, Kind::Transform, T::config_schema())
-}
-
-/// `describe` of an evaluate step.
-pub fn describe_evaluate<T: Evaluate>() -> Metadata {
-    metadata(T::META, Kind::Evaluate, T::config_schema())
-}
-
-/// `configure` of a transform step.
-pub fn configure_transform<T: Transform>(slot: &Slot<T>, config: String) -> Out<()> {
-    let step = parse_config(&config)
-        .and_then(T::new)
-        .map_err(WitError::from)?;
-    *slot.borrow_mut() = Some(step);
-    Ok(())
-}
-
-/// `configure` of an evaluate step.
-pub fn configure_evaluate<T: Evaluate>(slot: &Slot<T>, config: String) -> Out<()> {
-    let step = parse_config(&config)
-        .and_then(T::new)
-        .map_err(WitError::from)?;
-    *slot.borrow_mut() = Some(step);
-    Ok(())
-}
-
-/// `fit`, through `fit` of either trait.
-pub fn fit<T>(slot: &Slot<T>, batch: &WitBatch, fit: fn(&mut T, &Batch) -> Result<()>) -> Out<()> {
-    with(slot, |s| fit(s, Batch::from_wit(batch)))
-}
-
-/// `state`, through `state` of either trait.
-pub fn state<T, S: Serialize>(slot: &Slot<T>, state: fn(&mut T) -> Result<S>) -> Out<Vec<u8>> {
-    with(slot, |s| encode_state(&state(s)?))
-}
-
-/// `load-state`, through `load_state` of either trait.
-pub fn load_state<T, S: DeserializeOwned>(
-    slot: &Slot<T>,
-    bytes: Vec<u8>,
-    load: fn(&mut T, S) -> Result<()>,
-) -> Out<()> {
-    with(slot, |s| load(s, decode_state(&bytes)?))
-}
-
-/// `merge`, through `merge` of either trait.
-pub fn merge<T, S: Serialize + DeserializeOwned>(
-    slot: &Slot<T>,
-    states: Vec<Vec<u8>>,
-    merge: fn(&T, Vec<S>) -> Result<S>,
-) -> Out<Vec<u8>> {
-    with(slot, |s| {
-        let states = states
-            .iter()
-            .map(|b| decode_state(b))
-            .collect::<Result<Vec<S>>>()?;
-        encode_state(&merge(s, states)?)
-    })
-}
-
-/// `transform`.
-pub fn transform<T: Transform>(slot: &Slot<T>, batch: &WitBatch) -> Out<WitBatch> {
-    with(slot, |s| s.transform(Batch::from_wit(batch)).map(|b| b.0))
-}
-
-/// `update`.
-pub fn update<T: Evaluate>(slot: &Slot<T>, batch: &WitBatch) -> Out<()> {
-    with(slot, |s| s.update(Batch::from_wit(batch)))
-}
-
-/// `report`.
-pub fn report<T: Evaluate>(slot: &Slot<T>) -> Out<Vec<WitMetric>> {
-    with(slot, |s| {
-        Ok(s.report()?
-            .into_iter()
-            .map(|m| WitMetric {
-                name: m.name,
-                value: m.value,
-                labels: m.labels,
-            })
-            .collect())
-    })
-}
-
-/// The error a transform step gives for evaluate calls, and vice versa.
-pub fn unsupported<R>(kind: &str, call: &str) -> Out<R> {
-    Err(not_for(kind, call))
-}
-
-impl From<StepError> for WitError {
-    fn from(e: StepError) -> Self {
-        match e {
-            StepError::InvalidConfig(m) => WitError::InvalidConfig(m),
-            StepError::InvalidInput(m) => WitError::InvalidInput(m),
-            StepError::Internal(m) => WitError::Internal(m),
-        }
-    }
 }
 
 /// Parse a config document, naming the problem.

@@ -1,9 +1,9 @@
 //! Write [weft](https://example.invalid/weft) pipeline steps in plain Rust.
 //!
-//! A step is a type implementing [`Transform`] (batch in, batch out, with an
-//! optional fitted state) or [`Evaluate`] (batches in, metrics out), exported
-//! with [`export_transform!`] or [`export_evaluate!`] and built with
-//! `cargo build --release --target wasm32-wasip2`.
+//! A step is a type implementing [`Step`] (config, optional fitted state) and
+//! either [`Transform`] (batch in, batch out) or [`Evaluate`] (batches in,
+//! metrics out), exported with [`export_transform!`] or [`export_evaluate!`]
+//! and built with `cargo build --release --target wasm32-wasip2`.
 //!
 //! Data stays on the host: a [`Batch`] is a set of named [`Column`] handles.
 //! Read only the columns you need (`batch.f64s("age")?` copies one column in),
@@ -11,18 +11,21 @@
 //! handle), and leave heavy math to the host's [`compute`] kernels.
 //!
 //! ```ignore
-//! use weft_sdk::{compute, Batch, Meta, Result, Transform};
+//! use weft_sdk::{compute, Batch, Meta, Result, Step, Transform};
 //!
 //! #[derive(serde::Deserialize)]
 //! struct Config { column: String, by: f64 }
 //! struct Shift(Config);
 //!
-//! impl Transform for Shift {
+//! impl Step for Shift {
 //!     type Config = Config;
 //!     type State = ();
 //!     const META: Meta = Meta { name: "shift", version: "0.1.0", description: "x - by", stateful: false };
 //!     fn config_schema() -> serde_json::Value { serde_json::json!({"type": "object"}) }
 //!     fn new(config: Config) -> Result<Self> { Ok(Shift(config)) }
+//! }
+//!
+//! impl Transform for Shift {
 //!     fn transform(&mut self, batch: &Batch) -> Result<Batch> {
 //!         let shifted = compute::affine(&batch.column(&self.0.column)?, self.0.by, 1.0)?;
 //!         batch.with_columns(&[(self.0.column.as_str(), &shifted)])
@@ -35,6 +38,8 @@
 //! kernels, so a step's logic is unit-tested without WebAssembly.
 
 mod backend;
+#[cfg(target_arch = "wasm32")]
+mod convert;
 mod export;
 mod step;
 mod types;
@@ -56,9 +61,9 @@ pub mod bindings {
 pub mod __rt;
 
 pub use backend::{compute, f32s_of, log, metrics, Batch, Buffer, Column};
-pub use step::{Evaluate, Meta, Metric, Transform};
-
-pub use types::{DeviceInfo, Dtype, Result, Scalar, Stats, StepError, UnknownPolicy};
+pub use step::{Evaluate, Meta, Metric, Step, Transform};
+pub use types::{DeviceInfo, Result, StepError};
+pub use weft_types::{Dtype, Scalar, Stats, UnknownPolicy};
 
 /// Helpers for native unit tests of a step.
 #[cfg(not(target_arch = "wasm32"))]

@@ -29,15 +29,19 @@ pub struct Metric {
     pub labels: Vec<(String, String)>,
 }
 
-/// A step that turns each batch into a new batch, optionally after fitting a
-/// state on the whole input.
+/// What every step has: a config, an optional fitted state, and the calls
+/// that build, fit, save, load and merge it. A step also implements
+/// [`Transform`] or [`Evaluate`] for what it does with the data.
 ///
 /// The state is serialized as JSON: it is the artifact that carries a fit
-/// from training to serving.
-pub trait Transform: Sized + 'static {
+/// from training to serving. A stateful evaluate step (`META.stateful`)
+/// fits a reference, such as the training distribution a drift step
+/// compares against, on the step's `reference` data, and saves and reloads
+/// it the same way. Stateless steps keep the defaults and `State = ()`.
+pub trait Step: Sized + 'static {
     /// The config document (the manifest's `config`).
     type Config: DeserializeOwned;
-    /// The fitted state; `()` for stateless steps.
+    /// The fitted state (or reference); `()` for steps that fit nothing.
     type State: Serialize + DeserializeOwned + Default;
     /// Name, version, description, statefulness.
     const META: Meta;
@@ -46,7 +50,8 @@ pub trait Transform: Sized + 'static {
     fn config_schema() -> serde_json::Value;
     /// Build the step from its config.
     fn new(config: Self::Config) -> Result<Self>;
-    /// Learn from one batch; called for every batch of the input.
+    /// Learn from one batch; called for every batch of the input (of the
+    /// reference data, for an evaluate step).
     fn fit(&mut self, _batch: &Batch) -> Result<()> {
         Ok(())
     }
@@ -68,50 +73,18 @@ pub trait Transform: Sized + 'static {
         }
         Ok(states.into_iter().next().unwrap_or_default())
     }
+}
+
+/// A step that turns each batch into a new batch, optionally after fitting
+/// a state on the whole input ([`Step::fit`]).
+pub trait Transform: Step {
     /// Transform one batch.
     fn transform(&mut self, batch: &Batch) -> Result<Batch>;
 }
 
-/// A step that reads every batch and reports metrics at the end.
-///
-/// A stateful evaluate step (`META.stateful`) first fits a reference, such as
-/// the training distribution a drift step compares against, on the step's
-/// `reference` data; its state is that reference, saved and reloaded like a
-/// transform's. Other evaluate steps keep the defaults and `State = ()`.
-pub trait Evaluate: Sized + 'static {
-    /// The config document.
-    type Config: DeserializeOwned;
-    /// The fitted reference; `()` for steps that fit nothing.
-    type State: Serialize + DeserializeOwned + Default;
-    /// Name, version, description, whether it fits a reference.
-    const META: Meta;
-
-    /// JSON Schema of [`Self::Config`].
-    fn config_schema() -> serde_json::Value;
-    /// Build the step from its config.
-    fn new(config: Self::Config) -> Result<Self>;
-    /// Learn the reference from one batch of the reference data.
-    fn fit(&mut self, _batch: &Batch) -> Result<()> {
-        Ok(())
-    }
-    /// The reference fitted so far.
-    fn state(&mut self) -> Result<Self::State> {
-        Ok(Self::State::default())
-    }
-    /// Use a reference fitted earlier, possibly by another instance.
-    fn load_state(&mut self, _state: Self::State) -> Result<()> {
-        Ok(())
-    }
-    /// Combine references fitted on disjoint shards.
-    fn merge(&self, states: Vec<Self::State>) -> Result<Self::State> {
-        if Self::META.stateful {
-            return Err(StepError::Internal(format!(
-                "{} does not implement merge",
-                Self::META.name
-            )));
-        }
-        Ok(states.into_iter().next().unwrap_or_default())
-    }
+/// A step that reads every batch and reports metrics at the end, optionally
+/// against a reference it fitted first ([`Step::fit`]).
+pub trait Evaluate: Step {
     /// Accumulate one batch.
     fn update(&mut self, batch: &Batch) -> Result<()>;
     /// The metrics over everything seen.

@@ -551,6 +551,13 @@ fn the_operator_runs_pipelines_on_a_real_api_server() {
             .get(&format!("{JOBS}/two-stage-1"))
             .filter(|j| j["metadata"]["uid"] != first_uid)
     });
+    // The stage now started when its new Job was made: wait until the
+    // operator has seen it, or the restart below would be the one to write it.
+    let made = again["metadata"]["creationTimestamp"].clone();
+    eventually("stage 1 to start with its new Job", || {
+        let p = server.get(&format!("{PIPELINES}/two"))?;
+        (p["status"]["stages"][1]["startTime"] == made).then_some(())
+    });
 
     // A restarted operator picks up where the last one was, changing nothing.
     drop(operator);

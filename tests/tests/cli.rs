@@ -121,7 +121,7 @@ fn manifest_mistakes_are_located() {
             base().step("a", "hostile", none.clone(), "limits: { timeoutSeconds: 0 }"),
             "name: a",
             "timeoutSeconds",
-            "step \"a\": limits.timeoutSeconds must be positive",
+            "step \"a\": limits.timeoutSeconds: must be positive",
         ),
         (
             base().spec("batchRows: 0").step("a", "hostile", none.clone(), ""),

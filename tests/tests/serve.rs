@@ -241,9 +241,37 @@ fn a_reload_during_load_drops_nothing_and_a_bad_version_is_refused() {
     std::fs::write(&manifest, "apiVersion: weft.dev/v1alpha1\nkind: Pipeline\n").unwrap();
     eventually(|| reloads("failed") >= 1.0);
     std::thread::sleep(Duration::from_millis(300));
+    // One whose config the plugin's schema refuses: /v1/status says where.
+    let bad = text.replace("\"mean\"", "\"modal\"");
+    std::fs::write(&manifest, &bad).unwrap();
+    eventually(|| reloads("failed") >= 2.0);
+    let status: Value = serde_json::from_str(&served.get("/v1/status").1).unwrap();
+    let config_at = bad.find("name: fill").unwrap()
+        + bad[bad.find("name: fill").unwrap()..]
+            .find("config")
+            .unwrap();
+    let line = bad[..config_at].matches('\n').count() + 1;
+    assert_eq!(status["ready"], true, "{status}");
+    assert_eq!(status["rejected"]["location"]["line"], line, "{status}");
+    assert!(
+        status["rejected"]["location"]["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("pipeline.yaml"),
+        "{status}"
+    );
+    assert!(
+        status["rejected"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("config does not match"),
+        "{status}"
+    );
     // Mended, it loads; SIGHUP reloads it again.
     std::fs::write(&manifest, &text).unwrap();
     eventually(|| reloads("ok") >= 3.0);
+    let status: Value = serde_json::from_str(&served.get("/v1/status").1).unwrap();
+    assert!(status["rejected"].is_null(), "{status}");
     served.signal("-HUP");
     eventually(|| reloads("ok") >= 4.0);
     stop.store(true, std::sync::atomic::Ordering::Relaxed);

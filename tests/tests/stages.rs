@@ -220,6 +220,23 @@ fn a_stage_leaves_a_summary_of_its_steps_or_its_error() {
         .failed();
     let error = read_json(&file)["error"].as_str().unwrap().to_owned();
     assert!(error.contains("weft-stages/0/data.parquet"), "{error}");
+    assert!(read_json(&file).get("location").is_none());
+    // An error in the manifest carries its place there, as data.
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let bad = dir.write("bad.yaml", text.replace("\"mean\"", "\"modal\""));
+    dir.run(&bad, &["--stage", "0", "--summary-file", summary_file])
+        .failed();
+    let summary = read_json(&file);
+    let fill = text.find("name: fill").unwrap();
+    let line = text[..fill].matches('\n').count() + 1;
+    assert_eq!(summary["location"]["line"], line, "{summary}");
+    assert!(
+        summary["location"]["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("bad.yaml"),
+        "{summary}"
+    );
 }
 
 /// Three parquet files in `in/`, and a pipeline whose `scale-x` fits on 3

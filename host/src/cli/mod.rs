@@ -1,6 +1,7 @@
 //! The `weft` command line: a thin layer over the library.
 
 mod operate;
+mod progress;
 mod serving;
 mod table;
 
@@ -11,13 +12,13 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
-use crate::exec::{self, Progress, RunError, RunOptions, RunReport};
-use crate::manifest::Manifest;
-use crate::monitor;
-use crate::operator::{self, StageSummary};
-use crate::plugin::{Cache, Plugin};
-use crate::sandbox::{PoolSize, Sandbox};
+use weft_engine::exec::{self, RunError, RunOptions, RunReport};
+use weft_engine::plugin::{Cache, Plugin};
+use weft_engine::sandbox::{PoolSize, Sandbox};
 use weft_gpu::Choice;
+use weft_manifest::Manifest;
+use weft_operator::StageSummary;
+use weft_report::exposition;
 
 /// Run machine-learning pipeline steps as sandboxed WebAssembly components.
 #[derive(Debug, Parser)]
@@ -150,7 +151,7 @@ enum Command {
         #[arg(long)]
         objects: bool,
         /// Image of the stage pods when the manifest sets no `spec.image`.
-        #[arg(long, default_value = crate::operator::DEFAULT_IMAGE)]
+        #[arg(long, default_value = weft_operator::DEFAULT_IMAGE)]
         image: String,
     },
     /// Run the Kubernetes operator: turn Pipelines into stage Jobs, follow
@@ -208,7 +209,10 @@ impl Cli {
                 if let Some(file) = summary_file {
                     let summary = match &ran {
                         Ok((_, report)) => StageSummary::of_report(report),
-                        Err(e) => StageSummary::of_error(&format!("{e:#}")),
+                        Err(e) => StageSummary::of_error(
+                            &format!("{e:#}"),
+                            weft_engine::exec::location_in(e.chain()),
+                        ),
                     };
                     std::fs::write(&file, summary.to_json())
                         .with_context(|| format!("writing the summary to {}", file.display()))?;
@@ -222,7 +226,7 @@ impl Cli {
                 out,
             } => merge_states(&manifest, &shards, &out),
             Command::Report { schema: true, .. } => {
-                println!("{}", crate::record::schema());
+                println!("{}", weft_record::schema());
                 Ok(ExitCode::SUCCESS)
             }
             Command::Report { run, html, .. } => {
@@ -232,7 +236,7 @@ impl Cli {
             Command::Inspect { plugin, json } => inspect(&plugin, json),
             Command::Head { file, rows } => head(&file, rows),
             Command::Crd => {
-                print!("{}", crate::manifest::crd_yaml()?);
+                print!("{}", weft_manifest::crd_yaml()?);
                 Ok(ExitCode::SUCCESS)
             }
             Command::Plan {
@@ -250,15 +254,15 @@ impl Cli {
 fn plan(path: &Path, objects: bool, image: &str) -> Result<ExitCode> {
     let manifest = Manifest::load(path)?;
     let pipeline = &manifest.pipeline;
-    let stages = operator::stages(&pipeline.spec, &manifest.order);
+    let stages = weft_operator::stages(&pipeline.spec, &manifest.order);
     if !objects {
         print!("{}", table::stages(pipeline, &stages));
         return Ok(ExitCode::SUCCESS);
     }
-    let mut out = serde_yaml::to_string(&operator::manifest_config_map(pipeline, None)?)?;
+    let mut out = serde_yaml::to_string(&weft_operator::manifest_config_map(pipeline, None)?)?;
     for stage in &stages {
         out += "---\n";
-        out += &serde_yaml::to_string(&operator::stage_job(pipeline, stage, image, None))?;
+        out += &serde_yaml::to_string(&weft_operator::stage_job(pipeline, stage, image, None))?;
     }
     print!("{out}");
     Ok(ExitCode::SUCCESS)
@@ -285,7 +289,7 @@ fn run(
     let mut options = options.clone();
     let (mut merge, mut gather) = (Vec::new(), Vec::new());
     if let Some(n) = part.stage {
-        let plan = operator::stage_run(&manifest, n, part.shard)?;
+        let plan = weft_operator::stage_run(&manifest, n, part.shard)?;
         (manifest, merge, gather) = (plan.manifest, plan.merge, plan.gather);
         options.share = plan.share;
         options.fit_only = plan.fit_only;
@@ -301,7 +305,7 @@ fn run(
             p.merge_states(&shares, &merged)?;
             options.state_dir = Some(merged);
         }
-        let report = p.run(&options, &Progress::new(quiet))?;
+        let report = p.run(&options, &progress::Bar::new(quiet))?;
         if !gather.is_empty() {
             let earlier: Vec<PathBuf> = gather
                 .iter()
@@ -319,8 +323,8 @@ fn run(
                 _ => None,
             };
             if let Some(url) = gateway {
-                let failure = monitor::of_failure(&pipeline, step, started.elapsed());
-                if let Err(push) = monitor::push(url, &pipeline, &failure) {
+                let failure = exposition::of_failure(&pipeline, step, started.elapsed());
+                if let Err(push) = exposition::push(url, &pipeline, &failure) {
                     eprintln!("warning: {push}");
                 }
             }
@@ -334,13 +338,13 @@ fn run(
             out.dir.display()
         );
     }
-    let exposition = monitor::of_run(&report);
-    crate::data::write_atomic(
+    let exposition = exposition::of_run(&report);
+    weft_engine::data::write_atomic(
         &out.dir.join("metrics.prom"),
         exposition.render().as_bytes(),
     )?;
     if let Some(url) = gateway {
-        monitor::push(url, &pipeline, &exposition)?;
+        exposition::push(url, &pipeline, &exposition)?;
     }
     if !quiet {
         print!("{}", table::summary(&report));
@@ -376,7 +380,7 @@ fn show_report(run: &Path, html: Option<&Path>) -> Result<ExitCode> {
         .with_context(|| format!("{}: not a weft run report", file.display()))?;
     print!("{}", table::metrics(&report));
     if let Some(page) = html {
-        crate::data::write_atomic(page, crate::report::html(&report).as_bytes())?;
+        weft_engine::data::write_atomic(page, weft_report::page::html(&report).as_bytes())?;
         println!("wrote {}", page.display());
     }
     Ok(if report.failed_gates().is_empty() {
@@ -401,7 +405,7 @@ fn merge_states(path: &Path, shards: &[PathBuf], out: &Path) -> Result<ExitCode>
 fn validate(path: &Path) -> Result<ExitCode> {
     let manifest = Manifest::load(path)?;
     let input = manifest.resolve(&manifest.pipeline.spec.input.path);
-    crate::data::Reader::open(&input, 1)
+    weft_engine::data::Reader::open(&input, 1)
         .with_context(|| format!("{}: spec.input.path", path.display()))?;
     let prepared = exec::prepare(manifest, &RunOptions::default())?;
     println!(
@@ -434,7 +438,7 @@ fn inspect(path: &Path, json: bool) -> Result<ExitCode> {
 }
 
 fn head(file: &Path, rows: usize) -> Result<ExitCode> {
-    let mut reader = crate::data::Reader::open(file, rows.max(1))?;
+    let mut reader = weft_engine::data::Reader::open(file, rows.max(1))?;
     let batch = reader
         .next()
         .transpose()?

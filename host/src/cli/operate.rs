@@ -11,7 +11,7 @@ use anyhow::{bail, Context, Result};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 
-use crate::operator::{self, Elector, Metrics, ShardMode};
+use weft_operator::{Elector, Metrics, ShardMode};
 
 /// `--shard-mode`: how stages of more than one shard run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -34,7 +34,7 @@ pub struct Args {
     #[arg(long)]
     namespace: Option<String>,
     /// Image of stage pods whose Pipeline sets no spec.image.
-    #[arg(long, env = "WEFT_IMAGE", default_value = operator::DEFAULT_IMAGE)]
+    #[arg(long, env = "WEFT_IMAGE", default_value = weft_operator::DEFAULT_IMAGE)]
     image: String,
     /// Kubeconfig file (default: KUBECONFIG, ~/.kube/config, else in-cluster).
     #[arg(long, value_name = "FILE")]
@@ -94,7 +94,7 @@ async fn operate(args: Args) -> Result<ExitCode> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
-    tokio::spawn(operator::serve(listener, metrics.clone()));
+    tokio::spawn(weft_operator::serve(listener, metrics.clone()));
     let identity = args.identity.clone().unwrap_or_else(|| {
         std::env::var("HOSTNAME")
             .unwrap_or_else(|_| format!("weft-operator-{}", std::process::id()))
@@ -118,14 +118,14 @@ async fn operate(args: Args) -> Result<ExitCode> {
         ShardFlag::JobPerShard => ShardMode::JobPerShard,
     };
     tracing::info!(?shard_mode, "sharded stages");
-    let options = operator::Options {
+    let options = weft_operator::Options {
         namespace: args.namespace,
         image: args.image,
         instance: Some(identity),
         unschedulable: Duration::from_secs(args.unschedulable_seconds),
         shard_mode,
     };
-    let controller = operator::run(client, options, metrics, shutdown());
+    let controller = weft_operator::run(client, options, metrics, shutdown());
     match lost {
         None => controller.await,
         Some(lost) => tokio::select! {

@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use crate::manifest::parse_bytes;
-use crate::serve;
+use weft_manifest::parse_bytes;
 
 /// Options of `weft serve`.
 #[derive(Debug, clap::Args)]
@@ -74,7 +73,7 @@ pub fn serve(args: Args) -> Result<ExitCode> {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
     let watch = seconds(args.watch, "--watch")?;
-    let options = serve::Options {
+    let options = weft_serve::Options {
         manifest: args.manifest,
         state: args.state,
         workers,
@@ -88,6 +87,6 @@ pub fn serve(args: Args) -> Result<ExitCode> {
     let grace = seconds(args.grace, "--grace")?;
     tokio::runtime::Runtime::new()
         .context("starting the async runtime")?
-        .block_on(serve::serve(options, args.listen, grace))?;
+        .block_on(weft_serve::serve(options, args.listen, grace))?;
     Ok(ExitCode::SUCCESS)
 }

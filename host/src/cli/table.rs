@@ -2,10 +2,10 @@
 
 use std::fmt::Write;
 
-use crate::manifest::Pipeline;
-use crate::operator::{Role, Stage};
-use crate::plugin::Plugin;
-use crate::record::RunReport;
+use weft_engine::plugin::Plugin;
+use weft_manifest::Pipeline;
+use weft_operator::{Role, Stage};
+use weft_record::RunReport;
 
 /// Columns padded to their widest cell.
 fn render(rows: &[Vec<String>]) -> String {

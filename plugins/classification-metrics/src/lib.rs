@@ -56,7 +56,7 @@ use binary::Binary;
 use class::Class;
 use multiclass::Multiclass;
 use serde::Deserialize;
-use weft_sdk::{Batch, Evaluate, Meta, Metric, Result, Scalar, StepError};
+use weft_sdk::{Batch, Evaluate, Meta, Metric, Result, Scalar, Step, StepError};
 
 /// `{"label", "score", "threshold", "positive"}` (binary) or
 /// `{"label", "prediction"}` (multiclass).
@@ -132,7 +132,7 @@ impl Mode {
     }
 }
 
-impl Evaluate for ClassificationMetrics {
+impl Step for ClassificationMetrics {
     type Config = Config;
     type State = ();
     const META: Meta = Meta {
@@ -163,7 +163,9 @@ impl Evaluate for ClassificationMetrics {
     fn new(config: Config) -> Result<Self> {
         Mode::new(config).map(ClassificationMetrics)
     }
+}
 
+impl Evaluate for ClassificationMetrics {
     fn update(&mut self, batch: &Batch) -> Result<()> {
         match &mut self.0 {
             Mode::Binary(b) => b.update(batch),

@@ -55,7 +55,7 @@ pub use reference::Reference;
 
 use current::Current;
 use reference::Baseline;
-use weft_sdk::{Batch, Evaluate, Meta, Metric, Result, StepError};
+use weft_sdk::{Batch, Evaluate, Meta, Metric, Result, Step, StepError};
 
 /// The step: its config, the reference being fitted or loaded, and the
 /// current data seen against it.
@@ -82,7 +82,7 @@ impl Drift {
     }
 }
 
-impl Evaluate for Drift {
+impl Step for Drift {
     type Config = Config;
     type State = Vec<Reference>;
     const META: Meta = Meta {
@@ -172,7 +172,9 @@ impl Evaluate for Drift {
             .map(|parts| Reference::merge(parts, self.config.max_sample))
             .collect()
     }
+}
 
+impl Evaluate for Drift {
     fn update(&mut self, batch: &Batch) -> Result<()> {
         let capacity = self.config.max_sample;
         let columns = self.config.columns.clone();

@@ -8,7 +8,9 @@
 //! count-weighted mean of the shards' medians (approximate).
 
 use serde::{Deserialize, Serialize};
-use weft_sdk::{compute, log, Batch, Column, Meta, Result, Scalar, Stats, StepError, Transform};
+use weft_sdk::{
+    compute, log, Batch, Column, Meta, Result, Scalar, Stats, Step, StepError, Transform,
+};
 
 /// How to choose the fill value.
 #[derive(Deserialize, Clone, Copy, PartialEq)]
@@ -137,7 +139,7 @@ fn number(s: &Scalar) -> f64 {
     }
 }
 
-impl Transform for Impute {
+impl Step for Impute {
     type Config = Config;
     type State = Vec<Seen>;
     const META: Meta = Meta {
@@ -229,7 +231,9 @@ impl Transform for Impute {
             .map(|i| merge_column(self.config.strategy, states.iter().map(|s| &s[i]).collect()))
             .collect())
     }
+}
 
+impl Transform for Impute {
     fn transform(&mut self, batch: &Batch) -> Result<Batch> {
         self.state()?;
         let mut out = batch.with_columns(&[])?;

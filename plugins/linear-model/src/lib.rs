@@ -37,7 +37,7 @@ mod config;
 
 use config::Model;
 pub use config::{Config, Link, Precision};
-use weft_sdk::{compute, Batch, Column, Meta, Result, StepError, Transform};
+use weft_sdk::{compute, Batch, Column, Meta, Result, Step, StepError, Transform};
 
 /// The step: its config and the model it loaded.
 pub struct LinearModel {
@@ -45,7 +45,7 @@ pub struct LinearModel {
     model: Model,
 }
 
-impl Transform for LinearModel {
+impl Step for LinearModel {
     type Config = Config;
     type State = ();
     const META: Meta = Meta {
@@ -63,7 +63,9 @@ impl Transform for LinearModel {
         let model = Model::load(&config)?;
         Ok(LinearModel { config, model })
     }
+}
 
+impl Transform for LinearModel {
     fn transform(&mut self, batch: &Batch) -> Result<Batch> {
         let output = self.config.output.as_str();
         if batch.get(output).is_some() {

@@ -7,7 +7,9 @@
 //! union of categories).
 
 use serde::Deserialize;
-use weft_sdk::{compute, Batch, Column, Meta, Result, Scalar, StepError, Transform, UnknownPolicy};
+use weft_sdk::{
+    compute, Batch, Column, Meta, Result, Scalar, Step, StepError, Transform, UnknownPolicy,
+};
 
 /// `{"columns": [...], "handle_unknown": "error" | "ignore"}`.
 #[derive(Deserialize)]
@@ -55,7 +57,7 @@ fn order(a: &Scalar, b: &Scalar) -> std::cmp::Ordering {
     }
 }
 
-impl Transform for OneHot {
+impl Step for OneHot {
     type Config = Config;
     type State = Vec<Vec<(Scalar, u64)>>;
     const META: Meta = Meta {
@@ -116,7 +118,9 @@ impl Transform for OneHot {
             .map(|i| states.iter().fold(Vec::new(), |acc, s| union(&acc, &s[i])))
             .collect())
     }
+}
 
+impl Transform for OneHot {
     fn transform(&mut self, batch: &Batch) -> Result<Batch> {
         let mut out = batch.with_columns(&[])?;
         for (name, seen) in self.config.columns.iter().zip(&self.categories) {

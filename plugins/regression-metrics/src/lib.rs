@@ -30,7 +30,7 @@ mod sum;
 
 use seen::Seen;
 use serde::Deserialize;
-use weft_sdk::{Batch, Evaluate, Meta, Metric, Result};
+use weft_sdk::{Batch, Evaluate, Meta, Metric, Result, Step};
 
 /// `{"target": column, "prediction": column}`.
 #[derive(Deserialize)]
@@ -46,7 +46,7 @@ pub struct RegressionMetrics {
     seen: Seen,
 }
 
-impl Evaluate for RegressionMetrics {
+impl Step for RegressionMetrics {
     type Config = Config;
     type State = ();
     const META: Meta = Meta {
@@ -76,7 +76,9 @@ impl Evaluate for RegressionMetrics {
             seen: Seen::default(),
         })
     }
+}
 
+impl Evaluate for RegressionMetrics {
     fn update(&mut self, batch: &Batch) -> Result<()> {
         let target = batch.numeric(&self.config.target)?.to_f64s()?;
         let prediction = batch.numeric(&self.config.prediction)?.to_f64s()?;

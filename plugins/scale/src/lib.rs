@@ -9,7 +9,7 @@ mod fit;
 
 use fit::{Fit, Method};
 use serde::Deserialize;
-use weft_sdk::{compute, Batch, Column, Meta, Result, StepError, Transform};
+use weft_sdk::{compute, Batch, Column, Meta, Result, Step, StepError, Transform};
 
 /// `{"columns": [...], "method": "standard" | "minmax" | "robust", ...options}`.
 #[derive(Deserialize)]
@@ -26,7 +26,7 @@ pub struct Scale {
     params: Option<Vec<(f64, f64)>>,
 }
 
-impl Transform for Scale {
+impl Step for Scale {
     type Config = Config;
     type State = Vec<Fit>;
     const META: Meta = Meta {
@@ -81,7 +81,9 @@ impl Transform for Scale {
     fn merge(&self, states: Vec<Vec<Fit>>) -> Result<Vec<Fit>> {
         fit::merge(states, self.config.columns.len())
     }
+}
 
+impl Transform for Scale {
     fn transform(&mut self, batch: &Batch) -> Result<Batch> {
         if self.params.is_none() {
             let state = self.state()?;

@@ -12,26 +12,6 @@ fn input(e: weft_kernels::KernelError) -> StepError {
     StepError::InvalidInput(e.to_string())
 }
 
-fn kernel_scalar(s: &Scalar) -> weft_kernels::Scalar {
-    match s {
-        Scalar::Null => weft_kernels::Scalar::Null,
-        Scalar::Int(v) => weft_kernels::Scalar::Int(*v),
-        Scalar::Float(v) => weft_kernels::Scalar::Float(*v),
-        Scalar::Boolean(v) => weft_kernels::Scalar::Boolean(*v),
-        Scalar::Text(v) => weft_kernels::Scalar::Text(v.clone()),
-    }
-}
-
-fn sdk_scalar(s: weft_kernels::Scalar) -> Scalar {
-    match s {
-        weft_kernels::Scalar::Null => Scalar::Null,
-        weft_kernels::Scalar::Int(v) => Scalar::Int(v),
-        weft_kernels::Scalar::Float(v) => Scalar::Float(v),
-        weft_kernels::Scalar::Boolean(v) => Scalar::Boolean(v),
-        weft_kernels::Scalar::Text(v) => Scalar::Text(v),
-    }
-}
-
 /// A column (an Arrow array).
 #[derive(Clone, Debug)]
 pub struct Column(pub ArrayRef);
@@ -78,13 +58,7 @@ impl Column {
     }
     /// Element type (types without a weft name read as text).
     pub fn dtype(&self) -> Dtype {
-        match weft_kernels::Dtype::of(self.0.data_type()) {
-            Some(weft_kernels::Dtype::F32) => Dtype::F32,
-            Some(weft_kernels::Dtype::F64) => Dtype::F64,
-            Some(weft_kernels::Dtype::S64) => Dtype::S64,
-            Some(weft_kernels::Dtype::Boolean) => Dtype::Boolean,
-            Some(weft_kernels::Dtype::Text) | None => Dtype::Text,
-        }
+        Dtype::of(self.0.data_type()).unwrap_or(Dtype::Text)
     }
     /// Rows.
     pub fn len(&self) -> usize {
@@ -211,16 +185,7 @@ pub mod compute {
     }
     /// Statistics of the valid values of all `columns` together.
     pub fn column_stats(columns: &[&Column]) -> Result<Stats> {
-        let s = weft_kernels::column_stats(&arrays(columns)).map_err(input)?;
-        Ok(Stats {
-            count: s.count,
-            nulls: s.nulls,
-            sum: s.sum,
-            mean: s.mean,
-            m2: s.m2,
-            min: s.min,
-            max: s.max,
-        })
+        weft_kernels::column_stats(&arrays(columns)).map_err(input)
     }
     /// Exact quantiles (numpy's linear method) of all `columns` together.
     pub fn quantiles(columns: &[&Column], qs: &[f64]) -> Result<Vec<f64>> {
@@ -228,11 +193,7 @@ pub mod compute {
     }
     /// Distinct values with counts, sorted, nulls last.
     pub fn value_counts(columns: &[&Column]) -> Result<Vec<(Scalar, u64)>> {
-        let counts = weft_kernels::value_counts(&arrays(columns)).map_err(input)?;
-        Ok(counts
-            .into_iter()
-            .map(|(s, n)| (sdk_scalar(s), n))
-            .collect())
+        weft_kernels::value_counts(&arrays(columns)).map_err(input)
     }
     /// `(x - a) * b` per value.
     pub fn affine(column: &Column, a: f64, b: f64) -> Result<Column> {
@@ -242,7 +203,7 @@ pub mod compute {
     }
     /// Nulls (and NaN) replaced by `value`.
     pub fn fill_nulls(column: &Column, value: &Scalar) -> Result<Column> {
-        weft_kernels::fill_nulls(column.0.as_ref(), &kernel_scalar(value))
+        weft_kernels::fill_nulls(column.0.as_ref(), value)
             .map(Column)
             .map_err(input)
     }
@@ -252,12 +213,7 @@ pub mod compute {
         categories: &[Scalar],
         unknown: UnknownPolicy,
     ) -> Result<Vec<Column>> {
-        let cats: Vec<_> = categories.iter().map(kernel_scalar).collect();
-        let policy = match unknown {
-            UnknownPolicy::Error => weft_kernels::UnknownPolicy::Error,
-            UnknownPolicy::Ignore => weft_kernels::UnknownPolicy::Ignore,
-        };
-        let cols = weft_kernels::one_hot(column.0.as_ref(), &cats, policy).map_err(input)?;
+        let cols = weft_kernels::one_hot(column.0.as_ref(), categories, unknown).map_err(input)?;
         Ok(cols.into_iter().map(Column).collect())
     }
     /// Natively, the kernels run on the CPU.

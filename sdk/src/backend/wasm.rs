@@ -3,37 +3,7 @@
 use super::{Buffer, Source};
 use crate::bindings::weft::step::types::{self as wit};
 use crate::bindings::weft::step::{compute as host, log as host_log, metrics as host_metrics};
-use crate::{DeviceInfo, Dtype, Result, Scalar, Stats, StepError, UnknownPolicy};
-
-impl From<wit::StepError> for StepError {
-    fn from(e: wit::StepError) -> Self {
-        match e {
-            wit::StepError::InvalidConfig(m) => StepError::InvalidConfig(m),
-            wit::StepError::InvalidInput(m) => StepError::InvalidInput(m),
-            wit::StepError::Internal(m) => StepError::Internal(m),
-        }
-    }
-}
-
-fn to_wit(s: &Scalar) -> wit::Scalar {
-    match s {
-        Scalar::Null => wit::Scalar::Null,
-        Scalar::Int(v) => wit::Scalar::Int(*v),
-        Scalar::Float(v) => wit::Scalar::Float(*v),
-        Scalar::Boolean(v) => wit::Scalar::Boolean(*v),
-        Scalar::Text(v) => wit::Scalar::Text(v.clone()),
-    }
-}
-
-fn from_wit(s: wit::Scalar) -> Scalar {
-    match s {
-        wit::Scalar::Null => Scalar::Null,
-        wit::Scalar::Int(v) => Scalar::Int(v),
-        wit::Scalar::Float(v) => Scalar::Float(v),
-        wit::Scalar::Boolean(v) => Scalar::Boolean(v),
-        wit::Scalar::Text(v) => Scalar::Text(v),
-    }
-}
+use crate::{DeviceInfo, Dtype, Result, Scalar, Stats, UnknownPolicy};
 
 /// A column living on the host.
 #[repr(transparent)]
@@ -62,13 +32,7 @@ impl Column {
     }
     /// Element type.
     pub fn dtype(&self) -> Dtype {
-        match self.0.dtype() {
-            wit::Dtype::F32 => Dtype::F32,
-            wit::Dtype::F64 => Dtype::F64,
-            wit::Dtype::S64 => Dtype::S64,
-            wit::Dtype::Boolean => Dtype::Boolean,
-            wit::Dtype::Text => Dtype::Text,
-        }
+        self.0.dtype().into()
     }
     /// Rows.
     pub fn len(&self) -> usize {
@@ -161,16 +125,7 @@ pub mod compute {
     }
     /// Statistics of the valid values of all `columns` together.
     pub fn column_stats(columns: &[&Column]) -> Result<Stats> {
-        let s = host::column_stats(&handles(columns))?;
-        Ok(Stats {
-            count: s.count,
-            nulls: s.nulls,
-            sum: s.sum,
-            mean: s.mean,
-            m2: s.m2,
-            min: s.min,
-            max: s.max,
-        })
+        Ok(host::column_stats(&handles(columns))?.into())
     }
     /// Exact quantiles (numpy's linear method) of all `columns` together.
     pub fn quantiles(columns: &[&Column], qs: &[f64]) -> Result<Vec<f64>> {
@@ -180,7 +135,7 @@ pub mod compute {
     pub fn value_counts(columns: &[&Column]) -> Result<Vec<(Scalar, u64)>> {
         Ok(host::value_counts(&handles(columns))?
             .into_iter()
-            .map(|(s, n)| (from_wit(s), n))
+            .map(|(s, n)| (s.into(), n))
             .collect())
     }
     /// `(x - a) * b` per value.
@@ -189,7 +144,7 @@ pub mod compute {
     }
     /// Nulls (and NaN) replaced by `value`.
     pub fn fill_nulls(column: &Column, value: &Scalar) -> Result<Column> {
-        Ok(Column(host::fill_nulls(&column.0, &to_wit(value))?))
+        Ok(Column(host::fill_nulls(&column.0, &value.into())?))
     }
     /// One f64 indicator column per category.
     pub fn one_hot(
@@ -197,31 +152,15 @@ pub mod compute {
         categories: &[Scalar],
         unknown: UnknownPolicy,
     ) -> Result<Vec<Column>> {
-        let cats: Vec<wit::Scalar> = categories.iter().map(to_wit).collect();
-        let policy = match unknown {
-            UnknownPolicy::Error => host::UnknownPolicy::Error,
-            UnknownPolicy::Ignore => host::UnknownPolicy::Ignore,
-        };
-        Ok(host::one_hot(&column.0, &cats, policy)?
+        let cats: Vec<wit::Scalar> = categories.iter().map(wit::Scalar::from).collect();
+        Ok(host::one_hot(&column.0, &cats, unknown.into())?
             .into_iter()
             .map(Column)
             .collect())
     }
     /// Where the host runs its kernels.
     pub fn device() -> DeviceInfo {
-        let d = host::device();
-        let kind = match d.kind {
-            host::DeviceKind::Discrete => "discrete",
-            host::DeviceKind::Integrated => "integrated",
-            host::DeviceKind::Other => "other",
-            host::DeviceKind::Software => "software",
-            host::DeviceKind::CpuFallback => "cpu-fallback",
-        };
-        DeviceInfo {
-            name: d.name,
-            backend: d.backend,
-            kind: kind.into(),
-        }
+        host::device().into()
     }
     /// `columns` (rows × k) times `weights` (k × `outputs`, row-major), as
     /// `outputs` f32 columns; a row with a null anywhere is null.
@@ -244,14 +183,14 @@ pub mod compute {
         buffers: Vec<Buffer<'_>>,
         workgroups: [u32; 3],
     ) -> Result<Vec<Vec<u8>>> {
-        let buffers: Vec<host::Buffer<'_>> = buffers.into_iter().map(Buffer::to_wit).collect();
+        let buffers: Vec<host::Buffer<'_>> = buffers.into_iter().map(Buffer::into_wit).collect();
         let [x, y, z] = workgroups;
         Ok(host::run_wgsl(source, entry, &buffers, (x, y, z))?)
     }
 }
 
 impl<'a> Buffer<'a> {
-    fn to_wit(self) -> host::Buffer<'a> {
+    fn into_wit(self) -> host::Buffer<'a> {
         host::Buffer {
             source: match self.source {
                 Source::Bytes(bytes) => host::BufferSource::Bytes(bytes),

@@ -5,7 +5,7 @@
 //! one workgroup of 64 per 64 rows.
 
 use serde::Deserialize;
-use weft_sdk::{compute, f32s_of, metrics, Batch, Buffer, Column, Meta, Result, Transform};
+use weft_sdk::{compute, f32s_of, metrics, Batch, Buffer, Column, Meta, Result, Step, Transform};
 
 /// The step's config.
 #[derive(Deserialize)]
@@ -29,7 +29,7 @@ fn main() -> String {
 /// The step.
 pub struct Wgsl(Config);
 
-impl Transform for Wgsl {
+impl Step for Wgsl {
     type Config = Config;
     type State = ();
     const META: Meta = Meta {
@@ -46,7 +46,9 @@ impl Transform for Wgsl {
     fn new(config: Config) -> Result<Self> {
         Ok(Wgsl(config))
     }
+}
 
+impl Transform for Wgsl {
     fn transform(&mut self, batch: &Batch) -> Result<Batch> {
         let c = &self.0;
         let input = batch.numeric(&c.column)?;

@@ -1,0 +1,102 @@
+//! What a failed call into a step was, in terms a person can act on: the
+//! step's own error, or a trap classified by the limit it hit.
+
+use std::time::Duration;
+
+use wasmtime::{Store, Trap};
+
+use super::stdio::{sanitise, MAX_MESSAGE};
+use super::{HostMemoryLimit, KernelDeadline, Limits, OutputLimit, StepCtx};
+
+/// Why a call into a step failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Failure {
+    /// The step rejected its config.
+    #[error("invalid config: {0}")]
+    InvalidConfig(String),
+    /// The step rejected its input.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    /// The step reported an internal error.
+    #[error("internal error: {0}")]
+    Internal(String),
+    /// The call ran past `limits.timeoutSeconds`.
+    #[error("ran longer than its limit of {0:?} (limits.timeoutSeconds) and was stopped")]
+    Timeout(Duration),
+    /// The call ran out of fuel.
+    #[error("used up its fuel of {0} (limits.fuel) and was stopped")]
+    Fuel(u64),
+    /// The step's memory would have grown past its cap.
+    #[error("tried to grow its memory past {0} bytes (limits.memory) and was stopped")]
+    Memory(u64),
+    /// The guest's stack overflowed.
+    #[error("overflowed its stack (runaway recursion) and was stopped")]
+    Stack,
+    /// The step made or held more host columns than allowed.
+    #[error("{0}")]
+    Output(String),
+    /// The guest panicked or hit `unreachable`.
+    #[error("crashed ({trap}){}", if .stderr.is_empty() { String::new() } else { format!("; it printed: {}", .stderr) })]
+    Crash {
+        /// The trap.
+        trap: String,
+        /// The tail of the guest's stderr.
+        stderr: String,
+    },
+    /// A host-side failure while calling the step.
+    #[error("host error: {0}")]
+    Host(String),
+}
+
+/// A failed call, naming the step and the call.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("step {step:?} failed in {call}: {failure}")]
+pub struct StepFailure {
+    /// Step name.
+    pub step: String,
+    /// The call (`transform`, `fit`, ...).
+    pub call: &'static str,
+    /// What went wrong.
+    pub failure: Failure,
+}
+
+/// A message the guest wrote, as the host repeats it: one line, escaped, cut.
+pub(super) fn guest_text(message: &str) -> String {
+    sanitise(message, MAX_MESSAGE)
+}
+
+/// Turn a trap into a failure a person can act on.
+pub(super) fn classify(
+    error: wasmtime::Error,
+    limits: &Limits,
+    store: &mut Store<StepCtx>,
+) -> Failure {
+    if error.downcast_ref::<KernelDeadline>().is_some() {
+        return Failure::Timeout(limits.timeout);
+    }
+    if let Some(limit) = error.downcast_ref::<OutputLimit>() {
+        return Failure::Output(limit.to_string());
+    }
+    if let Some(limit) = error.downcast_ref::<HostMemoryLimit>() {
+        return Failure::Output(limit.to_string());
+    }
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => return Failure::Timeout(limits.timeout),
+        Some(Trap::OutOfFuel) => return Failure::Fuel(limits.fuel.unwrap_or_default()),
+        Some(Trap::StackOverflow) => return Failure::Stack,
+        Some(Trap::AllocationTooLarge) => return Failure::Memory(limits.memory_bytes),
+        _ => {}
+    }
+    let text = format!("{error:#}");
+    if text.contains("forcing trap when growing memory") || text.contains("memory size") {
+        return Failure::Memory(limits.memory_bytes);
+    }
+    let trap = error.downcast_ref::<Trap>().map_or_else(
+        || text.lines().next().unwrap_or_default().to_owned(),
+        |t| t.to_string(),
+    );
+    Failure::Crash {
+        trap,
+        stderr: store.data().stderr_tail(),
+    }
+}

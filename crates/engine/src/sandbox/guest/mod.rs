@@ -1,0 +1,10 @@
+//! The WIT interfaces a step imports, implemented on [`StepCtx`], one
+//! module per interface: `types` (batches and columns as host resources),
+//! `compute` (the host kernels), `log` and `metrics`.
+//!
+//! [`StepCtx`]: super::StepCtx
+
+mod compute;
+mod log;
+mod metrics;
+mod types;

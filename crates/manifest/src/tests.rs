@@ -1,0 +1,111 @@
+use super::*;
+
+fn parse(yaml: &str) -> Result<Manifest, ManifestError> {
+    Manifest::parse(Path::new("p.yaml"), yaml.to_owned())
+}
+
+const HEAD: &str = "apiVersion: weft.dev/v1alpha1\nkind: Pipeline\nmetadata: { name: t }\nspec:\n  plugins:\n    id: { path: id.wasm }\n  input: { path: in.csv }\n  output: { path: out/ }\n  steps:\n";
+
+#[test]
+fn orders_by_needs() {
+    let m = parse(&format!(
+        "{HEAD}    - {{ name: b, plugin: id, needs: [a] }}\n    - {{ name: a, plugin: id }}\n"
+    ))
+    .unwrap();
+    assert_eq!(m.order, vec![1, 0]);
+}
+
+#[test]
+fn unknown_field_is_located() {
+    let e = parse(&format!(
+        "{HEAD}    - name: a\n      plugin: id\n      confg: {{}}\n"
+    ))
+    .unwrap_err();
+    assert_eq!(e.line, 12, "{e}");
+    assert!(e.message.contains("unknown field `confg`"), "{e}");
+}
+
+#[test]
+fn cycle_names_the_steps() {
+    let e = parse(&format!("{HEAD}    - {{ name: a, plugin: id, needs: [b] }}\n    - {{ name: b, plugin: id, needs: [a] }}\n")).unwrap_err();
+    assert!(e.message.contains("a, b need each other in a cycle"), "{e}");
+    assert_eq!(e.line, 10);
+}
+
+#[test]
+fn missing_plugin_and_need_are_named() {
+    let e = parse(&format!("{HEAD}    - {{ name: a, plugin: nope }}\n")).unwrap_err();
+    assert!(e.message.contains("plugin \"nope\""), "{e}");
+    let e = parse(&format!(
+        "{HEAD}    - {{ name: a, plugin: id, needs: [zz] }}\n"
+    ))
+    .unwrap_err();
+    assert!(e.message.contains("needs \"zz\""), "{e}");
+    assert_eq!((e.line, e.column), (10, 38));
+}
+
+#[test]
+fn cluster_fields_are_read_and_bounded() {
+    let m = parse(&format!(
+        "{HEAD}    - name: a\n      plugin: id\n      shards: 4\n      retries: 0\n      resources: {{ cpu: 2, memory: 4Gi, nvidia.com/gpu: 1 }}\n  image: weft:dev\n  storage: {{ claimName: data }}\n  tolerations: [{{ key: gpu, operator: Exists }}]\n"
+    ))
+    .unwrap();
+    let step = &m.pipeline.spec.steps[0];
+    assert_eq!((step.shards, step.retries), (Some(4), Some(0)));
+    let resources = step.resources.as_ref().unwrap();
+    assert_eq!(resources.cpu.as_ref().unwrap().0, "2");
+    assert_eq!(resources.gpu, Some(1));
+    let e = parse(&format!(
+        "{HEAD}    - name: a\n      plugin: id\n      shards: 0\n"
+    ))
+    .unwrap_err();
+    assert_eq!((e.line, e.column), (12, 7), "{e}");
+    assert!(e.message.contains("shards must be at least 1"), "{e}");
+    let e = parse(&format!(
+        "{HEAD}    - name: a\n      plugin: id\n      retries: -1\n"
+    ))
+    .unwrap_err();
+    assert_eq!(e.line, 12, "{e}");
+}
+
+#[test]
+fn bad_limits_and_names() {
+    let e = parse(&format!(
+        "{HEAD}    - {{ name: a, plugin: id, limits: {{ memory: lots }} }}\n"
+    ))
+    .unwrap_err();
+    assert!(e.message.contains("limits.memory"), "{e}");
+    let e = parse(&format!("{HEAD}    - {{ name: A_b, plugin: id }}\n")).unwrap_err();
+    assert!(e.message.contains("lowercase"), "{e}");
+}
+
+#[test]
+fn metric_series_limit_is_read_bounded_and_located() {
+    let m = parse(&format!(
+        "{HEAD}    - {{ name: a, plugin: id, limits: {{ maxMetricSeries: 5000 }} }}\n"
+    ))
+    .unwrap();
+    let limits = m.pipeline.spec.steps[0].limits.as_ref().unwrap();
+    assert_eq!(limits.max_metric_series, Some(5000));
+    let e = parse(&format!(
+        "{HEAD}    - {{ name: a, plugin: id, limits: {{ maxMetricSeries: 20000 }} }}\n"
+    ))
+    .unwrap_err();
+    assert_eq!((e.line, e.column), (10, 40), "{e}");
+    assert!(
+        e.message
+            .contains("limits.maxMetricSeries: 20000 is over 10000"),
+        "{e}"
+    );
+    let e = parse(&format!(
+        "{HEAD}    - {{ name: a, plugin: id, limits: {{ maxMetricSeries: -1 }} }}\n"
+    ))
+    .unwrap_err();
+    assert_eq!(e.line, 10, "{e}");
+    let e = parse(&HEAD.replace(
+        "  steps:\n",
+        "  limits: { maxMetricSeries: 10001 }\n  steps:\n    - { name: a, plugin: id }\n",
+    ))
+    .unwrap_err();
+    assert_eq!((e.line, e.column), (9, 13), "{e}");
+}
