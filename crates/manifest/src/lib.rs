@@ -9,6 +9,7 @@ mod limits;
 mod quantity;
 mod share;
 mod spec;
+mod stages;
 #[cfg(test)]
 mod tests;
 
@@ -27,6 +28,7 @@ pub use spec::{
     Compute, DataRef, Gate, Mount, ObjectMeta, Pipeline, PipelineResource, PipelineSpec, PluginRef,
     Step, API_VERSION,
 };
+pub use stages::{handoff_dir, stage_run, stages, Role, Stage, StageError, StageRun};
 
 /// A parsed, validated manifest with its source and folder.
 #[derive(Debug, Clone)]
@@ -145,7 +147,43 @@ impl Manifest {
 
     fn validate(&self) -> Result<(Vec<usize>, Vec<Limits>), ManifestError> {
         let p = &self.pipeline;
+        self.check_document()?;
+        Limits::resolve(None, p.spec.limits.as_ref())
+            .map_err(|e| self.error_at("limits", e.field, e.to_string()))?;
+        let mut index = HashMap::new();
         let mut limits = Vec::with_capacity(p.spec.steps.len());
+        for (i, step) in p.spec.steps.iter().enumerate() {
+            self.check_step(i)?;
+            if index.insert(step.name.as_str(), i).is_some() {
+                return Err(self.step_error(
+                    i,
+                    None,
+                    format!("two steps are named {:?}", step.name),
+                ));
+            }
+            limits.push(
+                Limits::resolve(step.limits.as_ref(), p.spec.limits.as_ref()).map_err(|e| {
+                    self.step_error(i, Some(e.field), format!("step {:?}: {e}", step.name))
+                })?,
+            );
+        }
+        for (i, step) in p.spec.steps.iter().enumerate() {
+            for need in &step.needs {
+                if !index.contains_key(need.as_str()) {
+                    return Err(self.step_error(
+                        i,
+                        Some(need),
+                        format!("step {:?} needs {need:?}, which is not a step", step.name),
+                    ));
+                }
+            }
+        }
+        Ok((self.topo_order(&index)?, limits))
+    }
+
+    /// The document's own fields: kind, version, sizes, steps present.
+    fn check_document(&self) -> Result<(), ManifestError> {
+        let p = &self.pipeline;
         if p.api_version != API_VERSION {
             return Err(self.error_at(
                 "",
@@ -179,73 +217,54 @@ impl Manifest {
         if p.spec.steps.is_empty() {
             return Err(self.error_at("", "steps", "the pipeline has no steps".into()));
         }
-        Limits::resolve(None, p.spec.limits.as_ref())
-            .map_err(|e| self.error_at("limits", e.field, e.to_string()))?;
-        let mut index = HashMap::new();
-        for (i, step) in p.spec.steps.iter().enumerate() {
-            if !valid_name(&step.name) {
-                return Err(self.step_error(i, None, format!(
-                    "step name {:?} must be 1-63 lowercase letters, digits or '-', starting and ending with a letter or digit",
-                    step.name
-                )));
-            }
-            if index.insert(step.name.as_str(), i).is_some() {
-                return Err(self.step_error(
-                    i,
-                    None,
-                    format!("two steps are named {:?}", step.name),
-                ));
-            }
-            if !p.spec.plugins.contains_key(&step.plugin) {
-                let known: Vec<_> = p.spec.plugins.keys().map(String::as_str).collect();
-                return Err(self.step_error(
-                    i,
-                    Some("plugin"),
-                    format!(
+        Ok(())
+    }
+
+    /// Step `i`'s fields that need nothing of the other steps.
+    fn check_step(&self, i: usize) -> Result<(), ManifestError> {
+        let p = &self.pipeline;
+        let step = &p.spec.steps[i];
+        if !valid_name(&step.name) {
+            return Err(self.step_error(i, None, format!(
+                "step name {:?} must be 1-63 lowercase letters, digits or '-', starting and ending with a letter or digit",
+                step.name
+            )));
+        }
+        if !p.spec.plugins.contains_key(&step.plugin) {
+            let known: Vec<_> = p.spec.plugins.keys().map(String::as_str).collect();
+            return Err(self.step_error(
+                i,
+                Some("plugin"),
+                format!(
                     "step {:?} uses plugin {:?}, which spec.plugins does not define (defined: {})",
-                    step.name, step.plugin, known.join(", ")
+                    step.name,
+                    step.plugin,
+                    known.join(", ")
                 ),
-                ));
-            }
-            if let Some(g) = step
-                .gates
-                .iter()
-                .find(|g| g.min.is_none() && g.max.is_none())
-            {
-                return Err(self.step_error(
-                    i,
-                    Some("gates"),
-                    format!(
-                        "step {:?}: the gate on {:?} needs a min, a max or both",
-                        step.name, g.metric
-                    ),
-                ));
-            }
-            if step.shards == Some(0) {
-                return Err(self.step_error(
-                    i,
-                    Some("shards"),
-                    format!("step {:?}: shards must be at least 1", step.name),
-                ));
-            }
-            limits.push(
-                Limits::resolve(step.limits.as_ref(), p.spec.limits.as_ref()).map_err(|e| {
-                    self.step_error(i, Some(e.field), format!("step {:?}: {e}", step.name))
-                })?,
-            );
+            ));
         }
-        for (i, step) in p.spec.steps.iter().enumerate() {
-            for need in &step.needs {
-                if !index.contains_key(need.as_str()) {
-                    return Err(self.step_error(
-                        i,
-                        Some(need),
-                        format!("step {:?} needs {need:?}, which is not a step", step.name),
-                    ));
-                }
-            }
+        if let Some(g) = step
+            .gates
+            .iter()
+            .find(|g| g.min.is_none() && g.max.is_none())
+        {
+            return Err(self.step_error(
+                i,
+                Some("gates"),
+                format!(
+                    "step {:?}: the gate on {:?} needs a min, a max or both",
+                    step.name, g.metric
+                ),
+            ));
         }
-        Ok((self.topo_order(&index)?, limits))
+        if step.shards == Some(0) {
+            return Err(self.step_error(
+                i,
+                Some("shards"),
+                format!("step {:?}: shards must be at least 1", step.name),
+            ));
+        }
+        Ok(())
     }
 
     /// Kahn's algorithm, taking ready steps in manifest order; names a cycle.

@@ -19,10 +19,9 @@ use super::faults::{ending, nodes_of, outlook, run_by, Outlook};
 use super::jobs::pipeline_label;
 use super::progress::{explain, fail, failed_gates, record};
 use super::{
-    aggregate, job_names, observe, stage_jobs, stages, Observed, Owner, Stage, StageJobs,
-    StageSummary, Transition,
+    aggregate, job_names, observe, stage_jobs, Observed, Owner, StageJobs, StageSummary, Transition,
 };
-use weft_manifest::{Manifest, Phase, PipelineResource, PipelineStatus};
+use weft_manifest::{stages, Manifest, Phase, PipelineResource, PipelineStatus, Stage};
 
 /// The run a reconcile drives.
 pub struct Run {

@@ -14,7 +14,8 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use sha2::{Digest, Sha256};
 
-use super::{ShardMode, Stage, TERMINATION_LOG};
+use super::{ShardMode, TERMINATION_LOG};
+use weft_manifest::Stage;
 use weft_manifest::{Pipeline, Resources};
 
 /// The image stage pods run when neither `spec.image` nor the operator sets one.

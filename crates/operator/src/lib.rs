@@ -15,7 +15,6 @@ mod metrics;
 mod progress;
 mod server;
 mod shards;
-mod stages;
 mod status;
 mod summary;
 
@@ -29,7 +28,6 @@ pub use metrics::Metrics;
 pub use progress::{observe, JobState, Observed, Transition};
 pub use server::serve;
 pub use shards::{aggregate, server_version, ShardMode, StageJobs};
-pub use stages::{handoff_dir, stage_run, stages, Role, Stage, StageError, StageRun};
 pub use summary::{StageSummary, TERMINATION_LOG};
 
 #[cfg(test)]

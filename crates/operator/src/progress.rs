@@ -5,7 +5,8 @@
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-use super::{Stage, StageJobs, StageSummary};
+use super::{StageJobs, StageSummary};
+use weft_manifest::Stage;
 use weft_manifest::{Phase, PipelineStatus, StageStatus, StepStatus};
 
 /// What a stage's Job says.

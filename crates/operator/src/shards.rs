@@ -6,7 +6,8 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::apimachinery::pkg::version::Info;
 use kube::Client;
 
-use super::{JobState, Stage};
+use super::JobState;
+use weft_manifest::Stage;
 
 /// The first version (major, minor) whose API server runs Indexed Jobs by
 /// default: they are alpha, off by default, in 1.21 and unknown before.

@@ -3,7 +3,7 @@
 use k8s_openapi::api::batch::v1::Job;
 
 use super::*;
-use weft_manifest::{Manifest, Pipeline};
+use weft_manifest::{stages, Manifest, Pipeline, Role, Stage};
 
 /// A manifest of steps `a`..`e` given by their YAML tails, e.g.
 /// `"resources: { nvidia.com/gpu: 1 }"`, each needing the one before.
@@ -219,7 +219,7 @@ pub(super) mod progress {
 
     use super::super::*;
     use super::manifest;
-    use weft_manifest::{Phase, PipelineStatus};
+    use weft_manifest::{stages, Phase, PipelineStatus};
 
     /// `seconds` after the epoch.
     pub(crate) fn at(seconds: i64) -> Time {

@@ -17,6 +17,7 @@ mod json;
 mod listen;
 mod metrics;
 mod problem;
+mod routes;
 #[cfg(test)]
 mod tests;
 mod version;
@@ -27,11 +28,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::Router;
 use futures::StreamExt;
 use serde_json::json;
 use tokio::sync::Semaphore;
@@ -40,6 +38,7 @@ pub use codec::{cell_limit, decode, encode, BadBody, Shape, ARROW, MAX_COLUMNS};
 pub use listen::serve;
 pub use metrics::Metrics;
 use problem::Problem;
+pub use routes::router;
 use version::{fingerprint, load, Fingerprint, Loaded};
 use weft_engine::exec;
 
@@ -376,45 +375,4 @@ impl Server {
         }
         response
     }
-}
-
-/// The routes.
-pub fn router(server: Arc<Server>) -> Router {
-    Router::new()
-        .route(
-            "/v1/transform",
-            post(|State(s): State<Arc<Server>>, h: HeaderMap, b: Body| {
-                s.handle("/v1/transform", h, b, false)
-            }),
-        )
-        .route(
-            "/v1/evaluate",
-            post(|State(s): State<Arc<Server>>, h: HeaderMap, b: Body| {
-                s.handle("/v1/evaluate", h, b, true)
-            }),
-        )
-        .route("/healthz", get(|| async { "ok\n" }))
-        .route(
-            "/readyz",
-            get(|State(s): State<Arc<Server>>| async move {
-                match s.ready() {
-                    true => (StatusCode::OK, "ready\n"),
-                    false => (StatusCode::SERVICE_UNAVAILABLE, "loading\n"),
-                }
-            }),
-        )
-        .route(
-            "/v1/status",
-            get(|State(s): State<Arc<Server>>| async move { s.status() }),
-        )
-        .route(
-            "/metrics",
-            get(|State(s): State<Arc<Server>>| async move {
-                (
-                    [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-                    s.metrics.render(),
-                )
-            }),
-        )
-        .with_state(server)
 }

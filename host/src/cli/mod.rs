@@ -1,5 +1,6 @@
 //! The `weft` command line: a thin layer over the library.
 
+mod args;
 mod operate;
 mod progress;
 mod serving;
@@ -10,169 +11,16 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand};
 
-use weft_engine::exec::{self, RunError, RunOptions, RunReport};
+use weft_engine::exec::{self, Part, RunError, RunOptions, RunReport};
 use weft_engine::plugin::{Cache, Plugin};
 use weft_engine::sandbox::{PoolSize, Sandbox};
-use weft_gpu::Choice;
 use weft_manifest::Manifest;
 use weft_operator::StageSummary;
 use weft_report::exposition;
 
-/// Run machine-learning pipeline steps as sandboxed WebAssembly components.
-#[derive(Debug, Parser)]
-#[command(name = "weft", version, about, long_about = None)]
-pub struct Cli {
-    /// Log level filter (also RUST_LOG), e.g. `info`, `weft=debug`.
-    #[arg(long, global = true, default_value = "warn", env = "WEFT_LOG")]
-    pub log: String,
-    /// Log as JSON lines.
-    #[arg(long, global = true)]
-    pub log_json: bool,
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Run a pipeline: fit stateful steps, transform the input, write outputs.
-    ///
-    /// Writes the data (OUTPUT/data.parquet, or the file spec.output.path
-    /// names), OUTPUT/report.json, OUTPUT/metrics.prom and
-    /// OUTPUT/state/<step>.bin atomically: a failed run leaves no partial
-    /// files. Exit status: 0 success, 1 failure, 3 a gate failed (outputs
-    /// written).
-    Run {
-        /// The Pipeline manifest (YAML).
-        manifest: PathBuf,
-        /// Use fitted states from this folder (a previous run's OUTPUT/state) instead of fitting.
-        #[arg(long, value_name = "DIR")]
-        state: Option<PathBuf>,
-        /// Worker threads for the transform pass (default: spec.workers, else all cores).
-        #[arg(long)]
-        workers: Option<usize>,
-        /// Run even when the output folder holds this very run's outputs
-        /// (same input, plugins, configs and states: its report's cacheKey),
-        /// and compile plugins without the on-disk cache.
-        #[arg(long)]
-        no_cache: bool,
-        /// No progress bar and no summary table.
-        #[arg(long, short)]
-        quiet: bool,
-        /// Also push the run's metrics to this Prometheus Pushgateway
-        /// (e.g. http://pushgateway:9091), grouped by job=weft and pipeline.
-        #[arg(long, value_name = "URL", env = "WEFT_PUSHGATEWAY")]
-        pushgateway: Option<String>,
-        /// Where compute kernels run: `auto` (a hardware GPU if present,
-        /// else the CPU), `gpu` (any adapter, software ones included; fail
-        /// without one) or `cpu`. Default: WEFT_COMPUTE, else spec.compute,
-        /// else auto.
-        #[arg(long, value_name = "auto|gpu|cpu", value_parser = choice)]
-        compute: Option<Choice>,
-        /// Run only stage N of the pipeline (`weft plan` lists them), as a
-        /// cluster stage pod does: on stage N-1's hand-off
-        /// (weft-stages/N-1/ beside the manifest; the input for stage 0),
-        /// writing weft-stages/N/ or, for the last stage, the output.
-        #[arg(long, value_name = "N")]
-        stage: Option<usize>,
-        /// With --stage, of a stage that fits a sharded step on shares of
-        /// the input files: which share (from 0). An Indexed Job's pod gets
-        /// it from JOB_COMPLETION_INDEX.
-        #[arg(
-            long,
-            value_name = "I",
-            env = "JOB_COMPLETION_INDEX",
-            requires = "stage"
-        )]
-        shard: Option<u32>,
-        /// Also write a JSON summary of the run (rows, metrics and gates per
-        /// step, whether the outputs were reused, or the error), at most 4
-        /// KiB: what a stage pod leaves in /dev/termination-log for the
-        /// operator.
-        #[arg(long, value_name = "FILE")]
-        summary_file: Option<PathBuf>,
-    },
-    /// Show the metrics and gates of a finished run (its OUTPUT folder or report.json).
-    Report {
-        /// A run's output folder, or its report.json.
-        #[arg(required_unless_present = "schema")]
-        run: Option<PathBuf>,
-        /// Print the JSON Schema of report.json instead.
-        #[arg(long, conflicts_with_all = ["run", "html"])]
-        schema: bool,
-        /// Also write a self-contained HTML page (confusion matrix, ROC curve, drift) here.
-        #[arg(long, value_name = "FILE")]
-        html: Option<PathBuf>,
-    },
-    /// Merge states fitted on shards of the data into one set, through each
-    /// plugin's merge (exact for means, variances, extrema, counts, categories).
-    MergeStates {
-        /// The Pipeline manifest the shards ran.
-        manifest: PathBuf,
-        /// Each shard run's state folder (OUTPUT/state).
-        #[arg(required = true, num_args = 1..)]
-        shards: Vec<PathBuf>,
-        /// Folder to write the merged `<step>.bin` and index.json into.
-        #[arg(long, short, value_name = "DIR")]
-        out: PathBuf,
-    },
-    /// Check a manifest, its files, plugin digests and step configs without running.
-    Validate {
-        /// The Pipeline manifest (YAML).
-        manifest: PathBuf,
-    },
-    /// Print the first rows of a data file (.csv, .parquet, .jsonl) as a table.
-    Head {
-        /// The data file.
-        file: PathBuf,
-        /// Rows to show.
-        #[arg(short = 'n', long, default_value_t = 10)]
-        rows: usize,
-    },
-    /// Show what a plugin is: metadata, contract version, imports, exports, config schema.
-    Inspect {
-        /// A plugin component (.wasm).
-        plugin: PathBuf,
-        /// Print JSON instead of text.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Print the `pipelines.weft.dev` CustomResourceDefinition (YAML), made
-    /// from the same types `run` reads: `weft crd | kubectl apply -f -`.
-    Crd,
-    /// Show how a pipeline runs on a cluster: its stages (one Job each) and,
-    /// with `--objects`, the ConfigMap and Jobs the operator creates for it
-    /// (YAML, without the owner references only a live Pipeline has).
-    Plan {
-        /// The Pipeline manifest (YAML).
-        manifest: PathBuf,
-        /// Print the objects instead of the stage table.
-        #[arg(long)]
-        objects: bool,
-        /// Image of the stage pods when the manifest sets no `spec.image`.
-        #[arg(long, default_value = weft_operator::DEFAULT_IMAGE)]
-        image: String,
-    },
-    /// Run the Kubernetes operator: turn Pipelines into stage Jobs, follow
-    /// them and write each Pipeline's status and Events. Connects with
-    /// KUBECONFIG (or --kubeconfig), else the pod's service account.
-    /// Serves /metrics, /healthz and /readyz on --listen.
-    Operator(operate::Args),
-    /// Serve a pipeline's transform steps over HTTP with fitted states:
-    /// POST /v1/transform (JSON columns or records, or an Arrow IPC stream;
-    /// answered in kind), /v1/evaluate when the pipeline evaluates,
-    /// /healthz, /readyz, /metrics. Reloads on SIGHUP and when its files
-    /// change; drains on SIGTERM.
-    Serve(serving::Args),
-}
-
-/// `--compute`'s value.
-fn choice(value: &str) -> Result<Choice, String> {
-    value
-        .parse()
-        .map_err(|_| "expected auto, gpu or cpu".to_owned())
-}
+pub use args::Cli;
+use args::Command;
 
 /// Exit code of a run that failed in a step or on bad input.
 const EXIT_FAILED: u8 = 1;
@@ -254,7 +102,7 @@ impl Cli {
 fn plan(path: &Path, objects: bool, image: &str) -> Result<ExitCode> {
     let manifest = Manifest::load(path)?;
     let pipeline = &manifest.pipeline;
-    let stages = weft_operator::stages(&pipeline.spec, &manifest.order);
+    let stages = weft_manifest::stages(&pipeline.spec, &manifest.order);
     if !objects {
         print!("{}", table::stages(pipeline, &stages));
         return Ok(ExitCode::SUCCESS);
@@ -269,14 +117,6 @@ fn plan(path: &Path, objects: bool, image: &str) -> Result<ExitCode> {
 }
 
 /// `weft run`: its exit code and report.
-/// Which part of a pipeline `weft run` runs.
-struct Part {
-    /// A stage (`--stage`).
-    stage: Option<usize>,
-    /// Its share of the input (`--shard`).
-    shard: Option<u32>,
-}
-
 fn run(
     path: &Path,
     part: Part,
@@ -285,36 +125,9 @@ fn run(
     gateway: Option<&str>,
 ) -> Result<(ExitCode, RunReport)> {
     let started = Instant::now();
-    let mut manifest = Manifest::load(path)?;
-    let mut options = options.clone();
-    let (mut merge, mut gather) = (Vec::new(), Vec::new());
-    if let Some(n) = part.stage {
-        let plan = weft_operator::stage_run(&manifest, n, part.shard)?;
-        (manifest, merge, gather) = (plan.manifest, plan.merge, plan.gather);
-        options.share = plan.share;
-        options.fit_only = plan.fit_only;
-    }
+    let manifest = Manifest::load(path)?;
     let pipeline = manifest.pipeline.metadata.name.clone();
-    let result = exec::prepare(manifest, &options).and_then(|p| {
-        if !merge.is_empty() {
-            let shares: Vec<PathBuf> = merge
-                .iter()
-                .map(|d| p.manifest.resolve(&d.to_string_lossy()))
-                .collect();
-            let merged = p.output().dir.join(".weft-merged-state");
-            p.merge_states(&shares, &merged)?;
-            options.state_dir = Some(merged);
-        }
-        let report = p.run(&options, &progress::Bar::new(quiet))?;
-        if !gather.is_empty() {
-            let earlier: Vec<PathBuf> = gather
-                .iter()
-                .map(|d| p.manifest.resolve(&d.to_string_lossy()))
-                .collect();
-            exec::gather_states(&earlier, &p.output().dir.join("state"))?;
-        }
-        Ok((p.output(), report))
-    });
+    let result = exec::run_part(manifest, part, options, &progress::Bar::new(quiet));
     let (out, report) = match result {
         Ok(done) => done,
         Err(e) => {

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use weft_engine::plugin::Plugin;
 use weft_manifest::Pipeline;
-use weft_operator::{Role, Stage};
+use weft_manifest::{Role, Stage};
 use weft_record::RunReport;
 
 /// Columns padded to their widest cell.

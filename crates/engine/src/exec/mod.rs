@@ -5,10 +5,13 @@
 mod commit;
 mod gate;
 mod online;
+mod part;
 mod pass;
+mod prepare;
 mod progress;
 mod report;
 mod reuse;
+mod union;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -16,15 +19,17 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::data::{self, DataError, Format};
-use crate::plugin::{sha256_hex, Cache, Plugin, PluginError, StepKind};
+use crate::plugin::{sha256_hex, Plugin, PluginError, StepKind};
 use crate::sandbox::series::StepSeries;
-use crate::sandbox::{Grant, PoolSize, Sandbox};
+use crate::sandbox::Sandbox;
 use weft_gpu::{Choice, Shared};
 use weft_manifest::Share;
-use weft_manifest::{Compute, Gate, Location, Manifest, ManifestError, Mount};
+use weft_manifest::{Gate, Location, Manifest, ManifestError, StageError};
 
 pub use crate::sandbox::{Failure, Instance, StepFailure, StepSetup};
 pub use online::{Applied, Online, Worker};
+pub use part::{run_part, Part};
+pub use prepare::prepare;
 pub use progress::{Progress, Quiet};
 pub use report::gather_states;
 pub use weft_record::{GateResult, GpuTransfers, MetricValue, RunReport, StateFile, StepReport};
@@ -44,6 +49,9 @@ pub enum RunError {
     /// The manifest asks for something that cannot work, at a place in it.
     #[error(transparent)]
     Manifest(#[from] ManifestError),
+    /// A stage of the pipeline cannot be run as asked.
+    #[error(transparent)]
+    Stage(#[from] StageError),
     /// The inputs or states do not fit the manifest.
     #[error("{0}")]
     Invalid(String),
@@ -62,7 +70,7 @@ impl RunError {
     /// Where in the manifest the error is, when it is in the manifest.
     pub fn location(&self) -> Option<Location> {
         match self {
-            RunError::Manifest(e) => Some(e.location()),
+            RunError::Manifest(e) | RunError::Stage(StageError::Manifest(e)) => Some(e.location()),
             _ => None,
         }
     }
@@ -143,158 +151,6 @@ pub struct RunOptions {
     pub share: Option<Share>,
     /// Fit, write states and the report, and transform nothing.
     pub fit_only: bool,
-}
-
-/// The folder mount `m` grants, links followed, if it lies under the
-/// manifest's folder or under a folder named in `WEFT_MOUNT_ROOTS`
-/// (colon-separated): a manifest cannot grant a step `/etc`.
-fn grant_of(manifest: &Manifest, m: &Mount) -> Result<Grant, String> {
-    let host = manifest.resolve(&m.path);
-    let real = host
-        .canonicalize()
-        .map_err(|e| format!("mount path {:?} ({}): {e}", m.path, host.display()))?;
-    let base = manifest.resolve(".");
-    let roots = std::env::var_os("WEFT_MOUNT_ROOTS").unwrap_or_default();
-    let allowed = std::iter::once(base.clone())
-        .chain(std::env::split_paths(&roots))
-        .filter_map(|root| root.canonicalize().ok())
-        .any(|root| real.starts_with(root));
-    if !allowed {
-        return Err(format!(
-            "mount path {:?} is {}, outside the manifest's folder {}; mounts are folders under it, or under a folder named in WEFT_MOUNT_ROOTS",
-            m.path,
-            real.display(),
-            base.display()
-        ));
-    }
-    Ok(Grant {
-        host: real,
-        guest: m.guest.clone(),
-    })
-}
-
-/// Where kernels run: `--compute`, else `WEFT_COMPUTE`, else the manifest's
-/// `compute`, else `auto`. Under `gpu` the device is opened now, so a
-/// missing adapter fails the run before any step starts.
-fn compute_of(manifest: &Manifest, options: &RunOptions) -> Result<Arc<Shared>, RunError> {
-    let from_manifest = || match manifest.pipeline.spec.compute {
-        Some(Compute::Gpu) => Choice::Gpu,
-        Some(Compute::Cpu) => Choice::Cpu,
-        Some(Compute::Auto) | None => Choice::Auto,
-    };
-    let choice = match options.compute {
-        Some(c) => c,
-        None if std::env::var_os(Choice::ENV).is_some() => {
-            Choice::from_env().map_err(|e| RunError::Compute(e.to_string()))?
-        }
-        None => from_manifest(),
-    };
-    let shared = Arc::new(Shared::new(choice));
-    if choice == Choice::Gpu {
-        shared.get().map_err(|e| RunError::Compute(e.to_string()))?;
-    }
-    Ok(shared)
-}
-
-/// Load plugins, check configs and build the sandbox for `manifest`.
-pub fn prepare(manifest: Manifest, options: &RunOptions) -> Result<Prepared, RunError> {
-    let spec = &manifest.pipeline.spec;
-    let workers = options
-        .workers
-        .or(spec.workers)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let limits = manifest.limits.clone();
-    let pool = PoolSize {
-        instances: ((workers + 3) * spec.steps.len() + 4) as u32,
-        max_memory_bytes: limits.iter().map(|l| l.memory_bytes).max().unwrap_or(0),
-        fuel: limits.iter().any(|l| l.fuel.is_some()),
-    };
-    let sandbox = Sandbox::new(pool).map_err(|e| RunError::Sandbox(format!("{e:#}")))?;
-    let compute = compute_of(&manifest, options)?;
-    let cache = if options.no_cache {
-        Cache::new(None)
-    } else {
-        options
-            .cache
-            .clone()
-            .map_or_else(Cache::default_location, |d| Cache::new(Some(d)))
-    };
-    let mut plugins: BTreeMap<&str, Arc<Plugin>> = BTreeMap::new();
-    for (name, r) in &spec.plugins {
-        let path = manifest.resolve(&r.path);
-        plugins.insert(
-            name,
-            Arc::new(Plugin::load(&sandbox, &cache, &path, r.sha256.as_deref())?),
-        );
-    }
-    let index: BTreeMap<&str, usize> = spec
-        .steps
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.name.as_str(), i))
-        .collect();
-    let mut steps = Vec::new();
-    for (step, limits) in spec.steps.iter().zip(limits) {
-        let plugin = plugins[step.plugin.as_str()].clone();
-        if let Err(problems) = plugin.check_config(&step.config) {
-            return Err(RunError::Manifest(manifest.step_error(
-                steps.len(),
-                Some("config"),
-                format!(
-                    "step {:?}: config does not match the schema of plugin {:?}: {}",
-                    step.name,
-                    plugin.meta.name,
-                    problems.join("; ")
-                ),
-            )));
-        }
-        let grants = step
-            .mounts
-            .iter()
-            .map(|m| grant_of(&manifest, m))
-            .collect::<Result<_, _>>()
-            .map_err(|m| {
-                let message = format!("step {:?}: {m}", step.name);
-                RunError::Manifest(manifest.step_error(steps.len(), Some("mounts"), message))
-            })?;
-        let fit = step.fit.unwrap_or(plugin.meta.stateful);
-        if step.reference.is_some() && !fit {
-            return Err(RunError::Manifest(manifest.step_error(
-                steps.len(),
-                Some("reference"),
-                format!(
-                    "step {:?}: plugin {:?} fits nothing, so it has no use for reference data",
-                    step.name, plugin.meta.name
-                ),
-            )));
-        }
-        steps.push(StepPlan {
-            setup: Arc::new(StepSetup {
-                name: step.name.clone(),
-                config: step.config.to_string(),
-                limits,
-                grants,
-                compute: compute.clone(),
-            }),
-            plugin,
-            plugin_name: step.plugin.clone(),
-            fit,
-            needs: step.needs.iter().map(|n| index[n.as_str()]).collect(),
-            reference: step.reference.as_ref().map(|r| manifest.resolve(&r.path)),
-            gates: step.gates.clone(),
-        });
-    }
-    let order = manifest.order.clone();
-    let batch_rows = spec.batch_rows.unwrap_or(65536);
-    Ok(Prepared {
-        manifest,
-        steps,
-        order,
-        workers,
-        batch_rows,
-        compute,
-        _sandbox: sandbox,
-    })
 }
 
 /// Where a run writes.
@@ -424,6 +280,53 @@ impl Prepared {
         groups
     }
 
+    /// Fit every fitting step that has no state yet, in passes over its
+    /// fit input, a step's ancestors first.
+    fn fit(
+        &self,
+        options: &RunOptions,
+        progress: &dyn Progress,
+        states: &mut [Option<Arc<Vec<u8>>>],
+        stats: &mut [report::StepStats],
+        series: &[Arc<StepSeries>],
+    ) -> Result<(), RunError> {
+        loop {
+            let targets: Vec<usize> = self
+                .order
+                .iter()
+                .copied()
+                .filter(|&i| self.steps[i].fit && states[i].is_none())
+                .filter(|&i| {
+                    self.ancestors(&[i])
+                        .iter()
+                        .enumerate()
+                        .all(|(j, up)| !up || !self.steps[j].fit || states[j].is_some())
+                })
+                .collect();
+            if targets.is_empty() {
+                break;
+            }
+            for (input, group) in self.by_fit_input(targets) {
+                let share = options.share.filter(|_| input == self.input());
+                let fitted = pass::Pass {
+                    prepared: self,
+                    input,
+                    share,
+                    compute: self.ancestors(&group),
+                    sinks: group.clone(),
+                    states,
+                    series,
+                    purpose: pass::Purpose::Fit,
+                }
+                .run(None, progress, stats)?;
+                for (t, mut instance) in group.into_iter().zip(fitted.sinks) {
+                    states[t] = Some(Arc::new(instance.state()?));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Run the pipeline: fit passes, the transform pass, then outputs.
     /// When the output folder already holds this very run's outputs (see
     /// the `reuse` module), returns their report, marked `cache_hit`, unless
@@ -452,40 +355,7 @@ impl Prepared {
         }
         let mut stats = vec![report::StepStats::default(); self.steps.len()];
         let series = self.series();
-        loop {
-            let targets: Vec<usize> = self
-                .order
-                .iter()
-                .copied()
-                .filter(|&i| self.steps[i].fit && states[i].is_none())
-                .filter(|&i| {
-                    self.ancestors(&[i])
-                        .iter()
-                        .enumerate()
-                        .all(|(j, up)| !up || !self.steps[j].fit || states[j].is_some())
-                })
-                .collect();
-            if targets.is_empty() {
-                break;
-            }
-            for (input, group) in self.by_fit_input(targets) {
-                let share = options.share.filter(|_| input == self.input());
-                let fitted = pass::Pass {
-                    prepared: self,
-                    input,
-                    share,
-                    compute: self.ancestors(&group),
-                    sinks: group.clone(),
-                    states: &states,
-                    series: &series,
-                    purpose: pass::Purpose::Fit,
-                }
-                .run(None, progress, &mut stats)?;
-                for (t, mut instance) in group.into_iter().zip(fitted.sinks) {
-                    states[t] = Some(Arc::new(instance.state()?));
-                }
-            }
-        }
+        self.fit(options, progress, &mut states, &mut stats, &series)?;
         let evaluators: Vec<usize> = self
             .order
             .iter()

@@ -2,20 +2,21 @@
 //! step graph on each batch, and the caller's thread, which feeds sequential
 //! consumers (fitting and evaluating steps) in input order and writes output.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use arrow::datatypes::{FieldRef, SchemaRef};
+use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use crossbeam_channel::bounded;
 
 use super::report::StepStats;
+use super::union::{batch_union, Provenance};
 use super::{Instance, Prepared, Progress, RunError};
 use crate::data::{Reader, Writer};
 use crate::plugin::StepKind;
 use crate::sandbox::series::StepSeries;
-use crate::sandbox::{Batch, Column};
+use crate::sandbox::Batch;
 use weft_manifest::Share;
 
 /// What one pass computes.
@@ -390,90 +391,5 @@ impl Sink {
         }
         self.rows_in += worked.rows_in;
         Ok(())
-    }
-}
-
-/// Which step (by position in execution order, 0 for the input) first
-/// produced each column of one batch's trip through the graph. Columns
-/// passed through by handle keep their producer.
-#[derive(Default)]
-struct Provenance(HashMap<usize, usize>);
-
-impl Provenance {
-    fn record(&mut self, rank: usize, batch: &Batch) {
-        for c in batch.columns() {
-            self.0.entry(c.identity()).or_insert(rank);
-        }
-    }
-
-    fn rank(&self, column: &Column) -> usize {
-        self.0.get(&column.identity()).copied().unwrap_or(0)
-    }
-}
-
-/// Columns of `batches` merged left to right. Where several hold a column of
-/// the same name, the one produced last in execution order wins, so two
-/// branches that each change different columns merge into both changes.
-fn batch_union(batches: &[&Batch], provenance: &Provenance) -> Result<Batch, String> {
-    let Some(first) = batches.first() else {
-        return Err("the pipeline produced no output batch".into());
-    };
-    if batches.len() == 1 {
-        return Ok((*first).clone());
-    }
-    let mut fields: Vec<FieldRef> = Vec::new();
-    let mut columns: Vec<Column> = Vec::new();
-    for b in batches {
-        for (f, c) in b.fields().iter().zip(b.columns()) {
-            match fields.iter().position(|x| x.name() == f.name()) {
-                Some(i) if provenance.rank(c) > provenance.rank(&columns[i]) => {
-                    (fields[i], columns[i]) = (f.clone(), c.clone())
-                }
-                Some(_) => {}
-                None => {
-                    fields.push(f.clone());
-                    columns.push(c.clone());
-                }
-            }
-        }
-    }
-    Batch::try_new(fields, columns, first.num_rows())
-        .map_err(|e| format!("cannot merge the outputs of several steps: {e}"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use arrow::array::{ArrayRef, Int64Array};
-
-    fn batch(cols: &[(&str, &ArrayRef)]) -> Batch {
-        RecordBatch::try_from_iter(cols.iter().map(|(n, c)| (*n, (*c).clone())))
-            .unwrap()
-            .into()
-    }
-
-    #[test]
-    fn union_keeps_each_branch_change() {
-        let (a, b) = (
-            Arc::new(Int64Array::from(vec![1])) as ArrayRef,
-            Arc::new(Int64Array::from(vec![2])) as ArrayRef,
-        );
-        let (a2, b2) = (
-            Arc::new(Int64Array::from(vec![10])) as ArrayRef,
-            Arc::new(Int64Array::from(vec![20])) as ArrayRef,
-        );
-        let mut p = Provenance::default();
-        let input = batch(&[("a", &a), ("b", &b)]);
-        p.record(0, &input);
-        let left = batch(&[("a", &a2), ("b", &b)]);
-        p.record(1, &left);
-        let right = batch(&[("a", &a), ("b", &b2), ("c", &b2)]);
-        p.record(2, &right);
-        let merged = batch_union(&[&left, &right], &p).unwrap();
-        let names: Vec<_> = merged.fields().iter().map(|f| f.name().clone()).collect();
-        assert_eq!(names, ["a", "b", "c"]);
-        let array = |i: usize| merged.columns()[i].array().unwrap();
-        assert!(Arc::ptr_eq(&array(0), &a2), "left's change to a survives");
-        assert!(Arc::ptr_eq(&array(1), &b2), "right's change to b survives");
     }
 }

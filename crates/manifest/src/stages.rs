@@ -1,9 +1,9 @@
-//! Cutting a pipeline into stages: the steps one pod runs together.
+//! Cutting a pipeline into stages: the steps one pod (or one `weft run
+//! --stage`) runs together, and what a stage reads and hands on.
 
 use std::path::PathBuf;
 
-use weft_manifest::Share;
-use weft_manifest::{DataRef, Manifest, ManifestError, PipelineSpec, Resources};
+use crate::{DataRef, Manifest, ManifestError, PipelineSpec, Resources, Share};
 
 /// Folder (relative to the manifest) of stage `n`'s hand-off: its output
 /// data (`data.parquet`), `report.json` and fitted `state/`.

@@ -1,0 +1,193 @@
+//! Preparing a run: plugins loaded and compiled, each step checked against
+//! its plugin (config schema, mounts, reference data) with errors located
+//! in the manifest, and the sandbox sized for the steps and workers.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use weft_gpu::{Choice, Shared};
+use weft_manifest::{Compute, Limits, Manifest, Mount};
+
+use super::{Prepared, RunError, RunOptions, StepPlan, StepSetup};
+use crate::plugin::{Cache, Plugin};
+use crate::sandbox::{Grant, PoolSize, Sandbox};
+
+/// The folder mount `m` grants, links followed, if it lies under the
+/// manifest's folder or under a folder named in `WEFT_MOUNT_ROOTS`
+/// (colon-separated): a manifest cannot grant a step `/etc`.
+fn grant_of(manifest: &Manifest, m: &Mount) -> Result<Grant, String> {
+    let host = manifest.resolve(&m.path);
+    let real = host
+        .canonicalize()
+        .map_err(|e| format!("mount path {:?} ({}): {e}", m.path, host.display()))?;
+    let base = manifest.resolve(".");
+    let roots = std::env::var_os("WEFT_MOUNT_ROOTS").unwrap_or_default();
+    let allowed = std::iter::once(base.clone())
+        .chain(std::env::split_paths(&roots))
+        .filter_map(|root| root.canonicalize().ok())
+        .any(|root| real.starts_with(root));
+    if !allowed {
+        return Err(format!(
+            "mount path {:?} is {}, outside the manifest's folder {}; mounts are folders under it, or under a folder named in WEFT_MOUNT_ROOTS",
+            m.path,
+            real.display(),
+            base.display()
+        ));
+    }
+    Ok(Grant {
+        host: real,
+        guest: m.guest.clone(),
+    })
+}
+
+/// Where kernels run: `--compute`, else `WEFT_COMPUTE`, else the manifest's
+/// `compute`, else `auto`. Under `gpu` the device is opened now, so a
+/// missing adapter fails the run before any step starts.
+fn compute_of(manifest: &Manifest, options: &RunOptions) -> Result<Arc<Shared>, RunError> {
+    let from_manifest = || match manifest.pipeline.spec.compute {
+        Some(Compute::Gpu) => Choice::Gpu,
+        Some(Compute::Cpu) => Choice::Cpu,
+        Some(Compute::Auto) | None => Choice::Auto,
+    };
+    let choice = match options.compute {
+        Some(c) => c,
+        None if std::env::var_os(Choice::ENV).is_some() => {
+            Choice::from_env().map_err(|e| RunError::Compute(e.to_string()))?
+        }
+        None => from_manifest(),
+    };
+    let shared = Arc::new(Shared::new(choice));
+    if choice == Choice::Gpu {
+        shared.get().map_err(|e| RunError::Compute(e.to_string()))?;
+    }
+    Ok(shared)
+}
+
+/// Load plugins, check configs and build the sandbox for `manifest`.
+pub fn prepare(manifest: Manifest, options: &RunOptions) -> Result<Prepared, RunError> {
+    let spec = &manifest.pipeline.spec;
+    let workers = options
+        .workers
+        .or(spec.workers)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let limits = manifest.limits.clone();
+    let pool = PoolSize {
+        instances: ((workers + 3) * spec.steps.len() + 4) as u32,
+        max_memory_bytes: limits.iter().map(|l| l.memory_bytes).max().unwrap_or(0),
+        fuel: limits.iter().any(|l| l.fuel.is_some()),
+    };
+    let sandbox = Sandbox::new(pool).map_err(|e| RunError::Sandbox(format!("{e:#}")))?;
+    let compute = compute_of(&manifest, options)?;
+    let plugins = load_plugins(&manifest, &sandbox, options)?;
+    let index: BTreeMap<&str, usize> = spec
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.name.as_str(), i))
+        .collect();
+    let steps = spec
+        .steps
+        .iter()
+        .zip(limits)
+        .enumerate()
+        .map(|(i, (step, limits))| {
+            let plugin = plugins[step.plugin.as_str()].clone();
+            plan(&manifest, i, plugin, limits, &index, &compute)
+        })
+        .collect::<Result<_, _>>()?;
+    let order = manifest.order.clone();
+    let batch_rows = spec.batch_rows.unwrap_or(65536);
+    Ok(Prepared {
+        manifest,
+        steps,
+        order,
+        workers,
+        batch_rows,
+        compute,
+        _sandbox: sandbox,
+    })
+}
+
+/// Step `at` of `manifest`, checked against its `plugin`: config,
+/// mounts, reference data.
+fn plan(
+    manifest: &Manifest,
+    at: usize,
+    plugin: Arc<Plugin>,
+    limits: Limits,
+    index: &BTreeMap<&str, usize>,
+    compute: &Arc<Shared>,
+) -> Result<StepPlan, RunError> {
+    let step = &manifest.pipeline.spec.steps[at];
+    if let Err(problems) = plugin.check_config(&step.config) {
+        return Err(RunError::Manifest(manifest.step_error(
+            at,
+            Some("config"),
+            format!(
+                "step {:?}: config does not match the schema of plugin {:?}: {}",
+                step.name,
+                plugin.meta.name,
+                problems.join("; ")
+            ),
+        )));
+    }
+    let grants = step
+        .mounts
+        .iter()
+        .map(|m| grant_of(manifest, m))
+        .collect::<Result<_, _>>()
+        .map_err(|m| {
+            let message = format!("step {:?}: {m}", step.name);
+            RunError::Manifest(manifest.step_error(at, Some("mounts"), message))
+        })?;
+    let fit = step.fit.unwrap_or(plugin.meta.stateful);
+    if step.reference.is_some() && !fit {
+        return Err(RunError::Manifest(manifest.step_error(
+            at,
+            Some("reference"),
+            format!(
+                "step {:?}: plugin {:?} fits nothing, so it has no use for reference data",
+                step.name, plugin.meta.name
+            ),
+        )));
+    }
+    Ok(StepPlan {
+        setup: Arc::new(StepSetup {
+            name: step.name.clone(),
+            config: step.config.to_string(),
+            limits,
+            grants,
+            compute: compute.clone(),
+        }),
+        plugin,
+        plugin_name: step.plugin.clone(),
+        fit,
+        needs: step.needs.iter().map(|n| index[n.as_str()]).collect(),
+        reference: step.reference.as_ref().map(|r| manifest.resolve(&r.path)),
+        gates: step.gates.clone(),
+    })
+}
+
+/// Every plugin of the manifest, loaded and compiled (from `options.cache`
+/// unless `options.no_cache`).
+fn load_plugins<'m>(
+    manifest: &'m Manifest,
+    sandbox: &Sandbox,
+    options: &RunOptions,
+) -> Result<BTreeMap<&'m str, Arc<Plugin>>, RunError> {
+    let cache = if options.no_cache {
+        Cache::new(None)
+    } else {
+        options
+            .cache
+            .clone()
+            .map_or_else(Cache::default_location, |d| Cache::new(Some(d)))
+    };
+    let mut plugins = BTreeMap::new();
+    for (name, r) in &manifest.pipeline.spec.plugins {
+        let path = manifest.resolve(&r.path);
+        let plugin = Plugin::load(sandbox, &cache, &path, r.sha256.as_deref())?;
+        plugins.insert(name.as_str(), Arc::new(plugin));
+    }
+    Ok(plugins)
+}
