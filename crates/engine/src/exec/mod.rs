@@ -60,7 +60,7 @@ pub enum RunError {
     Sandbox(String),
     /// The compute device asked for is not available.
     #[error("compute: {0}")]
-    Compute(String),
+    Compute(#[from] weft_gpu::GpuError),
     /// A batch could not be brought back to the host for the output.
     #[error("output: {0}")]
     Output(#[from] crate::sandbox::BatchError),

@@ -51,14 +51,12 @@ fn compute_of(manifest: &Manifest, options: &RunOptions) -> Result<Arc<Shared>, 
     };
     let choice = match options.compute {
         Some(c) => c,
-        None if std::env::var_os(Choice::ENV).is_some() => {
-            Choice::from_env().map_err(|e| RunError::Compute(e.to_string()))?
-        }
+        None if std::env::var_os(Choice::ENV).is_some() => Choice::from_env()?,
         None => from_manifest(),
     };
     let shared = Arc::new(Shared::new(choice));
     if choice == Choice::Gpu {
-        shared.get().map_err(|e| RunError::Compute(e.to_string()))?;
+        shared.get()?;
     }
     Ok(shared)
 }

@@ -5,6 +5,7 @@
 //! [`StepCtx`]: super::StepCtx
 
 mod compute;
+mod convert;
 mod log;
 mod metrics;
 mod types;

@@ -3,6 +3,7 @@
 use arrow::array::{Array, ArrayRef};
 use wasmtime::component::Resource;
 
+use super::convert::wit_dtype;
 use crate::sandbox::bindings::weft::step::types::{self, Dtype, StepError};
 use crate::sandbox::columns::{Batch, Column};
 use crate::sandbox::StepCtx;
@@ -117,17 +118,6 @@ impl StepCtx {
     }
 }
 
-/// The step-visible type of an Arrow type; types weft has no name for read as text.
-pub(crate) fn dtype(data_type: &arrow::datatypes::DataType) -> Dtype {
-    match weft_kernels::Dtype::of(data_type) {
-        Some(weft_kernels::Dtype::F32) => Dtype::F32,
-        Some(weft_kernels::Dtype::F64) => Dtype::F64,
-        Some(weft_kernels::Dtype::S64) => Dtype::S64,
-        Some(weft_kernels::Dtype::Boolean) => Dtype::Boolean,
-        Some(weft_kernels::Dtype::Text) | None => Dtype::Text,
-    }
-}
-
 impl types::Host for StepCtx {}
 
 impl types::HostColumn for StepCtx {
@@ -176,7 +166,7 @@ impl types::HostColumn for StepCtx {
         self.column_of_values((bytes, 1), || weft_kernels::from_strings(values, validity))
     }
     fn dtype(&mut self, c: Resource<Column>) -> wasmtime::Result<Dtype> {
-        Ok(dtype(&self.table.get(&c)?.data_type()))
+        Ok(wit_dtype(&self.table.get(&c)?.data_type()))
     }
     fn len(&mut self, c: Resource<Column>) -> wasmtime::Result<u64> {
         Ok(self.table.get(&c)?.len() as u64)

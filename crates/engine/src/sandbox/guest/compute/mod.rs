@@ -8,6 +8,7 @@ use wasmtime::component::Resource;
 use weft_gpu::{Access, GpuError};
 use weft_kernels::KernelError;
 
+use super::convert::{kernel_policy, kernel_scalar, wit_scalar, wit_stats};
 use crate::sandbox::bindings::weft::step::compute::{
     Buffer, BufferSource, DeviceInfo, Host, Stats, UnknownPolicy,
 };
@@ -20,27 +21,6 @@ type Fallible<T> = wasmtime::Result<Result<T, StepError>>;
 impl From<KernelError> for StepError {
     fn from(e: KernelError) -> Self {
         StepError::InvalidInput(e.to_string())
-    }
-}
-
-/// The kernel's view of a WIT scalar.
-pub(crate) fn kernel_scalar(s: Scalar) -> weft_kernels::Scalar {
-    match s {
-        Scalar::Null => weft_kernels::Scalar::Null,
-        Scalar::Float(v) => weft_kernels::Scalar::Float(v),
-        Scalar::Int(v) => weft_kernels::Scalar::Int(v),
-        Scalar::Boolean(v) => weft_kernels::Scalar::Boolean(v),
-        Scalar::Text(v) => weft_kernels::Scalar::Text(v),
-    }
-}
-
-fn wit_scalar(s: weft_kernels::Scalar) -> Scalar {
-    match s {
-        weft_kernels::Scalar::Null => Scalar::Null,
-        weft_kernels::Scalar::Float(v) => Scalar::Float(v),
-        weft_kernels::Scalar::Int(v) => Scalar::Int(v),
-        weft_kernels::Scalar::Boolean(v) => Scalar::Boolean(v),
-        weft_kernels::Scalar::Text(v) => Scalar::Text(v),
     }
 }
 
@@ -81,15 +61,7 @@ impl StepCtx {
 
 impl Host for StepCtx {
     fn column_stats(&mut self, columns: Vec<Resource<Column>>) -> Fallible<Stats> {
-        Ok(self.stats_of(&columns)?.map(|s| Stats {
-            count: s.count,
-            nulls: s.nulls,
-            sum: s.sum,
-            mean: s.mean,
-            m2: s.m2,
-            min: s.min,
-            max: s.max,
-        }))
+        Ok(self.stats_of(&columns)?.map(wit_stats))
     }
 
     fn quantiles(&mut self, columns: Vec<Resource<Column>>, qs: Vec<f64>) -> Fallible<Vec<f64>> {
@@ -142,10 +114,7 @@ impl Host for StepCtx {
         let rows = self.table.get(&column)?.len();
         self.reserve(output_bytes(rows, categories.len(), 8))?;
         let categories: Vec<_> = categories.into_iter().map(kernel_scalar).collect();
-        let policy = match unknown {
-            UnknownPolicy::Error => weft_kernels::UnknownPolicy::Error,
-            UnknownPolicy::Ignore => weft_kernels::UnknownPolicy::Ignore,
-        };
+        let policy = kernel_policy(unknown);
         let made = self.kernel(&[column], |c| {
             weft_kernels::one_hot(c[0], &categories, policy)
         })?;

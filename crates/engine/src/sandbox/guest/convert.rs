@@ -1,0 +1,64 @@
+//! The one place where the WIT bindings' value types meet weft's own
+//! (`weft-types`, through the kernels): scalars, statistics, the unknown
+//! category policy and column types.
+
+use arrow::datatypes::DataType;
+use weft_kernels as k;
+
+use crate::sandbox::bindings::weft::step::compute::{Stats, UnknownPolicy};
+use crate::sandbox::bindings::weft::step::types::{Dtype, Scalar};
+
+/// The kernels' view of a WIT scalar.
+pub(super) fn kernel_scalar(s: Scalar) -> k::Scalar {
+    match s {
+        Scalar::Null => k::Scalar::Null,
+        Scalar::Float(v) => k::Scalar::Float(v),
+        Scalar::Int(v) => k::Scalar::Int(v),
+        Scalar::Boolean(v) => k::Scalar::Boolean(v),
+        Scalar::Text(v) => k::Scalar::Text(v),
+    }
+}
+
+/// The WIT form of a kernel's scalar.
+pub(super) fn wit_scalar(s: k::Scalar) -> Scalar {
+    match s {
+        k::Scalar::Null => Scalar::Null,
+        k::Scalar::Float(v) => Scalar::Float(v),
+        k::Scalar::Int(v) => Scalar::Int(v),
+        k::Scalar::Boolean(v) => Scalar::Boolean(v),
+        k::Scalar::Text(v) => Scalar::Text(v),
+    }
+}
+
+/// The WIT form of column statistics.
+pub(super) fn wit_stats(s: k::Stats) -> Stats {
+    Stats {
+        count: s.count,
+        nulls: s.nulls,
+        sum: s.sum,
+        mean: s.mean,
+        m2: s.m2,
+        min: s.min,
+        max: s.max,
+    }
+}
+
+/// The kernels' view of the WIT policy for categories not seen in fitting.
+pub(super) fn kernel_policy(p: UnknownPolicy) -> k::UnknownPolicy {
+    match p {
+        UnknownPolicy::Error => k::UnknownPolicy::Error,
+        UnknownPolicy::Ignore => k::UnknownPolicy::Ignore,
+    }
+}
+
+/// The step-visible type of an Arrow type; types weft has no name for
+/// read as text.
+pub(super) fn wit_dtype(data_type: &DataType) -> Dtype {
+    match k::Dtype::of(data_type) {
+        Some(k::Dtype::F32) => Dtype::F32,
+        Some(k::Dtype::F64) => Dtype::F64,
+        Some(k::Dtype::S64) => Dtype::S64,
+        Some(k::Dtype::Boolean) => Dtype::Boolean,
+        Some(k::Dtype::Text) | None => Dtype::Text,
+    }
+}
