@@ -1,10 +1,12 @@
 //! The value types weft's kernels and its SDK share: one [`Scalar`], one
-//! [`Dtype`], one [`Stats`] (with its merge) and one [`UnknownPolicy`].
+//! [`Dtype`], one [`Stats`] (with its merge) and one [`UnknownPolicy`];
+//! and the one implementation of editing a batch's columns ([`edit`]).
 //!
 //! The crate depends on serde only, so the SDK uses it inside the
 //! WebAssembly sandbox as well as natively; the host's kernels
 //! (`weft-kernels`) re-export the same types.
 
+pub mod edit;
 mod stats;
 
 pub use stats::Stats;

@@ -5,6 +5,8 @@ use std::cell::RefCell;
 
 use arrow::array::{Array, ArrayRef};
 
+use weft_types::edit;
+
 use super::Buffer;
 use crate::{DeviceInfo, Dtype, Metric, Result, Scalar, Stats, StepError, UnknownPolicy};
 
@@ -108,18 +110,9 @@ pub struct Batch {
 
 impl Batch {
     fn build(names: Vec<String>, columns: Vec<ArrayRef>, rows: usize) -> Result<Batch> {
-        if let Some((n, c)) = names.iter().zip(&columns).find(|(_, c)| c.len() != rows) {
-            return Err(StepError::InvalidInput(format!(
-                "column {n:?} has {} rows, the batch {rows}",
-                c.len()
-            )));
-        }
-        let mut seen = std::collections::HashSet::new();
-        if let Some(dup) = names.iter().find(|n| !seen.insert(n.as_str())) {
-            return Err(StepError::InvalidInput(format!(
-                "column {dup:?} appears twice in the batch"
-            )));
-        }
+        let lengths: Vec<usize> = columns.iter().map(|c| c.len()).collect();
+        edit::check(names.iter().map(String::as_str), &lengths, rows)
+            .map_err(StepError::InvalidInput)?;
         Ok(Batch {
             names,
             columns,
@@ -153,27 +146,21 @@ impl Batch {
     /// This batch with the named columns replaced in place or appended.
     pub fn with_columns(&self, columns: &[(&str, &Column)]) -> Result<Batch> {
         let (mut names, mut arrays) = (self.names.clone(), self.columns.clone());
-        for (name, c) in columns {
-            match names.iter().position(|n| n == name) {
-                Some(i) => arrays[i] = c.0.clone(),
-                None => {
-                    names.push(name.to_string());
-                    arrays.push(c.0.clone());
-                }
-            }
-        }
+        edit::with_columns(&mut names, &mut arrays, named(columns));
         Batch::build(names, arrays, self.rows)
     }
     /// This batch with column `name` replaced, at its position, by `columns`.
     pub fn replace(&self, name: &str, columns: &[(&str, &Column)]) -> Result<Batch> {
-        let at = self.names.iter().position(|n| n == name).ok_or_else(|| {
-            StepError::InvalidInput(format!("replace: no column {name:?} in the batch"))
-        })?;
         let (mut names, mut arrays) = (self.names.clone(), self.columns.clone());
-        names.splice(at..=at, columns.iter().map(|(n, _)| n.to_string()));
-        arrays.splice(at..=at, columns.iter().map(|(_, c)| c.0.clone()));
+        edit::replace(&mut names, &mut arrays, name, named(columns))
+            .map_err(StepError::InvalidInput)?;
         Batch::build(names, arrays, self.rows)
     }
+}
+
+/// Named columns as the editing functions take them.
+fn named<'a>(columns: &'a [(&str, &Column)]) -> impl Iterator<Item = (String, ArrayRef)> + 'a {
+    columns.iter().map(|(n, c)| (n.to_string(), c.0.clone()))
 }
 
 /// The host kernels, run in-process.

@@ -10,6 +10,7 @@ use arrow::datatypes::{DataType, Field, FieldRef, Schema};
 use arrow::error::ArrowError;
 use arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use weft_gpu::{GpuError, Values};
+use weft_types::edit;
 
 /// A column: host memory, or values kept on the device.
 #[derive(Clone)]
@@ -132,27 +133,8 @@ impl Batch {
         columns: Vec<Column>,
         rows: usize,
     ) -> Result<Batch, String> {
-        if fields.len() != columns.len() {
-            return Err(format!(
-                "{} names for {} columns",
-                fields.len(),
-                columns.len()
-            ));
-        }
-        let mut seen = std::collections::HashSet::new();
-        if let Some(dup) = fields.iter().find(|f| !seen.insert(f.name().as_str())) {
-            return Err(format!(
-                "column {:?} appears twice in the batch",
-                dup.name()
-            ));
-        }
-        if let Some((f, c)) = fields.iter().zip(&columns).find(|(_, c)| c.len() != rows) {
-            return Err(format!(
-                "column {:?} has {} rows, the batch {rows}",
-                f.name(),
-                c.len()
-            ));
-        }
+        let lengths: Vec<usize> = columns.iter().map(Column::len).collect();
+        edit::check(fields.iter().map(|f| f.name().as_str()), &lengths, rows)?;
         Ok(Batch {
             fields,
             columns,

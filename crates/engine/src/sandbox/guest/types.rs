@@ -3,6 +3,8 @@
 use arrow::array::{Array, ArrayRef};
 use wasmtime::component::Resource;
 
+use weft_types::edit;
+
 use super::convert::wit_dtype;
 use crate::sandbox::bindings::weft::step::types::{self, Dtype, StepError};
 use crate::sandbox::columns::{Batch, Column};
@@ -238,15 +240,7 @@ impl types::HostBatch for StepCtx {
         let columns = self.columns(&columns)?;
         let batch = self.batch(&b)?;
         let (mut all_names, mut all) = named_columns(batch);
-        for (name, column) in names.into_iter().zip(columns) {
-            match all_names.iter().position(|n| *n == name) {
-                Some(i) => all[i] = column,
-                None => {
-                    all_names.push(name);
-                    all.push(column);
-                }
-            }
-        }
+        edit::with_columns(&mut all_names, &mut all, names.into_iter().zip(columns));
         let rows = batch.num_rows();
         self.new_batch(batch_of(all_names, all, Some(rows)))
     }
@@ -260,13 +254,14 @@ impl types::HostBatch for StepCtx {
         let columns = self.columns(&columns)?;
         let batch = self.batch(&b)?;
         let (mut all_names, mut all) = named_columns(batch);
-        let Some(at) = all_names.iter().position(|n| *n == name) else {
-            return Ok(Err(input_error(format!(
-                "replace: no column {name:?} in the batch"
-            ))));
-        };
-        all_names.splice(at..=at, names);
-        all.splice(at..=at, columns);
+        if let Err(e) = edit::replace(
+            &mut all_names,
+            &mut all,
+            &name,
+            names.into_iter().zip(columns),
+        ) {
+            return Ok(Err(input_error(e)));
+        }
         let rows = batch.num_rows();
         self.new_batch(batch_of(all_names, all, Some(rows)))
     }
