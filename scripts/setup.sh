@@ -30,10 +30,15 @@ if [ "${1:-}" = "--test" ]; then
   command -v chromium >/dev/null || command -v chromium-browser >/dev/null || missing+=(chromium)
   # The GPU tests (gpu/) run on Mesa lavapipe, a Vulkan driver on the CPU.
   compgen -G '/usr/share/vulkan/icd.d/lvp_icd*.json' >/dev/null || missing+=(mesa-vulkan-drivers libvulkan1)
+  # The OCI tests (tests/tests/oci.rs) start a real registry and read and
+  # write artifacts with skopeo; openssl makes their TLS certificates.
+  [ -x /usr/bin/docker-registry ] || missing+=(docker-registry)
+  command -v skopeo >/dev/null || missing+=(skopeo)
+  command -v openssl >/dev/null || missing+=(openssl)
   if [ "${#missing[@]}" -gt 0 ]; then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    echo "setup: installing ${missing[*]} with apt-get (for the monitoring, report and GPU tests)"
+    echo "setup: installing ${missing[*]} with apt-get (for the monitoring, report, GPU and OCI tests)"
     $sudo apt-get update -qq
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
   fi

@@ -7,9 +7,11 @@
 
 mod categorical;
 mod convert;
+mod digitize;
 mod elementwise;
 mod histogram;
 mod matrix;
+mod quantile;
 mod stats;
 
 pub use categorical::{one_hot, value_counts};
@@ -17,11 +19,13 @@ pub use convert::{
     from_bools, from_f32s, from_f64s, from_s64s, from_strings, to_bools, to_f32s, to_f64s, to_s64s,
     to_strings, validity,
 };
+pub use digitize::digitize;
 pub use elementwise::{affine, fill_nulls};
 pub use histogram::{bin_of, check_edges, histogram};
 pub use matrix::{matmul, matmul_f32, matmul_with};
-pub use stats::{column_stats, quantiles};
-pub use weft_types::{Dtype, Scalar, Stats, UnknownPolicy};
+pub use quantile::{quantiles, quantiles_with};
+pub use stats::column_stats;
+pub use weft_types::{Dtype, QuantileMethod, Scalar, Stats, UnknownPolicy};
 
 /// Why a kernel refused its input.
 #[derive(Debug, thiserror::Error, PartialEq)]

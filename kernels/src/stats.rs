@@ -1,4 +1,5 @@
-//! Summary statistics and exact quantiles of numeric columns.
+//! Summary statistics of numeric columns, and the walk over their valid
+//! values that the other numeric kernels share.
 
 use arrow::array::{Array, AsArray};
 use arrow::buffer::NullBuffer;
@@ -239,40 +240,6 @@ pub fn column_stats(columns: &[&dyn Array]) -> Result<Stats> {
     Ok(float_passes(&parts))
 }
 
-/// Exact quantiles of the valid values of all `columns` together, using
-/// numpy's default "linear" method; NaN for each `q` when there are no values.
-pub fn quantiles(columns: &[&dyn Array], qs: &[f64]) -> Result<Vec<f64>> {
-    if let Some(q) = qs.iter().find(|q| !(0.0..=1.0).contains(*q)) {
-        return Err(crate::KernelError::Invalid(format!(
-            "quantile {q} is outside [0, 1]"
-        )));
-    }
-    let mut values = Vec::new();
-    for col in columns {
-        each_valid(*col, "quantiles", |v| values.push(v))?;
-    }
-    if values.is_empty() {
-        return Ok(vec![f64::NAN; qs.len()]);
-    }
-    values.sort_unstable_by(f64::total_cmp);
-    Ok(qs.iter().map(|q| lerp_at(&values, *q)).collect())
-}
-
-/// numpy's `_lerp` at virtual index `(n - 1) * q` of sorted `values`.
-fn lerp_at(values: &[f64], q: f64) -> f64 {
-    let index = (values.len() - 1) as f64 * q;
-    let lo = index.floor() as usize;
-    let hi = (lo + 1).min(values.len() - 1);
-    let t = index - lo as f64;
-    let (a, b) = (values[lo], values[hi]);
-    let diff = b - a;
-    if t >= 0.5 {
-        b - diff * (1.0 - t)
-    } else {
-        a + diff * t
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -327,22 +294,6 @@ mod tests {
         let s = column_stats(&[&a]).unwrap();
         assert_eq!((s.count, s.nulls), (0, 2));
         assert!(s.mean.is_nan() && s.variance().is_nan());
-    }
-
-    #[test]
-    fn quantiles_match_numpy_linear() {
-        // numpy.percentile([1, 2, 3, 4, 10], [0, 25, 50, 90, 100]) == [1, 2, 3, 7.6, 10]
-        let a = Float64Array::from(vec![4.0, 1.0, 10.0, 3.0, 2.0]);
-        let q = quantiles(&[&a], &[0.0, 0.25, 0.5, 0.9, 1.0]).unwrap();
-        assert_eq!(q[..3], [1.0, 2.0, 3.0]);
-        assert!((q[3] - 7.6).abs() < 1e-12);
-        assert_eq!(q[4], 10.0);
-    }
-
-    #[test]
-    fn quantile_out_of_range_is_an_error() {
-        let a = Float64Array::from(vec![1.0]);
-        assert!(quantiles(&[&a], &[1.5]).is_err());
     }
 
     #[test]

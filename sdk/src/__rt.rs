@@ -6,10 +6,8 @@ use std::thread::LocalKey;
 
 use crate::bindings::exports::weft::step::step::{Guest, Kind, Metadata, Metric as WitMetric};
 use crate::bindings::weft::step::types::{Batch as WitBatch, StepError as WitError};
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 
-use crate::{Batch, Evaluate, Result, Step, StepError, Transform};
+use crate::{state, Batch, Evaluate, Result, Step, Transform};
 
 /// Where the one configured step of this instance lives.
 pub type Slot<T> = RefCell<Option<T>>;
@@ -87,7 +85,7 @@ impl<E: Export> Guest for E {
         }
     }
     fn configure(config: String) -> Out<()> {
-        let step = parse_config(&config).and_then(E::Step::new)?;
+        let step = crate::step::configure(&config)?;
         E::slot().with(|s| *s.borrow_mut() = Some(step));
         Ok(())
     }
@@ -95,19 +93,19 @@ impl<E: Export> Guest for E {
         E::slot().with(|slot| with(slot, |s| s.fit(Batch::from_wit(batch))))
     }
     fn state() -> Out<Vec<u8>> {
-        E::slot().with(|slot| with(slot, |s| encode_state(&s.state()?)))
+        E::slot().with(|slot| with(slot, |s| state::encode(&s.state()?)))
     }
     fn load_state(bytes: Vec<u8>) -> Out<()> {
-        E::slot().with(|slot| with(slot, |s| s.load_state(decode_state(&bytes)?)))
+        E::slot().with(|slot| with(slot, |s| s.load_state(state::decode(&bytes)?)))
     }
     fn merge(states: Vec<Vec<u8>>) -> Out<Vec<u8>> {
         E::slot().with(|slot| {
             with(slot, |s| {
                 let states = states
                     .iter()
-                    .map(|b| decode_state(b))
+                    .map(|b| state::decode(b))
                     .collect::<Result<Vec<_>>>()?;
-                encode_state(&s.merge(states)?)
+                state::encode(&s.merge(states)?)
             })
         })
     }
@@ -134,23 +132,4 @@ fn with<T, R>(slot: &Slot<T>, f: impl FnOnce(&mut T) -> Result<R>) -> Out<R> {
 /// The error a transform step gives for evaluate calls, and vice versa.
 fn not_for(kind: &str, call: &str) -> WitError {
     WitError::Internal(format!("{call} is not available on a {kind} step"))
-}
-
-/// Parse a config document, naming the problem.
-fn parse_config<C: DeserializeOwned>(config: &str) -> Result<C> {
-    serde_json::from_str(config).map_err(|e| StepError::InvalidConfig(e.to_string()))
-}
-
-/// Serialize a state.
-fn encode_state<S: Serialize>(state: &S) -> Result<Vec<u8>> {
-    serde_json::to_vec(state).map_err(|e| StepError::Internal(format!("cannot encode state: {e}")))
-}
-
-/// Deserialize a state, naming the problem.
-fn decode_state<S: DeserializeOwned>(bytes: &[u8]) -> Result<S> {
-    serde_json::from_slice(bytes).map_err(|e| {
-        StepError::InvalidInput(format!(
-            "state does not belong to this step or version: {e}"
-        ))
-    })
 }

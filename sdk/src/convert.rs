@@ -5,7 +5,7 @@
 use crate::bindings::exports::weft::step::step::Metric as WitMetric;
 use crate::bindings::weft::step::compute as host;
 use crate::bindings::weft::step::types as wit;
-use crate::{DeviceInfo, Dtype, Metric, Scalar, Stats, StepError, UnknownPolicy};
+use crate::{DeviceInfo, Dtype, Metric, QuantileMethod, Scalar, Stats, StepError, UnknownPolicy};
 
 impl From<StepError> for wit::StepError {
     fn from(e: StepError) -> Self {
@@ -82,6 +82,28 @@ impl From<UnknownPolicy> for host::UnknownPolicy {
         match p {
             UnknownPolicy::Error => host::UnknownPolicy::Error,
             UnknownPolicy::Ignore => host::UnknownPolicy::Ignore,
+        }
+    }
+}
+
+impl From<QuantileMethod> for host::QuantileMethod {
+    fn from(m: QuantileMethod) -> Self {
+        match m {
+            QuantileMethod::InvertedCdf => host::QuantileMethod::InvertedCdf,
+            QuantileMethod::AveragedInvertedCdf => host::QuantileMethod::AveragedInvertedCdf,
+            QuantileMethod::ClosestObservation => host::QuantileMethod::ClosestObservation,
+            QuantileMethod::InterpolatedInvertedCdf => {
+                host::QuantileMethod::InterpolatedInvertedCdf
+            }
+            QuantileMethod::Hazen => host::QuantileMethod::Hazen,
+            QuantileMethod::Weibull => host::QuantileMethod::Weibull,
+            QuantileMethod::Linear => host::QuantileMethod::Linear,
+            QuantileMethod::MedianUnbiased => host::QuantileMethod::MedianUnbiased,
+            QuantileMethod::NormalUnbiased => host::QuantileMethod::NormalUnbiased,
+            QuantileMethod::Lower => host::QuantileMethod::LowerValue,
+            QuantileMethod::Higher => host::QuantileMethod::HigherValue,
+            QuantileMethod::Midpoint => host::QuantileMethod::Midpoint,
+            QuantileMethod::Nearest => host::QuantileMethod::Nearest,
         }
     }
 }

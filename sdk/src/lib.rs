@@ -10,18 +10,23 @@
 //! pass the rest through untouched ([`Batch::with_columns`] shares them by
 //! handle), and leave heavy math to the host's [`compute`] kernels.
 //!
-//! ```ignore
+//! ```
 //! use weft_sdk::{compute, Batch, Meta, Result, Step, Transform};
 //!
-//! #[derive(serde::Deserialize)]
-//! struct Config { column: String, by: f64 }
+//! /// The step's `config:`; the host checks it against the derived schema.
+//! #[derive(serde::Deserialize, schemars::JsonSchema)]
+//! struct Config {
+//!     /// The column to shift.
+//!     column: String,
+//!     /// What to subtract.
+//!     by: f64,
+//! }
 //! struct Shift(Config);
 //!
 //! impl Step for Shift {
 //!     type Config = Config;
 //!     type State = ();
 //!     const META: Meta = Meta { name: "shift", version: "0.1.0", description: "x - by", stateful: false };
-//!     fn config_schema() -> serde_json::Value { serde_json::json!({"type": "object"}) }
 //!     fn new(config: Config) -> Result<Self> { Ok(Shift(config)) }
 //! }
 //!
@@ -35,12 +40,15 @@
 //! ```
 //!
 //! On a native target (`cargo test`), the same API runs on the host's own
-//! kernels, so a step's logic is unit-tested without WebAssembly.
+//! kernels, so a step's logic is unit-tested without WebAssembly, and
+//! [`testing::Harness`] runs it the way the host does. `weft new` writes a
+//! plugin crate to start from.
 
 mod backend;
 #[cfg(target_arch = "wasm32")]
 mod convert;
 mod export;
+pub mod state;
 mod step;
 mod types;
 
@@ -48,7 +56,7 @@ mod types;
 #[cfg(target_arch = "wasm32")]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../wit",
+        path: "wit",
         world: "plugin",
         pub_export_macro: true,
         export_macro_name: "__export_plugin",
@@ -63,15 +71,7 @@ pub mod __rt;
 pub use backend::{compute, f32s_of, log, metrics, Batch, Buffer, Column};
 pub use step::{Evaluate, Meta, Metric, Step, Transform};
 pub use types::{DeviceInfo, Result, StepError};
-pub use weft_types::{Dtype, Scalar, Stats, UnknownPolicy};
+pub use weft_types::{Dtype, QuantileMethod, Scalar, Stats, UnknownPolicy};
 
-/// Helpers for native unit tests of a step.
 #[cfg(not(target_arch = "wasm32"))]
-pub mod testing {
-    pub use crate::backend::emitted_metrics;
-
-    /// A batch from `(name, column)` pairs; panics on mismatched lengths.
-    pub fn batch(columns: &[(&str, &crate::Column)]) -> crate::Batch {
-        crate::Batch::from_columns(columns).expect("columns of equal length")
-    }
-}
+pub mod testing;

@@ -1,5 +1,6 @@
 //! The traits a step implements.
 
+use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -33,21 +34,26 @@ pub struct Metric {
 /// that build, fit, save, load and merge it. A step also implements
 /// [`Transform`] or [`Evaluate`] for what it does with the data.
 ///
-/// The state is serialized as JSON: it is the artifact that carries a fit
-/// from training to serving. A stateful evaluate step (`META.stateful`)
+/// The state is serialized exactly (CBOR, see [`crate::state`]): it is the
+/// artifact that carries a fit from training to serving. A stateful evaluate step (`META.stateful`)
 /// fits a reference, such as the training distribution a drift step
 /// compares against, on the step's `reference` data, and saves and reloads
 /// it the same way. Stateless steps keep the defaults and `State = ()`.
 pub trait Step: Sized + 'static {
-    /// The config document (the manifest's `config`).
-    type Config: DeserializeOwned;
+    /// The config document (the manifest's `config`). Derive
+    /// `schemars::JsonSchema` beside `Deserialize`: the host checks configs
+    /// against that schema (doc comments become descriptions, `#[serde(default)]`
+    /// values defaults) before the step sees them.
+    type Config: DeserializeOwned + JsonSchema;
     /// The fitted state (or reference); `()` for steps that fit nothing.
     type State: Serialize + DeserializeOwned + Default;
     /// Name, version, description, statefulness.
     const META: Meta;
 
-    /// JSON Schema of [`Self::Config`].
-    fn config_schema() -> serde_json::Value;
+    /// JSON Schema of [`Self::Config`], derived; override only to tighten it.
+    fn config_schema() -> serde_json::Value {
+        schemars::schema_for!(Self::Config).to_value()
+    }
     /// Build the step from its config.
     fn new(config: Self::Config) -> Result<Self>;
     /// Learn from one batch; called for every batch of the input (of the
@@ -89,4 +95,10 @@ pub trait Evaluate: Step {
     fn update(&mut self, batch: &Batch) -> Result<()>;
     /// The metrics over everything seen.
     fn report(&mut self) -> Result<Vec<Metric>>;
+}
+
+/// A step built from its config document, as `configure` builds it.
+pub(crate) fn configure<T: Step>(config: &str) -> Result<T> {
+    let config = serde_json::from_str(config).map_err(|e| StepError::InvalidConfig(e.to_string()))?;
+    T::new(config)
 }

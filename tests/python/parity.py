@@ -30,7 +30,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import sklearn
 from sklearn.impute import SimpleImputer
-from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, RobustScaler, StandardScaler
+from sklearn.preprocessing import (
+    KBinsDiscretizer,
+    MinMaxScaler,
+    OneHotEncoder,
+    RobustScaler,
+    StandardScaler,
+)
 
 ESTIMATORS = {
     "SimpleImputer": SimpleImputer,
@@ -38,11 +44,13 @@ ESTIMATORS = {
     "MinMaxScaler": MinMaxScaler,
     "RobustScaler": RobustScaler,
     "OneHotEncoder": OneHotEncoder,
+    "KBinsDiscretizer": KBinsDiscretizer,
 }
 
 FITTED = [
     "statistics_", "mean_", "var_", "scale_", "center_", "min_",
     "data_min_", "data_max_", "data_range_", "categories_", "n_samples_seen_",
+    "bin_edges_", "n_bins_",
 ]
 
 
@@ -58,6 +66,9 @@ def plain(value):
     if isinstance(value, (list, tuple)):
         return [plain(v) for v in value]
     if isinstance(value, (np.floating, float)):
+        if math.isinf(value):
+            # JSON has no infinity (KBinsDiscretizer's constant-column edges).
+            return "inf" if value > 0 else "-inf"
         return None if math.isnan(value) else float(value)
     if isinstance(value, np.integer):
         return int(value)

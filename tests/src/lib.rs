@@ -9,6 +9,8 @@
 //! Every run gets `WEFT_CACHE_DIR=<target>/weft-tests/aot`, so plugins are
 //! compiled ahead of time once for the whole suite.
 
+pub mod registry;
+
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fmt::Write as _;
@@ -106,11 +108,12 @@ pub fn weft_bin() -> PathBuf {
 }
 
 /// Packages of the plugins the suite uses, with their `.wasm` file names.
-pub const PLUGINS: [(&str, &str); 9] = [
+pub const PLUGINS: [(&str, &str); 10] = [
     ("hostile", "hostile"),
     ("impute", "impute"),
     ("scale", "scale"),
     ("one-hot", "one_hot"),
+    ("kbins", "kbins"),
     ("classification-metrics", "classification_metrics"),
     ("regression-metrics", "regression_metrics"),
     ("linear-model", "linear_model"),

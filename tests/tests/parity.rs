@@ -178,6 +178,39 @@ fn cases() -> Vec<Case> {
             "OneHotEncoder",
             json!({ "handle_unknown": "error" }),
         ),
+        // `i` has five values, eight times each, so quantile edges fall
+        // between and on ties (inverted_cdf makes a zero-width bin that both
+        // remove); `id` is 0..39 and `apply.csv` lies beyond it; `const` is
+        // constant.
+        c(
+            "kbins-uniform",
+            "kbins",
+            json!({ "columns": ["id", "i", "const"], "n_bins": 4, "strategy": "uniform" }),
+            "KBinsDiscretizer",
+            json!({ "n_bins": 4, "strategy": "uniform", "encode": "ordinal", "subsample": null }),
+        ),
+        // Both sides' defaults: 5 bins, quantile, averaged_inverted_cdf.
+        c(
+            "kbins-quantile-defaults",
+            "kbins",
+            json!({ "columns": ["id", "i", "const"] }),
+            "KBinsDiscretizer",
+            json!({ "encode": "ordinal", "subsample": null }),
+        ),
+        c(
+            "kbins-quantile-inverted-cdf",
+            "kbins",
+            json!({ "columns": ["id", "i", "const"], "quantile_method": "inverted_cdf" }),
+            "KBinsDiscretizer",
+            json!({ "quantile_method": "inverted_cdf", "encode": "ordinal", "subsample": null }),
+        ),
+        c(
+            "kbins-quantile-linear",
+            "kbins",
+            json!({ "columns": ["id", "i", "const"], "n_bins": 3, "quantile_method": "linear" }),
+            "KBinsDiscretizer",
+            json!({ "n_bins": 3, "quantile_method": "linear", "encode": "ordinal", "subsample": null }),
+        ),
         // Deliberately different (weft centres, scikit-learn does not): the
         // comparison must catch it.
         c(
@@ -538,6 +571,26 @@ fn one_hot_missing_is_a_category() {
 #[test]
 fn one_hot_error_names_the_unseen_value() {
     check("one-hot-error");
+}
+
+#[test]
+fn kbins_uniform() {
+    check("kbins-uniform");
+}
+
+#[test]
+fn kbins_quantile_defaults_are_sklearns() {
+    check("kbins-quantile-defaults");
+}
+
+#[test]
+fn kbins_quantile_inverted_cdf() {
+    check("kbins-quantile-inverted-cdf");
+}
+
+#[test]
+fn kbins_quantile_linear() {
+    check("kbins-quantile-linear");
 }
 
 #[test]

@@ -6,6 +6,7 @@ mod error;
 #[cfg(test)]
 mod fuzz_tests;
 mod limits;
+mod plugins;
 mod quantity;
 mod share;
 mod spec;
@@ -214,10 +215,17 @@ impl Manifest {
                 "activeDeadlineSeconds must be at least 1".into(),
             ));
         }
+        if p.spec.image_pull_secrets.len() > 1 {
+            return Err(self.error_at(
+                "",
+                "imagePullSecrets",
+                "imagePullSecrets: a stage pod reads one docker config file; put the auths of every registry into one kubernetes.io/dockerconfigjson Secret".into(),
+            ));
+        }
         if p.spec.steps.is_empty() {
             return Err(self.error_at("", "steps", "the pipeline has no steps".into()));
         }
-        Ok(())
+        self.check_plugins()
     }
 
     /// Step `i`'s fields that need nothing of the other steps.

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::Toleration;
+use k8s_openapi::api::core::v1::{LocalObjectReference, Toleration};
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -100,6 +100,13 @@ pub struct PipelineSpec {
     /// Cluster only: the volume input, outputs and stage hand-offs live on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage: Option<Storage>,
+    /// Cluster only: a Secret of type kubernetes.io/dockerconfigjson (at
+    /// most one) that the kubelet pulls the stage image with and `weft`
+    /// in the stage pods pulls `oci` plugins with (mounted as the pod's
+    /// docker config file).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 1))]
+    pub image_pull_secrets: Vec<LocalObjectReference>,
     /// Cluster only: node labels the stage pods must match.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub node_selector: BTreeMap<String, String>,
@@ -115,15 +122,28 @@ pub struct PipelineSpec {
     pub ttl_seconds_after_finished: Option<u32>,
 }
 
-/// Where a plugin's component file is.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+/// Where a plugin's component comes from: a file (`path`) or an OCI
+/// registry (`oci`), exactly one of the two.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PluginRef {
     /// Path of the `.wasm` component, relative to the manifest.
-    pub path: String,
-    /// Expected sha256 of the file, hex; checked when given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// A registry reference, `registry/namespace/name:tag` or
+    /// `registry/namespace/name@sha256:<hex>`, of a component pushed in
+    /// the CNCF Wasm layout (`weft push`, `wkg oci push`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oci: Option<String>,
+    /// Expected sha256 of the component's bytes, hex: the file's, or the
+    /// pulled component's; checked when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(r"^[0-9a-fA-F]{64}$"))]
     pub sha256: Option<String>,
+    /// With `oci`: allow plain HTTP to a registry that is not on loopback
+    /// (loopback registries may always use it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure: bool,
 }
 
 impl PipelineSpec {

@@ -109,3 +109,63 @@ fn metric_series_limit_is_read_bounded_and_located() {
     .unwrap_err();
     assert_eq!((e.line, e.column), (9, 13), "{e}");
 }
+
+fn with_plugin(plugin: &str) -> Result<Manifest, ManifestError> {
+    parse(
+        &HEAD
+            .replace("id: { path: id.wasm }", plugin)
+            .replace("steps:\n", "steps:\n    - { name: a, plugin: id }\n"),
+    )
+}
+
+#[test]
+fn a_plugin_is_a_path_or_an_oci_reference() {
+    let m = with_plugin("id: { oci: \"127.0.0.1:5000/weft/id:1\", insecure: true }").unwrap();
+    let id = &m.pipeline.spec.plugins["id"];
+    assert_eq!(id.oci.as_deref(), Some("127.0.0.1:5000/weft/id:1"));
+    assert!(id.insecure && id.path.is_none());
+    for plugin in [
+        "id: { path: id.wasm, oci: r.io/a/id:1 }",
+        "id: { sha256: null }",
+    ] {
+        let e = with_plugin(plugin).unwrap_err();
+        assert!(
+            e.message
+                .contains("plugin \"id\" needs exactly one of `path`"),
+            "{e}"
+        );
+        assert_eq!((e.line, e.column), (6, 5), "{e}");
+    }
+}
+
+#[test]
+fn plugin_fields_are_checked_where_they_are() {
+    let e = with_plugin("id: { path: id.wasm, insecure: true }").unwrap_err();
+    assert!(e.message.contains("goes with `oci`"), "{e}");
+    assert_eq!((e.line, e.column), (6, 26), "{e}");
+    let e = with_plugin("id: { oci: r.io/a/id:1, sha256: abc }").unwrap_err();
+    assert!(e.message.contains("sha256 must be 64 hex digits"), "{e}");
+    assert_eq!((e.line, e.column), (6, 29), "{e}");
+    let pinned = format!("id: {{ oci: r.io/a/id:1, sha256: {} }}", "aB".repeat(32));
+    assert!(with_plugin(&pinned).is_ok());
+}
+
+#[test]
+fn one_pull_secret_at_most() {
+    let one = HEAD.replace(
+        "  steps:\n",
+        "  imagePullSecrets: [{ name: regcred }]\n  steps:\n    - { name: a, plugin: id }\n",
+    );
+    assert_eq!(
+        parse(&one).unwrap().pipeline.spec.image_pull_secrets[0].name,
+        "regcred"
+    );
+    let two = one.replace("[{ name: regcred }]", "[{ name: a }, { name: b }]");
+    let e = parse(&two).unwrap_err();
+    assert!(
+        e.message
+            .contains("one kubernetes.io/dockerconfigjson Secret"),
+        "{e}"
+    );
+    assert_eq!((e.line, e.column), (9, 3), "{e}");
+}

@@ -14,7 +14,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use sha2::{Digest, Sha256};
 
-use super::{ShardMode, TERMINATION_LOG};
+use super::{pull_secret, ShardMode, TERMINATION_LOG};
 use weft_manifest::Stage;
 use weft_manifest::{Pipeline, Resources};
 
@@ -181,13 +181,13 @@ fn requirements(resources: &Resources) -> ResourceRequirements {
 
 /// The stage's container: `weft run --stage N [--shard I]` on the manifest
 /// mounted into the data folder (at `sub_path` of the claim), locked down.
-fn container(
-    stage: &Stage,
-    shard: Option<u32>,
-    image: &str,
-    sub_path: Option<String>,
-) -> Container {
-    let mounts = vec![
+fn container(pipeline: &Pipeline, stage: &Stage, shard: Option<u32>, image: &str) -> Container {
+    let sub_path = pipeline
+        .spec
+        .storage
+        .as_ref()
+        .and_then(|s| s.sub_path.clone());
+    let mut mounts = vec![
         VolumeMount {
             name: "data".into(),
             mount_path: DATA.into(),
@@ -207,6 +207,15 @@ fn container(
             ..VolumeMount::default()
         },
     ];
+    let mut env = vec![EnvVar {
+        name: "WEFT_CACHE_DIR".into(),
+        value: Some("/tmp/weft-cache".into()),
+        ..EnvVar::default()
+    }];
+    if let Some((mount, var)) = pull_secret::mount_and_env(pipeline) {
+        mounts.push(mount);
+        env.push(var);
+    }
     let mut args = vec![
         "run".into(),
         "--quiet".into(),
@@ -228,11 +237,7 @@ fn container(
         termination_message_path: Some(TERMINATION_LOG.into()),
         termination_message_policy: Some("FallbackToLogsOnError".into()),
         working_dir: Some(DATA.into()),
-        env: Some(vec![EnvVar {
-            name: "WEFT_CACHE_DIR".into(),
-            value: Some("/tmp/weft-cache".into()),
-            ..EnvVar::default()
-        }]),
+        env: Some(env),
         resources: stage.resources.as_ref().map(requirements),
         volume_mounts: Some(mounts),
         security_context: Some(SecurityContext {
@@ -280,7 +285,10 @@ fn volumes(pipeline: &Pipeline, config_map: &str) -> Vec<Volume> {
         empty_dir: Some(EmptyDirVolumeSource::default()),
         ..Volume::default()
     };
-    vec![data, manifest, tmp]
+    [data, manifest, tmp]
+        .into_iter()
+        .chain(pull_secret::volume(pipeline))
+        .collect()
 }
 
 /// The Job `<pipeline>-stage-<N>` that runs `stage`: `shards` pods as an
@@ -322,8 +330,7 @@ fn job(
     let name = any_job_name(&pipeline.metadata.name, stage.index, shard);
     let config_map = config_map_name(&pipeline.metadata.name);
     let image = spec.image.as_deref().unwrap_or(image);
-    let sub_path = spec.storage.as_ref().and_then(|s| s.sub_path.clone());
-    let container = container(stage, shard, image, sub_path);
+    let container = container(pipeline, stage, shard, image);
     let completions = match shard {
         Some(_) => 1,
         None => stage.shards as i32,
@@ -362,6 +369,8 @@ fn job(
                     node_selector: (!spec.node_selector.is_empty())
                         .then(|| spec.node_selector.clone()),
                     tolerations: (!spec.tolerations.is_empty()).then(|| spec.tolerations.clone()),
+                    image_pull_secrets: (!spec.image_pull_secrets.is_empty())
+                        .then(|| spec.image_pull_secrets.clone()),
                     security_context: Some(PodSecurityContext {
                         run_as_non_root: Some(true),
                         run_as_user: Some(65532),

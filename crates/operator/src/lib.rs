@@ -13,6 +13,7 @@ mod jobs;
 mod lease;
 mod metrics;
 mod progress;
+mod pull_secret;
 mod server;
 mod shards;
 mod status;

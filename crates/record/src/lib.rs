@@ -128,6 +128,20 @@ pub struct StateFile {
     pub plugin_sha256: String,
 }
 
+/// The registry reference a plugin was pulled from; its component's
+/// sha256 is the step's `pluginSha256`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PluginOci {
+    /// The reference as the manifest wrote it.
+    pub reference: String,
+    /// The manifest digest (`sha256:<hex>`) it resolved to; absent when a
+    /// pinned component came from the local cache without asking the
+    /// registry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest_digest: Option<String>,
+}
+
 /// One step in the report.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -138,6 +152,9 @@ pub struct StepReport {
     pub plugin: String,
     /// sha256 of the plugin file.
     pub plugin_sha256: String,
+    /// Where the plugin was pulled from, for a plugin given as `oci`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plugin_oci: Option<PluginOci>,
     /// Plugin's own name and version.
     pub plugin_version: String,
     /// `transform` or `evaluate`.

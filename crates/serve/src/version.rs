@@ -23,8 +23,9 @@ pub(super) type Fingerprint = Vec<(PathBuf, Option<SystemTime>)>;
 pub(super) fn fingerprint(options: &Options) -> Fingerprint {
     let mut files = vec![options.manifest.clone()];
     if let Ok(manifest) = Manifest::load(&options.manifest) {
+        // An `oci` plugin is not watched: its reference, in the manifest, is.
         let plugins = manifest.pipeline.spec.plugins.values();
-        files.extend(plugins.map(|p| manifest.resolve(&p.path)));
+        files.extend(plugins.filter_map(|p| p.path.as_ref().map(|f| manifest.resolve(f))));
     }
     if let Ok(entries) = std::fs::read_dir(&options.state) {
         files.extend(entries.filter_map(|e| e.ok().map(|e| e.path())));

@@ -1,5 +1,6 @@
 //! The value types weft's kernels and its SDK share: one [`Scalar`], one
-//! [`Dtype`], one [`Stats`] (with its merge) and one [`UnknownPolicy`];
+//! [`Dtype`], one [`Stats`] (with its merge), one [`UnknownPolicy`] and one
+//! [`QuantileMethod`];
 //! and the one implementation of editing a batch's columns ([`edit`]).
 //!
 //! The crate depends on serde only, so the SDK uses it inside the
@@ -7,8 +8,10 @@
 //! (`weft-kernels`) re-export the same types.
 
 pub mod edit;
+mod quantile;
 mod stats;
 
+pub use quantile::QuantileMethod;
 pub use stats::Stats;
 
 use serde::{Deserialize, Serialize};

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 use weft_gpu::Choice;
 
-use super::{operate, serving};
+use super::{operate, registry, serving};
 
 /// Run machine-learning pipeline steps as sandboxed WebAssembly components.
 #[derive(Debug, Parser)]
@@ -117,6 +117,29 @@ pub(super) enum Command {
         #[arg(short = 'n', long, default_value_t = 10)]
         rows: usize,
     },
+    /// Create a plugin crate in DIR, anywhere on disk: a step written with
+    /// weft-sdk, its native tests, sample data and a pipeline.yaml that
+    /// runs it. Then: cargo test, weft build DIR, weft run DIR/pipeline.yaml.
+    New {
+        /// The folder to create; its name is the plugin's (e.g. my-scaler).
+        dir: PathBuf,
+        /// What the step does: transform batches (with a fitted state) or
+        /// evaluate them into metrics.
+        #[arg(long, value_enum, default_value = "transform")]
+        kind: super::author::Kind,
+        /// Where weft-sdk comes from (default: this weft's source tree if
+        /// it is still where weft was built, else crates.io).
+        #[command(flatten)]
+        sdk: super::author::SdkSource,
+    },
+    /// Build the plugin crate in DIR for wasm32-wasip2 (release), check
+    /// that the component is a weft step, and print its path as the last
+    /// line. `cargo wasm` in the folder builds the same file.
+    Build {
+        /// The plugin crate's folder.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
     /// Show what a plugin is: metadata, contract version, imports, exports, config schema.
     Inspect {
         /// A plugin component (.wasm).
@@ -125,6 +148,23 @@ pub(super) enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Push a plugin component to an OCI registry in the CNCF Wasm layout
+    /// (as `wkg oci push` does), after checking it loads as a weft step.
+    ///
+    /// Credentials come from the docker config file ($DOCKER_CONFIG/config.json,
+    /// else ~/.docker/config.json; `auths` entries only, no credential
+    /// helpers). HTTPS unless the registry is on loopback or --insecure.
+    /// Prints the manifest digest, the component's sha256 (the pin for
+    /// `sha256:` in a manifest) and, last, the reference by digest.
+    Push(registry::PushArgs),
+    /// Pull a plugin component from an OCI registry into the local cache
+    /// ($WEFT_CACHE_DIR/oci, else ~/.cache/weft/oci; files named by their
+    /// sha256) and print the cached file as the last line.
+    ///
+    /// Refuses artifacts that are not one Wasm component (naming the media
+    /// types found) and, with --sha256, a component with another digest;
+    /// nothing is cached unless it is verified.
+    Pull(registry::PullArgs),
     /// Print the `pipelines.weft.dev` CustomResourceDefinition (YAML), made
     /// from the same types `run` reads: `weft crd | kubectl apply -f -`.
     Crd,

@@ -1,8 +1,10 @@
 //! The `weft` command line: a thin layer over the library.
 
 mod args;
+mod author;
 mod operate;
 mod progress;
+mod registry;
 mod serving;
 mod table;
 
@@ -68,6 +70,8 @@ impl Cli {
                 ran.map(|(code, _)| code)
             }
             Command::Validate { manifest } => validate(&manifest),
+            Command::New { dir, kind, sdk } => author::new(&dir, kind, &sdk).map(|()| ExitCode::SUCCESS),
+            Command::Build { dir } => build(&dir),
             Command::MergeStates {
                 manifest,
                 shards,
@@ -94,6 +98,8 @@ impl Cli {
             } => plan(&manifest, objects, &image),
             Command::Operator(args) => operate::operator(args),
             Command::Serve(args) => serving::serve(args),
+            Command::Push(args) => registry::push(args),
+            Command::Pull(args) => registry::pull(args),
         }
     }
 }
@@ -230,14 +236,28 @@ fn validate(path: &Path) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn inspect(path: &Path, json: bool) -> Result<ExitCode> {
+/// Load the plugin component at `path`, as `inspect` and `build` look at it.
+fn load_plugin(path: &Path) -> Result<Plugin> {
     let sandbox = Sandbox::new(PoolSize {
         instances: 2,
         max_memory_bytes: 512 << 20,
         fuel: false,
     })
     .map_err(|e| anyhow::anyhow!("{e:#}"))?;
-    let plugin = Plugin::load(&sandbox, &Cache::default_location(), path, None)?;
+    Ok(Plugin::load(&sandbox, &Cache::default_location(), path, None)?)
+}
+
+fn build(dir: &Path) -> Result<ExitCode> {
+    let wasm = author::build(dir)?;
+    let plugin = load_plugin(&wasm)?;
+    let meta = &plugin.meta;
+    eprintln!("built {} {} ({:?} step)", meta.name, meta.version, meta.kind);
+    println!("{}", wasm.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn inspect(path: &Path, json: bool) -> Result<ExitCode> {
+    let plugin = load_plugin(path)?;
     if json {
         let doc = serde_json::json!({
             "path": plugin.path, "sha256": plugin.digest, "metadata": plugin.meta,

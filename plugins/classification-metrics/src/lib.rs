@@ -55,23 +55,37 @@ mod scores;
 use binary::Binary;
 use class::Class;
 use multiclass::Multiclass;
+use schemars::JsonSchema;
 use serde::Deserialize;
 use weft_sdk::{Batch, Evaluate, Meta, Metric, Result, Scalar, Step, StepError};
 
+/// Binary (`score`) or multiclass (`prediction`) metrics; give exactly one:
 /// `{"label", "score", "threshold", "positive"}` (binary) or
 /// `{"label", "prediction"}` (multiclass).
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "classification-metrics")]
 pub struct Config {
+    /// Column of true labels.
     label: String,
+    /// Binary: column of scores or probabilities of the positive class.
     #[serde(default)]
     score: Option<String>,
+    /// Multiclass: column of predicted classes.
     #[serde(default)]
     prediction: Option<String>,
+    /// Binary: predict positive when score >= threshold (default 0.5).
     #[serde(default)]
     threshold: Option<f64>,
+    /// Binary: the positive label (default 1).
     #[serde(default)]
+    #[schemars(schema_with = "positive")]
     positive: Option<Scalar>,
+}
+
+/// The schema of `positive`: a number, a boolean or a string (null: the default).
+fn positive(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({"type": ["number", "boolean", "string", "null"]})
 }
 
 /// What the step accumulates, by mode.
@@ -141,24 +155,6 @@ impl Step for ClassificationMetrics {
         description: "Binary and multiclass classification metrics (scikit-learn semantics)",
         stateful: false,
     };
-
-    fn config_schema() -> serde_json::Value {
-        serde_json::json!({
-            "$schema": "https://json-schema.org/draft/2020-12/schema",
-            "title": "classification-metrics",
-            "description": "Binary (`score`) or multiclass (`prediction`) metrics; give exactly one.",
-            "type": "object",
-            "properties": {
-                "label": {"type": "string", "description": "column of true labels"},
-                "score": {"type": "string", "description": "binary: column of scores or probabilities of the positive class"},
-                "prediction": {"type": "string", "description": "multiclass: column of predicted classes"},
-                "threshold": {"type": "number", "description": "binary: predict positive when score >= threshold (default 0.5)"},
-                "positive": {"type": ["number", "boolean", "string"], "description": "binary: the positive label (default 1)"}
-            },
-            "required": ["label"],
-            "additionalProperties": false
-        })
-    }
 
     fn new(config: Config) -> Result<Self> {
         Mode::new(config).map(ClassificationMetrics)

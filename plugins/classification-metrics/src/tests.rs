@@ -1,20 +1,20 @@
-//! Native tests: expected values worked out by hand.
+//! Native tests: expected values worked out by hand, evaluated through the
+//! SDK's [`Harness`] as the host evaluates.
 
 use super::*;
-use weft_sdk::testing::batch;
+use weft_sdk::testing::{batch, Harness};
 use weft_sdk::Column;
 
-fn step(config: serde_json::Value) -> ClassificationMetrics {
-    ClassificationMetrics::new(serde_json::from_value(config).unwrap()).unwrap()
+/// The metrics of `batches` under `config`.
+fn evaluate(config: serde_json::Value, batches: &[Batch]) -> Result<Vec<Metric>> {
+    Harness::<ClassificationMetrics>::new(config).evaluate(&[], batches)
 }
 
+/// Why `config` is refused, parsed and checked as `configure` does.
 fn config_error(config: serde_json::Value) -> String {
-    match serde_json::from_value::<Config>(config) {
+    match Harness::<ClassificationMetrics>::new(config).instance() {
         Err(e) => e.to_string(),
-        Ok(c) => match ClassificationMetrics::new(c) {
-            Err(e) => e.to_string(),
-            Ok(_) => panic!("config accepted"),
-        },
+        Ok(_) => panic!("config accepted"),
     }
 }
 
@@ -49,9 +49,8 @@ fn close(got: f64, want: f64) {
 }
 
 fn binary(labels: &Column, scores: &Column) -> Result<Vec<Metric>> {
-    let mut s = step(serde_json::json!({"label": "y", "score": "s"}));
-    s.update(&batch(&[("y", labels), ("s", scores)]))?;
-    s.report()
+    let config = serde_json::json!({"label": "y", "score": "s"});
+    evaluate(config, &[batch(&[("y", labels), ("s", scores)])])
 }
 
 #[test]
@@ -80,27 +79,28 @@ fn tied_scores_count_half_and_threshold_is_inclusive() {
 #[test]
 fn batches_add_up_to_one_batch() {
     let (y, s) = ([1, 0, 1, 1, 0, 0], [0.9, 0.9, 0.3, 0.6, 0.1, 0.6]);
-    let mut two = step(serde_json::json!({"label": "y", "score": "s", "threshold": 0.6}));
-    two.update(&batch(&[("y", &ints(&y[..2])), ("s", &floats(&s[..2]))]))
-        .unwrap();
-    two.update(&batch(&[("y", &ints(&y[2..])), ("s", &floats(&s[2..]))]))
-        .unwrap();
-    let mut one = step(serde_json::json!({"label": "y", "score": "s", "threshold": 0.6}));
-    one.update(&batch(&[("y", &ints(&y)), ("s", &floats(&s))]))
-        .unwrap();
-    assert_eq!(two.report().unwrap(), one.report().unwrap());
+    let config = serde_json::json!({"label": "y", "score": "s", "threshold": 0.6});
+    let part =
+        |r: std::ops::Range<usize>| batch(&[("y", &ints(&y[r.clone()])), ("s", &floats(&s[r]))]);
+    let three = evaluate(config.clone(), &[part(0..2), part(2..5), part(5..6)]).unwrap();
+    assert_eq!(three, evaluate(config, &[part(0..6)]).unwrap());
+    // Predicted positive: 0.9, 0.9, 0.6, 0.6; tp 2 (rows 0 and 3) of 3 positives.
+    close(get(&three, "precision", &[]), 0.5);
+    close(get(&three, "recall", &[]), 2.0 / 3.0);
 }
 
 #[test]
 fn text_and_boolean_labels_match_positive() {
-    let mut s = step(serde_json::json!({"label": "y", "score": "s", "positive": "yes"}));
     let scores = floats(&[0.2, 0.7, 0.6]);
-    s.update(&batch(&[
-        ("y", &texts(&["no", "yes", "no"])),
-        ("s", &scores),
-    ]))
-    .unwrap();
-    close(get(&s.report().unwrap(), "roc_auc", &[]), 1.0);
+    let config = serde_json::json!({"label": "y", "score": "s", "positive": "yes"});
+    let m = evaluate(
+        config,
+        &[batch(&[
+            ("y", &texts(&["no", "yes", "no"])),
+            ("s", &scores),
+        ])],
+    );
+    close(get(&m.unwrap(), "roc_auc", &[]), 1.0);
     let bools = Column::from_bools(&[false, true, false], None);
     let m = binary(&bools, &scores).unwrap();
     close(get(&m, "confusion_matrix", &[("cell", "tp")]), 1.0);
@@ -165,9 +165,8 @@ fn config_errors_name_the_field() {
 }
 
 fn multiclass(labels: &Column, predictions: &Column) -> Result<Vec<Metric>> {
-    let mut s = step(serde_json::json!({"label": "y", "prediction": "p"}));
-    s.update(&batch(&[("y", labels), ("p", predictions)]))?;
-    s.report()
+    let config = serde_json::json!({"label": "y", "prediction": "p"});
+    evaluate(config, &[batch(&[("y", labels), ("p", predictions)])])
 }
 
 #[test]

@@ -1,22 +1,30 @@
-//! The step's config and its JSON Schema.
+//! The step's config, from which its JSON Schema is derived.
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 use weft_sdk::{Result, StepError};
 
+/// Drift of current data from reference data:
 /// `{"columns": [...], "bins": 10, "epsilon": 1e-4, "max_sample": 100000}`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "drift")]
 pub struct Config {
-    /// Columns to compare.
+    /// Columns to compare; numeric (f32, f64, s64) or categorical (text,
+    /// boolean) by dtype.
+    #[schemars(length(min = 1), extend("uniqueItems" = true))]
     pub columns: Vec<String>,
-    /// Equal-probability bins of a numeric column (from reference quantiles).
+    /// Equal-probability bins of numeric columns, from reference quantiles.
     #[serde(default = "default_bins")]
+    #[schemars(range(min = 1))]
     pub bins: usize,
-    /// Floor of every proportion in the PSI.
+    /// Floor of each proportion in the PSI: p = max(p, epsilon).
     #[serde(default = "default_epsilon")]
+    #[schemars(extend("exclusiveMinimum" = 0, "exclusiveMaximum" = 1))]
     pub epsilon: f64,
-    /// Values kept per column and side for the KS test and the bin edges.
+    /// Values kept per column and side; past it KS figures are approximate.
     #[serde(default = "default_max_sample")]
+    #[schemars(range(min = 1))]
     pub max_sample: usize,
 }
 
@@ -54,33 +62,4 @@ impl Config {
         }
         Ok(())
     }
-}
-
-/// JSON Schema of [`Config`].
-pub fn schema() -> serde_json::Value {
-    serde_json::json!({
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": "drift",
-        "type": "object",
-        "properties": {
-            "columns": {
-                "type": "array", "items": {"type": "string"}, "minItems": 1, "uniqueItems": true,
-                "description": "columns to compare; numeric (f32, f64, s64) or categorical (text, boolean) by dtype"
-            },
-            "bins": {
-                "type": "integer", "minimum": 1, "default": 10,
-                "description": "equal-probability bins of numeric columns, from reference quantiles"
-            },
-            "epsilon": {
-                "type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1, "default": 1e-4,
-                "description": "floor of each proportion in the PSI: p = max(p, epsilon)"
-            },
-            "max_sample": {
-                "type": "integer", "minimum": 1, "default": 100000,
-                "description": "values kept per column and side; past it KS figures are approximate"
-            }
-        },
-        "required": ["columns"],
-        "additionalProperties": false
-    })
 }

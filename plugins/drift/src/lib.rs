@@ -92,10 +92,6 @@ impl Step for Drift {
         stateful: true,
     };
 
-    fn config_schema() -> serde_json::Value {
-        config::schema()
-    }
-
     fn new(config: Config) -> Result<Self> {
         config.check()?;
         Ok(Drift {

@@ -1,8 +1,10 @@
-//! Native tests of the step through the `Evaluate` calls the host makes.
+//! Native tests of the step through the `Evaluate` calls the host makes,
+//! mostly through the SDK's [`Harness`]: the reference is fitted, saved as
+//! bytes and loaded into a fresh instance before any current data.
 
 use super::*;
 use serde_json::json;
-use weft_sdk::testing::batch;
+use weft_sdk::testing::{batch, Harness};
 use weft_sdk::Column;
 
 fn step(config: serde_json::Value) -> Drift {
@@ -19,17 +21,12 @@ fn texts(values: &[Option<&str>]) -> Column {
     Column::from_strings(&strings, Some(&valid))
 }
 
-/// Fit `reference` batches, save the state as the host does (JSON), load it
-/// into a fresh instance and feed it `current` batches.
-fn run(config: serde_json::Value, reference: &[&Batch], current: &[&Batch]) -> Vec<Metric> {
-    let mut fitter = step(config.clone());
-    reference.iter().for_each(|b| fitter.fit(b).unwrap());
-    let bytes = serde_json::to_vec(&fitter.state().unwrap()).unwrap();
-    let mut d = step(config);
-    d.load_state(serde_json::from_slice(&bytes).unwrap())
-        .unwrap();
-    current.iter().for_each(|b| d.update(b).unwrap());
-    d.report().unwrap()
+/// Fit `reference` batches, save the state as the host does (bytes), load
+/// it into a fresh instance and feed it `current` batches.
+fn run(config: serde_json::Value, reference: &[Batch], current: &[Batch]) -> Vec<Metric> {
+    Harness::<Drift>::new(config)
+        .evaluate(reference, current)
+        .unwrap()
 }
 
 /// The value of metric `name` for `column`, and its `exact` label.
@@ -46,7 +43,11 @@ fn get(metrics: &[Metric], name: &str, column: &str) -> (f64, Option<String>) {
 fn identical_data_has_no_drift() {
     let values: Vec<f64> = (0..100).map(|i| (i % 17) as f64 * 0.5).collect();
     let b = batch(&[("x", &f64s(&values))]);
-    let m = run(json!({"columns": ["x"]}), &[&b], &[&b]);
+    let m = run(
+        json!({"columns": ["x"]}),
+        std::slice::from_ref(&b),
+        std::slice::from_ref(&b),
+    );
     assert_eq!(get(&m, "psi", "x"), (0.0, Some("true".into())));
     assert_eq!(get(&m, "ks_statistic", "x").0, 0.0);
     assert_eq!(get(&m, "ks_pvalue", "x").0, 1.0);
@@ -61,12 +62,12 @@ fn shifted_numbers_over_several_batches_match_the_formulas() {
     let m = run(
         json!({"columns": ["x"], "bins": 4}),
         &[
-            &batch(&[("x", &f64s(&reference[..120]))]),
-            &batch(&[("x", &f64s(&reference[120..]))]),
+            batch(&[("x", &f64s(&reference[..120]))]),
+            batch(&[("x", &f64s(&reference[120..]))]),
         ],
         &[
-            &batch(&[("x", &f64s(&current[..50]))]),
-            &batch(&[("x", &f64s(&current[50..]))]),
+            batch(&[("x", &f64s(&current[..50]))]),
+            batch(&[("x", &f64s(&current[50..]))]),
         ],
     );
     // Quartiles of 0..200: 49.75, 99.5, 149.25; bins of 50 each.
@@ -88,8 +89,8 @@ fn categories_count_unseen_and_nulls() {
     let current = texts(&[Some("a"), Some("c"), Some("c"), None, None, Some("b")]);
     let m = run(
         json!({"columns": ["t"]}),
-        &[&batch(&[("t", &reference)])],
-        &[&batch(&[("t", &current)])],
+        &[batch(&[("t", &reference)])],
+        &[batch(&[("t", &current)])],
     );
     assert_eq!(get(&m, "unseen", "t").0, 2.0);
     assert_eq!(get(&m, "nulls", "t").0, 2.0);
@@ -107,11 +108,11 @@ fn booleans_are_categories_and_integers_compare_with_floats() {
     let flags = |v: &[bool]| Column::from_bools(v, None);
     let m = run(
         json!({"columns": ["f", "n"]}),
-        &[&batch(&[
+        &[batch(&[
             ("f", &flags(&[true, true, false])),
             ("n", &Column::from_s64s(&[1, 2, 3], None)),
         ])],
-        &[&batch(&[
+        &[batch(&[
             ("f", &flags(&[false, false, false])),
             ("n", &f64s(&[1.0, 2.0, 3.0])),
         ])],
@@ -128,8 +129,8 @@ fn nulls_and_nan_are_counted_not_compared() {
     let current = Column::from_f64s(&[1.0, 0.0, 2.0, f64::NAN], Some(&valid));
     let m = run(
         json!({"columns": ["x"]}),
-        &[&batch(&[("x", &reference)])],
-        &[&batch(&[("x", &current)])],
+        &[batch(&[("x", &reference)])],
+        &[batch(&[("x", &current)])],
     );
     assert_eq!(get(&m, "nulls", "x").0, 2.0);
     assert_eq!(get(&m, "ks_statistic", "x").0, 0.0);
@@ -141,51 +142,56 @@ fn past_max_sample_the_figures_say_they_are_approximate() {
     let values: Vec<f64> = (0..5000).map(|i| (i * 37 % 5000) as f64).collect();
     let config = json!({"columns": ["x"], "max_sample": 1000});
     let b = batch(&[("x", &f64s(&values))]);
-    let m = run(config.clone(), &[&b], &[&b]);
+    let m = run(
+        config.clone(),
+        std::slice::from_ref(&b),
+        std::slice::from_ref(&b),
+    );
     assert_eq!(get(&m, "ks_pvalue", "x").1.as_deref(), Some("false"));
     assert_eq!(get(&m, "psi", "x").1.as_deref(), Some("false"));
     assert!(get(&m, "ks_statistic", "x").0 < 0.1);
-    assert_eq!(m, run(config, &[&b], &[&b]), "deterministic");
+    assert_eq!(
+        m,
+        run(config, std::slice::from_ref(&b), std::slice::from_ref(&b)),
+        "deterministic"
+    );
     let small = batch(&[("x", &f64s(&values[..1000]))]);
     let m = run(
         json!({"columns": ["x"], "max_sample": 1000}),
-        &[&small],
-        &[&small],
+        std::slice::from_ref(&small),
+        std::slice::from_ref(&small),
     );
     assert_eq!(get(&m, "ks_pvalue", "x").1.as_deref(), Some("true"));
 }
 
 #[test]
 fn merged_shards_report_like_one_fit() {
-    let config = json!({"columns": ["x", "t"]});
+    let h = Harness::<Drift>::new(json!({"columns": ["x", "t"]}));
     let xs: Vec<f64> = (0..300).map(|i| (i * 13 % 97) as f64).collect();
     let ts: Vec<Option<&str>> = (0..300).map(|i| Some(["a", "b", "c"][i % 3])).collect();
-    let whole = batch(&[("x", &f64s(&xs)), ("t", &texts(&ts))]);
-    let shard = |r: std::ops::Range<usize>| {
-        let mut s = step(config.clone());
-        s.fit(&batch(&[
-            ("x", &f64s(&xs[r.clone()])),
-            ("t", &texts(&ts[r])),
-        ]))
-        .unwrap();
-        s.state().unwrap()
-    };
-    let merger = step(config.clone());
-    let merged = merger.merge(vec![shard(0..100), shard(100..300)]).unwrap();
-    let mut d = step(config.clone());
-    d.load_state(merged).unwrap();
-    let current = batch(&[("x", &f64s(&xs[..150])), ("t", &texts(&ts[..150]))]);
-    d.update(&current).unwrap();
-    let merged_report = d.report().unwrap();
-    let sorted = |m: Vec<Metric>| {
-        let mut m = m;
+    let part =
+        |r: std::ops::Range<usize>| batch(&[("x", &f64s(&xs[r.clone()])), ("t", &texts(&ts[r]))]);
+    let reference = [part(0..100), part(100..220), part(220..300)];
+    let current = [part(0..90), part(90..150)];
+    // Everything fits max_sample: the merged sample and counts are exactly
+    // those of one fit, and so is every figure.
+    let report = |state: &[u8]| {
+        let mut d = h.loaded(state).unwrap();
+        current.iter().for_each(|b| d.update(b).unwrap());
+        let mut m = d.report().unwrap();
         m.sort_by(|a, b| (&a.name, &a.labels).cmp(&(&b.name, &b.labels)));
         m
     };
-    assert_eq!(
-        sorted(merged_report),
-        sorted(run(config, &[&whole], &[&current]))
-    );
+    let whole = report(&h.fit(&reference).unwrap());
+    let merged = report(&h.fit_shards(&[&reference[..1], &reference[1..]]).unwrap());
+    let bits = |m: &[Metric]| {
+        m.iter()
+            .map(|m| (m.name.clone(), m.labels.clone(), m.value.to_bits()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(bits(&merged), bits(&whole));
+    assert_eq!(get(&whole, "unseen", "t").0, 0.0);
+    assert_eq!(get(&whole, "rows", "x").0, 150.0);
 }
 
 #[test]
@@ -257,8 +263,8 @@ fn config_is_checked() {
 fn a_column_without_any_value_is_only_counted() {
     let m = run(
         json!({"columns": ["x"]}),
-        &[&batch(&[("x", &f64s(&[1.0, 2.0]))])],
-        &[&batch(&[("x", &texts(&[None, None, None]))])],
+        &[batch(&[("x", &f64s(&[1.0, 2.0]))])],
+        &[batch(&[("x", &texts(&[None, None, None]))])],
     );
     assert_eq!(get(&m, "rows", "x").0, 3.0);
     assert_eq!(get(&m, "nulls", "x").0, 3.0);

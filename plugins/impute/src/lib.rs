@@ -7,36 +7,52 @@
 //! Shard states merge exactly for mean and most_frequent; medians merge as the
 //! count-weighted mean of the shards' medians (approximate).
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use weft_sdk::{
     compute, log, Batch, Column, Meta, Result, Scalar, Stats, Step, StepError, Transform,
 };
 
-/// How to choose the fill value.
-#[derive(Deserialize, Clone, Copy, PartialEq)]
+/// How to choose the fill value: the `mean` or `median` of the column, its
+/// `most_frequent` value (the smallest among ties), or `fill_value`
+/// (`constant`).
+// The variants have no doc comments of their own: documented variants would
+// make the schema a `oneOf`, whose errors do not list the valid values.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, PartialEq)]
 #[serde(rename_all = "snake_case")]
 pub enum Strategy {
-    /// Mean of the column.
     Mean,
-    /// Median of the column.
     Median,
-    /// Most frequent value, smallest among ties.
     MostFrequent,
-    /// `fill_value`.
     Constant,
 }
 
+/// Fill missing values (null or NaN) as scikit-learn's `SimpleImputer`:
 /// `{"columns": [...], "strategy": ..., "fill_value": x, "keep_empty_features": false}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "impute")]
 pub struct Config {
+    /// Columns to fill; the others pass through.
+    #[schemars(length(min = 1))]
     columns: Vec<String>,
+    /// How to choose each column's fill value.
     #[serde(default = "mean")]
     strategy: Strategy,
+    /// The value `constant` fills with (default 0 for numbers,
+    /// "missing_value" for text); only with `strategy: constant`.
     #[serde(default)]
+    #[schemars(schema_with = "fill_value")]
     fill_value: Option<Scalar>,
+    /// Fill a column with no value at fit time with 0 instead of dropping it.
     #[serde(default)]
     keep_empty_features: bool,
+}
+
+/// The schema of `fill_value`: a number, a string or a boolean (null: the
+/// default).
+fn fill_value(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({"type": ["number", "string", "boolean", "null"]})
 }
 
 fn mean() -> Strategy {
@@ -148,22 +164,6 @@ impl Step for Impute {
         description: "Fill missing values with the mean, median, most frequent value or a constant (scikit-learn SimpleImputer)",
         stateful: true,
     };
-
-    fn config_schema() -> serde_json::Value {
-        serde_json::json!({
-            "$schema": "https://json-schema.org/draft/2020-12/schema",
-            "title": "impute",
-            "type": "object",
-            "properties": {
-                "columns": {"type": "array", "items": {"type": "string"}, "minItems": 1},
-                "strategy": {"enum": ["mean", "median", "most_frequent", "constant"]},
-                "fill_value": {"type": ["number", "string", "boolean"]},
-                "keep_empty_features": {"type": "boolean"}
-            },
-            "required": ["columns"],
-            "additionalProperties": false
-        })
-    }
 
     fn new(config: Config) -> Result<Self> {
         if config.fill_value.is_some() && config.strategy != Strategy::Constant {

@@ -1,16 +1,17 @@
-//! Native tests; expected values worked out by hand.
+//! Native tests; expected values worked out by hand. Most run through the
+//! SDK's [`Harness`], as the host runs the step: fit, state as bytes, fresh
+//! instances that load it and transform.
 
 use super::*;
-use weft_sdk::testing::batch;
+use weft_sdk::testing::{batch, Harness};
 
 fn step(config: serde_json::Value) -> Impute {
     Impute::new(serde_json::from_value(config).unwrap()).unwrap()
 }
 
-fn fitted(config: serde_json::Value, b: &Batch) -> Impute {
-    let mut s = step(config);
-    s.fit(b).unwrap();
-    s
+/// Fit `config` on `data` and transform `data` on `workers` instances.
+fn run(config: serde_json::Value, data: &[Batch], workers: usize) -> Vec<Batch> {
+    Harness::<Impute>::new(config).run(data, workers).unwrap()
 }
 
 fn nums(v: &[Option<f64>]) -> Column {
@@ -20,25 +21,26 @@ fn nums(v: &[Option<f64>]) -> Column {
 }
 
 #[test]
-fn mean_and_median_over_nulls_and_nan() {
-    let b = batch(&[(
-        "x",
-        &nums(&[Some(1.0), None, Some(f64::NAN), Some(10.0), Some(4.0)]),
-    )]);
-    let out = fitted(
-        serde_json::json!({"columns": ["x"], "strategy": "mean"}),
-        &b,
-    )
-    .transform(&b)
-    .unwrap();
-    assert_eq!(out.f64s("x").unwrap(), [1.0, 5.0, 5.0, 10.0, 4.0]);
-    let out = fitted(
-        serde_json::json!({"columns": ["x"], "strategy": "median"}),
-        &b,
-    )
-    .transform(&b)
-    .unwrap();
-    assert_eq!(out.f64s("x").unwrap(), [1.0, 4.0, 4.0, 10.0, 4.0]);
+fn mean_and_median_over_nulls_and_nan_on_three_workers() {
+    let data = [
+        batch(&[("x", &nums(&[Some(1.0), None]))]),
+        batch(&[("x", &nums(&[Some(f64::NAN), Some(10.0)]))]),
+        batch(&[("x", &nums(&[Some(4.0)]))]),
+    ];
+    let filled = |strategy| {
+        let out = run(
+            serde_json::json!({"columns": ["x"], "strategy": strategy}),
+            &data,
+            3,
+        );
+        out.iter().map(|b| b.f64s("x").unwrap()).collect::<Vec<_>>()
+    };
+    // The values are 1, 10 and 4: mean 5, median 4.
+    assert_eq!(filled("mean"), [vec![1.0, 5.0], vec![5.0, 10.0], vec![4.0]]);
+    assert_eq!(
+        filled("median"),
+        [vec![1.0, 4.0], vec![4.0, 10.0], vec![4.0]]
+    );
 }
 
 #[test]
@@ -47,14 +49,10 @@ fn most_frequent_ties_take_the_smallest_text_and_number() {
     let t = Column::from_strings(&text, Some(&[true, true, true, true, false]));
     let n = Column::from_s64s(&[3, 2, 3, 2, 0], Some(&[true, true, true, true, false]));
     let b = batch(&[("t", &t), ("n", &n)]);
-    let out = fitted(
-        serde_json::json!({"columns": ["t", "n"], "strategy": "most_frequent"}),
-        &b,
-    )
-    .transform(&b)
-    .unwrap();
-    assert_eq!(out.column("t").unwrap().to_strings().unwrap()[4], "a");
-    assert_eq!(out.column("n").unwrap().to_s64s().unwrap()[4], 2);
+    let config = serde_json::json!({"columns": ["t", "n"], "strategy": "most_frequent"});
+    let out = run(config, &[b], 1);
+    assert_eq!(out[0].column("t").unwrap().to_strings().unwrap()[4], "a");
+    assert_eq!(out[0].column("n").unwrap().to_s64s().unwrap()[4], 2);
 }
 
 #[test]
@@ -62,24 +60,24 @@ fn constant_defaults_by_type_and_int_mean_becomes_float() {
     let t = Column::from_strings(&["x".into(), String::new()], Some(&[true, false]));
     let n = Column::from_s64s(&[1, 0], Some(&[true, false]));
     let b = batch(&[("t", &t), ("n", &n)]);
-    let out = fitted(
+    let out = run(
         serde_json::json!({"columns": ["t", "n"], "strategy": "constant"}),
-        &b,
-    )
-    .transform(&b)
-    .unwrap();
+        &[b],
+        1,
+    );
     assert_eq!(
-        out.column("t").unwrap().to_strings().unwrap(),
+        out[0].column("t").unwrap().to_strings().unwrap(),
         ["x", "missing_value"]
     );
-    assert_eq!(out.column("n").unwrap().to_s64s().unwrap(), [1, 0]);
+    assert_eq!(out[0].column("n").unwrap().to_s64s().unwrap(), [1, 0]);
     let n2 = Column::from_s64s(&[1, 2, 0], Some(&[true, true, false]));
-    let b2 = batch(&[("n", &n2)]);
-    let out = fitted(serde_json::json!({"columns": ["n"]}), &b2)
-        .transform(&b2)
-        .unwrap();
-    assert_eq!(out.column("n").unwrap().dtype(), weft_sdk::Dtype::F64);
-    assert_eq!(out.f64s("n").unwrap(), [1.0, 2.0, 1.5]);
+    let out = run(
+        serde_json::json!({"columns": ["n"]}),
+        &[batch(&[("n", &n2)])],
+        1,
+    );
+    assert_eq!(out[0].column("n").unwrap().dtype(), weft_sdk::Dtype::F64);
+    assert_eq!(out[0].f64s("n").unwrap(), [1.0, 2.0, 1.5]);
 }
 
 #[test]
@@ -88,47 +86,40 @@ fn empty_column_is_dropped_unless_kept() {
         ("e", &nums(&[None, None])),
         ("k", &nums(&[Some(1.0), None])),
     ]);
-    let out = fitted(
-        serde_json::json!({"columns": ["e", "k"], "strategy": "mean"}),
-        &b,
-    )
-    .transform(&b)
-    .unwrap();
-    assert_eq!(out.column_names(), ["k"]);
-    let out = fitted(
+    let config = serde_json::json!({"columns": ["e", "k"], "strategy": "mean"});
+    let out = run(config, std::slice::from_ref(&b), 1);
+    assert_eq!(out[0].column_names(), ["k"]);
+    let out = run(
         serde_json::json!({"columns": ["e"], "keep_empty_features": true}),
-        &b,
-    )
-    .transform(&b)
-    .unwrap();
-    assert_eq!(out.f64s("e").unwrap(), [0.0, 0.0]);
+        &[b],
+        1,
+    );
+    assert_eq!(out[0].f64s("e").unwrap(), [0.0, 0.0]);
 }
 
 #[test]
-fn shards_merge_exactly_for_mean_and_counts() {
-    let (a, b) = (
+fn shards_merge_bit_for_bit_for_mean_and_counts() {
+    let data = [
         batch(&[("x", &nums(&[Some(1.0), Some(1.0), None]))]),
         batch(&[("x", &nums(&[Some(7.0), Some(7.0), Some(7.0)]))]),
-    );
-    for strategy in ["mean", "most_frequent"] {
-        let config = serde_json::json!({"columns": ["x"], "strategy": strategy});
-        let whole = batch(&[(
-            "x",
-            &nums(&[Some(1.0), Some(1.0), None, Some(7.0), Some(7.0), Some(7.0)]),
-        )]);
-        let mut one = fitted(config.clone(), &whole);
-        let mut merged = step(config.clone());
-        let states = vec![
-            fitted(config.clone(), &a).state().unwrap(),
-            fitted(config.clone(), &b).state().unwrap(),
-        ];
-        let state = merged.merge(states).unwrap();
-        merged.load_state(state).unwrap();
-        assert_eq!(
-            merged.transform(&a).unwrap().f64s("x").unwrap(),
-            one.transform(&a).unwrap().f64s("x").unwrap(),
-            "{strategy}"
-        );
+        batch(&[("x", &nums(&[Some(1.0), Some(3.0)]))]),
+    ];
+    // The values sum to 27 exactly in any order, so the mean is 27 / 7 from
+    // either state; 1 and 7 are seen three times each: the smaller wins.
+    for (strategy, fill) in [("mean", 27.0 / 7.0), ("most_frequent", 1.0)] {
+        let h = Harness::<Impute>::new(serde_json::json!({"columns": ["x"], "strategy": strategy}));
+        let filled = |state: &[u8]| {
+            let out = h.loaded(state).unwrap().transform(&data[0]).unwrap();
+            out.f64s("x")
+                .unwrap()
+                .iter()
+                .map(|v| v.to_bits())
+                .collect::<Vec<_>>()
+        };
+        let whole = filled(&h.fit(&data).unwrap());
+        let merged = filled(&h.fit_shards(&[&data[..1], &data[1..]]).unwrap());
+        assert_eq!(whole, [1f64, 1.0, fill].map(f64::to_bits), "{strategy}");
+        assert_eq!(merged, whole, "{strategy}");
     }
 }
 

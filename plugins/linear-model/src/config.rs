@@ -1,38 +1,55 @@
-//! The config, its JSON Schema, and the model it names: inline weights or a
-//! weights file under a folder the manifest grants to the step.
+//! The config (its JSON Schema derived from it) and the model it names:
+//! inline weights or a weights file under a folder the manifest grants to
+//! the step.
 
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use weft_sdk::{Result, StepError};
 
+/// Score rows with a linear or logistic model:
 /// `{"features": [...], "weights": [...], "intercept": b, "link": ..., "output": ...}`,
 /// or `weights_file` instead of `weights` and `intercept`.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "linear-model")]
 pub struct Config {
+    /// Feature columns, in the order of the weights.
+    #[schemars(length(min = 1))]
     pub(crate) features: Vec<String>,
+    /// One weight per feature (or give `weights_file`).
     #[serde(default)]
     pub(crate) weights: Option<Vec<f64>>,
+    /// The intercept (default 0), with inline `weights` only.
     #[serde(default)]
     pub(crate) intercept: Option<f64>,
+    /// A JSON file `{"weights": [...], "intercept": b, "features": [...]}`
+    /// under a folder the manifest mounts for the step.
     #[serde(default)]
+    #[schemars(length(min = 1))]
     pub(crate) weights_file: Option<String>,
+    /// What turns the linear score into the output.
     #[serde(default)]
     pub(crate) link: Link,
+    /// Name of the new score column.
     #[serde(default = "score")]
+    #[schemars(length(min = 1))]
     pub(crate) output: String,
+    /// How the linear part is computed.
     #[serde(default)]
     pub(crate) precision: Precision,
 }
 
-/// How the linear part `Σ weights[j] · features[j]` is computed.
-#[derive(Deserialize, Default, Clone, Copy, Debug, PartialEq)]
+/// How the linear part `Σ weights[j] · features[j]` is computed: `f64`
+/// (the default) inside the step, scikit-learn's figures to ~1e-15; or
+/// `f32` by the host's `compute.matmul` kernel, on the GPU when there is
+/// one, within f32 rounding of scikit-learn's figures.
+// The variants have no doc comments of their own: documented variants would
+// make the schema a `oneOf`, whose errors do not list the valid values.
+#[derive(Serialize, Deserialize, JsonSchema, Default, Clone, Copy, Debug, PartialEq)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
-    /// In f64 inside the step: scikit-learn's figures to ~1e-15.
     #[default]
     F64,
-    /// In f32 by the host's `compute.matmul` kernel, on the GPU when there
-    /// is one: within f32 rounding of scikit-learn's figures.
     F32,
 }
 
@@ -40,35 +57,16 @@ fn score() -> String {
     "score".into()
 }
 
-/// What turns the linear score `z` into the output.
-#[derive(Deserialize, Default, Clone, Copy, Debug, PartialEq)]
+/// What turns the linear score `z` into the output: `identity`, `z` itself
+/// (regression, or a classifier's decision function), or `logistic`,
+/// `1 / (1 + e^-z)`, the probability of the positive class.
+// Undocumented variants, as for `Precision`.
+#[derive(Serialize, Deserialize, JsonSchema, Default, Clone, Copy, Debug, PartialEq)]
 #[serde(rename_all = "lowercase")]
 pub enum Link {
-    /// `z` itself (regression, or a classifier's decision function).
     #[default]
     Identity,
-    /// `1 / (1 + e^-z)`: the probability of the positive class.
     Logistic,
-}
-
-/// JSON Schema of [`Config`].
-pub fn schema() -> serde_json::Value {
-    serde_json::json!({
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": "linear-model",
-        "type": "object",
-        "properties": {
-            "features": {"type": "array", "items": {"type": "string"}, "minItems": 1},
-            "weights": {"type": "array", "items": {"type": "number"}},
-            "intercept": {"type": "number"},
-            "weights_file": {"type": "string", "minLength": 1},
-            "link": {"enum": ["identity", "logistic"]},
-            "output": {"type": "string", "minLength": 1},
-            "precision": {"enum": ["f64", "f32"]}
-        },
-        "required": ["features"],
-        "additionalProperties": false
-    })
 }
 
 /// A weights file: `{"weights": [...], "intercept": b, "features": [...]}`.

@@ -55,10 +55,6 @@ impl Step for LinearModel {
         stateful: false,
     };
 
-    fn config_schema() -> serde_json::Value {
-        config::schema()
-    }
-
     fn new(config: Config) -> Result<Self> {
         let model = Model::load(&config)?;
         Ok(LinearModel { config, model })

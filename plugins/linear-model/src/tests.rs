@@ -2,7 +2,7 @@
 
 use super::*;
 use serde_json::json;
-use weft_sdk::testing::batch;
+use weft_sdk::testing::{batch, Harness};
 
 fn step(config: serde_json::Value) -> Result<LinearModel> {
     LinearModel::new(serde_json::from_value(config).unwrap())
@@ -52,6 +52,42 @@ fn identity_scores_pass_columns_through_and_null_missing_rows() {
         out.column("t").unwrap().to_strings().unwrap(),
         ["w", "x", "y", "z"]
     );
+}
+
+/// [`input`]'s numeric columns cut into three batches: rows 0, 1..3 and 3.
+fn input_in_three() -> [Batch; 3] {
+    let part = |a: &[f64], n: &[i64], valid: &[bool], f: &[f32]| {
+        batch(&[
+            ("a", &Column::from_f64s(a, None)),
+            ("n", &Column::from_s64s(n, Some(valid))),
+            ("f", &Column::from_f32s(f, None)),
+        ])
+    };
+    [
+        part(&[1.0], &[2], &[true], &[0.5]),
+        part(&[f64::NAN, 2.0], &[3, 0], &[true, true], &[1.0, -1.0]),
+        part(&[0.0], &[1], &[false], &[0.0]),
+    ]
+}
+
+#[test]
+fn three_batches_on_three_workers_score_as_one_in_both_precisions() {
+    for precision in ["f64", "f32"] {
+        let config = json!({"features": ["a", "n", "f"], "weights": [1.0, -2.0, 4.0], "intercept": 0.5, "precision": precision});
+        let out = Harness::<LinearModel>::new(config)
+            .run(&input_in_three(), 3)
+            .unwrap();
+        let scores: Vec<_> = out
+            .iter()
+            .map(|b| b.nullable_f64s("score").unwrap())
+            .collect();
+        // As in the test above, every product is exact in f32 too.
+        assert_eq!(
+            scores,
+            [vec![Some(-0.5)], vec![None, Some(-1.5)], vec![None]],
+            "{precision}"
+        );
+    }
 }
 
 #[test]

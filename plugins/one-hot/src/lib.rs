@@ -6,18 +6,31 @@
 //! position, by `c=<value>` columns of f64. Shard states merge exactly (the
 //! union of categories).
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 use weft_sdk::{
     compute, Batch, Column, Meta, Result, Scalar, Step, StepError, Transform, UnknownPolicy,
 };
 
+/// One-hot encode categorical columns as scikit-learn's `OneHotEncoder`:
 /// `{"columns": [...], "handle_unknown": "error" | "ignore"}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "one-hot")]
 pub struct Config {
+    /// Categorical columns to encode; the others pass through.
+    #[schemars(length(min = 1))]
     columns: Vec<String>,
+    /// A category fit did not see: `error` fails naming it, `ignore` gives a
+    /// row of zeros.
     #[serde(default = "error")]
+    #[schemars(schema_with = "policy")]
     handle_unknown: UnknownPolicy,
+}
+
+/// The schema of [`UnknownPolicy`], which the SDK's value types do not derive.
+fn policy(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({"type": "string", "enum": ["error", "ignore"]})
 }
 
 fn error() -> UnknownPolicy {
@@ -66,20 +79,6 @@ impl Step for OneHot {
         description: "One-hot encode categorical columns into <column>=<value> indicators (scikit-learn OneHotEncoder)",
         stateful: true,
     };
-
-    fn config_schema() -> serde_json::Value {
-        serde_json::json!({
-            "$schema": "https://json-schema.org/draft/2020-12/schema",
-            "title": "one-hot",
-            "type": "object",
-            "properties": {
-                "columns": {"type": "array", "items": {"type": "string"}, "minItems": 1},
-                "handle_unknown": {"enum": ["error", "ignore"]}
-            },
-            "required": ["columns"],
-            "additionalProperties": false
-        })
-    }
 
     fn new(config: Config) -> Result<Self> {
         let categories = config.columns.iter().map(|_| Vec::new()).collect();
@@ -143,88 +142,4 @@ impl Transform for OneHot {
 weft_sdk::export_transform!(OneHot);
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use weft_sdk::testing::batch;
-
-    fn text(v: &[&str]) -> Column {
-        let valid: Vec<bool> = v.iter().map(|s| !s.is_empty()).collect();
-        Column::from_strings(
-            &v.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-            Some(&valid),
-        )
-    }
-
-    fn step(policy: &str) -> OneHot {
-        OneHot::new(
-            serde_json::from_value(serde_json::json!({"columns": ["c"], "handle_unknown": policy}))
-                .unwrap(),
-        )
-        .unwrap()
-    }
-
-    #[test]
-    fn sorted_categories_replace_the_column_in_place() {
-        let mut s = step("error");
-        s.fit(&batch(&[
-            ("a", &text(&["1", "2"])),
-            ("c", &text(&["b", "a"])),
-            ("z", &text(&["3", "4"])),
-        ]))
-        .unwrap();
-        s.fit(&batch(&[
-            ("a", &text(&["1"])),
-            ("c", &text(&[""])),
-            ("z", &text(&["3"])),
-        ]))
-        .unwrap();
-        let out = s
-            .transform(&batch(&[
-                ("a", &text(&["1", "2"])),
-                ("c", &text(&["a", ""])),
-                ("z", &text(&["3", "4"])),
-            ]))
-            .unwrap();
-        assert_eq!(out.column_names(), ["a", "c=a", "c=b", "c=null", "z"]);
-        assert_eq!(out.f64s("c=a").unwrap(), [1.0, 0.0]);
-        assert_eq!(out.f64s("c=null").unwrap(), [0.0, 1.0]);
-    }
-
-    #[test]
-    fn unknown_values_error_or_zero() {
-        let mut s = step("error");
-        s.fit(&batch(&[("c", &text(&["a"]))])).unwrap();
-        let err = s
-            .transform(&batch(&[("c", &text(&["zz"]))]))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("\"c\"") && err.contains("zz") && err.contains("known categories: a"),
-            "{err}"
-        );
-        let mut s = step("ignore");
-        s.fit(&batch(&[("c", &text(&["a"]))])).unwrap();
-        assert_eq!(
-            s.transform(&batch(&[("c", &text(&["zz"]))]))
-                .unwrap()
-                .f64s("c=a")
-                .unwrap(),
-            [0.0]
-        );
-    }
-
-    #[test]
-    fn shard_merge_is_the_sorted_union() {
-        let shard = |v: &[&str]| {
-            let mut s = step("error");
-            s.fit(&batch(&[("c", &text(v))])).unwrap();
-            s.state().unwrap()
-        };
-        let merged = step("error")
-            .merge(vec![shard(&["c", "a"]), shard(&["b", "a"])])
-            .unwrap();
-        let names: Vec<String> = merged[0].iter().map(|(v, _)| v.to_string()).collect();
-        assert_eq!(names, ["a", "b", "c"]);
-        assert_eq!(merged[0][0].1, 2);
-    }
-}
+mod tests;

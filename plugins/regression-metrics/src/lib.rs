@@ -28,15 +28,19 @@ mod moments;
 mod seen;
 mod sum;
 
+use schemars::JsonSchema;
 use seen::Seen;
 use serde::Deserialize;
 use weft_sdk::{Batch, Evaluate, Meta, Metric, Result, Step};
 
-/// `{"target": column, "prediction": column}`.
-#[derive(Deserialize)]
+/// Regression metrics of a prediction: `{"target": column, "prediction": column}`.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "regression-metrics")]
 pub struct Config {
+    /// Column of true values.
     target: String,
+    /// Column of predicted values.
     prediction: String,
 }
 
@@ -55,20 +59,6 @@ impl Step for RegressionMetrics {
         description: "MAE, MSE, RMSE, R² and MAPE of a prediction (scikit-learn semantics)",
         stateful: false,
     };
-
-    fn config_schema() -> serde_json::Value {
-        serde_json::json!({
-            "$schema": "https://json-schema.org/draft/2020-12/schema",
-            "title": "regression-metrics",
-            "type": "object",
-            "properties": {
-                "target": {"type": "string", "description": "column of true values"},
-                "prediction": {"type": "string", "description": "column of predicted values"}
-            },
-            "required": ["target", "prediction"],
-            "additionalProperties": false
-        })
-    }
 
     fn new(config: Config) -> Result<Self> {
         Ok(RegressionMetrics {

@@ -1,21 +1,26 @@
-//! Native tests: expected values worked out by hand.
+//! Native tests: expected values worked out by hand, evaluated through the
+//! SDK's [`Harness`] as the host evaluates.
 
 use super::*;
-use weft_sdk::testing::batch;
+use weft_sdk::testing::{batch, Harness};
 use weft_sdk::Column;
 
-fn step() -> RegressionMetrics {
-    let config = serde_json::json!({"target": "y", "prediction": "p"});
-    RegressionMetrics::new(serde_json::from_value(config).unwrap()).unwrap()
+fn harness() -> Harness<RegressionMetrics> {
+    Harness::new(serde_json::json!({"target": "y", "prediction": "p"}))
 }
 
+/// The metrics of batches of target `y` and prediction `p`.
 fn run(batches: &[(&[f64], &[f64])]) -> Result<Vec<Metric>> {
-    let mut s = step();
-    for (y, p) in batches {
-        let (y, p) = (Column::from_f64s(y, None), Column::from_f64s(p, None));
-        s.update(&batch(&[("y", &y), ("p", &p)]))?;
-    }
-    s.report()
+    let batches: Vec<Batch> = batches
+        .iter()
+        .map(|(y, p)| {
+            batch(&[
+                ("y", &Column::from_f64s(y, None)),
+                ("p", &Column::from_f64s(p, None)),
+            ])
+        })
+        .collect();
+    harness().evaluate(&[], &batches)
 }
 
 fn values(metrics: &[Metric]) -> Vec<(&str, f64)> {
@@ -99,10 +104,11 @@ fn missing_values_and_empty_input_are_errors() {
 
 #[test]
 fn text_columns_are_rejected() {
-    let mut s = step();
     let y = Column::from_strings(&["a".into()], None);
     let p = Column::from_f64s(&[1.0], None);
-    let e = s.update(&batch(&[("y", &y), ("p", &p)])).unwrap_err();
+    let e = harness()
+        .evaluate(&[], &[batch(&[("y", &y), ("p", &p)])])
+        .unwrap_err();
     assert!(
         e.to_string().contains("column \"y\" holds Text values"),
         "{e}"

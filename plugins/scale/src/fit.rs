@@ -1,6 +1,7 @@
 //! The math of the three scalers: what fit keeps, the fitted `(a, b)` of
 //! `(x - a) * b`, and how shard states merge.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use weft_sdk::{compute, Column, Result, Stats, StepError};
 
@@ -15,29 +16,36 @@ fn quartiles() -> [f64; 2] {
 }
 
 /// The scaler and its options (scikit-learn's names and defaults).
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(tag = "method", rename_all = "lowercase", deny_unknown_fields)]
 pub enum Method {
     /// `StandardScaler`.
     Standard {
+        /// Subtract the mean.
         #[serde(default = "yes")]
         with_mean: bool,
+        /// Divide by the standard deviation.
         #[serde(default = "yes")]
         with_std: bool,
     },
     /// `MinMaxScaler`.
     Minmax {
+        /// The range `[min, max]` values are scaled to.
         #[serde(default = "unit_range")]
         feature_range: [f64; 2],
+        /// Clip values outside the fitted range to `feature_range`.
         #[serde(default)]
         clip: bool,
     },
     /// `RobustScaler`.
     Robust {
+        /// Subtract the median.
         #[serde(default = "yes")]
         with_centering: bool,
+        /// Divide by the interquantile range.
         #[serde(default = "yes")]
         with_scaling: bool,
+        /// The quantiles, in percent, of the interquantile range.
         #[serde(default = "quartiles")]
         quantile_range: [f64; 2],
     },
@@ -220,8 +228,10 @@ pub fn merge(states: Vec<Vec<Fit>>, columns: usize) -> Result<Vec<Fit>> {
         .collect())
 }
 
-/// JSON Schema of the config: one flat object, so every mistake names its
-/// field; options of another method are refused per method.
+/// JSON Schema of the config, written by hand rather than derived: one flat
+/// object, so every mistake names its field, and options of another method
+/// are refused per method (`if`/`then`). The derived schema, a `oneOf` over
+/// the methods, does neither.
 pub fn schema() -> serde_json::Value {
     let pair = serde_json::json!({"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2});
     let only = |method: &str, foreign: &[&str]| {

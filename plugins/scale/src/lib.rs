@@ -8,13 +8,18 @@
 mod fit;
 
 use fit::{Fit, Method};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use weft_sdk::{compute, Batch, Column, Meta, Result, Step, StepError, Transform};
 
 /// `{"columns": [...], "method": "standard" | "minmax" | "robust", ...options}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
+#[schemars(title = "scale")]
 pub struct Config {
+    /// Numeric columns to scale; the others pass through.
+    #[schemars(length(min = 1))]
     columns: Vec<String>,
+    /// The scaler and its options.
     #[serde(flatten)]
     method: Method,
 }
@@ -37,6 +42,11 @@ impl Step for Scale {
         stateful: true,
     };
 
+    /// The hand-written [`fit::schema`], not the derived one: the derived
+    /// schema of the flattened, tagged [`Method`] is a `oneOf` whose errors
+    /// quote the whole config ("is not valid under any of the schemas listed
+    /// in the 'oneOf' keyword") instead of naming the field, and it lets
+    /// misspelled fields and another method's options through.
     fn config_schema() -> serde_json::Value {
         fit::schema()
     }

@@ -1,10 +1,21 @@
-//! Native tests: expected values worked out by hand.
+//! Native tests: expected values worked out by hand. Most run through the
+//! SDK's [`Harness`], as the host runs the step: fit, state as bytes, fresh
+//! instances that load it and transform.
 
 use super::*;
-use weft_sdk::testing::batch;
+use weft_sdk::testing::{batch, Harness};
 
 fn step(config: serde_json::Value) -> Scale {
     Scale::new(serde_json::from_value(config).unwrap()).unwrap()
+}
+
+fn harness(config: serde_json::Value) -> Harness<Scale> {
+    Harness::new(config)
+}
+
+/// A batch of one f64 column `x`.
+fn xs(x: &[f64]) -> Batch {
+    batch(&[("x", &Column::from_f64s(x, None))])
 }
 
 fn values(b: &Batch, name: &str) -> Vec<f64> {
@@ -22,84 +33,102 @@ fn close(a: &[f64], b: &[f64]) {
 }
 
 #[test]
-fn standard_over_two_batches_with_nan_and_passthrough() {
-    let mut s = step(serde_json::json!({"columns": ["x"], "method": "standard"}));
-    let text = Column::from_strings(&["a".into(), "b".into()], None);
-    let b1 = batch(&[
-        ("x", &Column::from_f64s(&[1.0, f64::NAN], None)),
-        ("t", &text),
-    ]);
-    let b2 = batch(&[("x", &Column::from_f64s(&[3.0, 5.0], None)), ("t", &text)]);
-    s.fit(&b1).unwrap();
-    s.fit(&b2).unwrap();
+fn standard_over_three_batches_with_nan_and_passthrough_on_two_workers() {
+    let part = |x: &[f64], t: &[&str]| {
+        let t: Vec<String> = t.iter().map(|s| s.to_string()).collect();
+        batch(&[
+            ("x", &Column::from_f64s(x, None)),
+            ("t", &Column::from_strings(&t, None)),
+        ])
+    };
+    let data = [
+        part(&[1.0, f64::NAN], &["a", "b"]),
+        part(&[3.0], &["c"]),
+        part(&[5.0], &["d"]),
+    ];
+    let out = harness(serde_json::json!({"columns": ["x"], "method": "standard"}))
+        .run(&data, 2)
+        .unwrap();
     // mean 3, population variance 8/3
     let sd = (8.0f64 / 3.0).sqrt();
-    close(&values(&s.transform(&b2).unwrap(), "x"), &[0.0, 2.0 / sd]);
-    let out = s.transform(&b1).unwrap();
-    close(&values(&out, "x"), &[-2.0 / sd, f64::NAN]);
-    assert_eq!(out.column("t").unwrap().to_strings().unwrap(), ["a", "b"]);
+    close(&values(&out[0], "x"), &[-2.0 / sd, f64::NAN]);
+    close(&values(&out[1], "x"), &[0.0]);
+    close(&values(&out[2], "x"), &[2.0 / sd]);
+    assert_eq!(
+        out[0].column("t").unwrap().to_strings().unwrap(),
+        ["a", "b"]
+    );
 }
 
 #[test]
 fn constant_column_is_centered_not_divided() {
-    let mut s = step(serde_json::json!({"columns": ["x"], "method": "standard"}));
     let b = batch(&[("x", &Column::from_s64s(&[7, 7, 7], None))]);
-    s.fit(&b).unwrap();
-    close(&values(&s.transform(&b).unwrap(), "x"), &[0.0, 0.0, 0.0]);
+    let out = harness(serde_json::json!({"columns": ["x"], "method": "standard"}))
+        .run(&[b], 1)
+        .unwrap();
+    close(&values(&out[0], "x"), &[0.0, 0.0, 0.0]);
 }
 
 #[test]
 fn minmax_to_custom_range_and_clip() {
-    let mut s = step(
+    let out = harness(
         serde_json::json!({"columns": ["x"], "method": "minmax", "feature_range": [-1.0, 2.0], "clip": true}),
-    );
-    s.fit(&batch(&[("x", &Column::from_f64s(&[0.0, 10.0], None))]))
-        .unwrap();
-    let out = s
-        .transform(&batch(&[("x", &Column::from_f64s(&[5.0, 20.0], None))]))
-        .unwrap();
-    close(&values(&out, "x"), &[0.5, 2.0]);
+    )
+    .transform(&[xs(&[0.0, 10.0])], &[xs(&[5.0, 20.0])], 1)
+    .unwrap();
+    close(&values(&out[0], "x"), &[0.5, 2.0]);
 }
 
 #[test]
 fn robust_uses_exact_quantiles_over_all_batches() {
-    let mut s = step(serde_json::json!({"columns": ["x"], "method": "robust"}));
-    s.fit(&batch(&[("x", &Column::from_f64s(&[1.0, 2.0, 3.0], None))]))
-        .unwrap();
-    s.fit(&batch(&[("x", &Column::from_f64s(&[4.0, 5.0], None))]))
+    let out = harness(serde_json::json!({"columns": ["x"], "method": "robust"}))
+        .transform(&[xs(&[1.0, 2.0, 3.0]), xs(&[4.0, 5.0])], &[xs(&[5.0])], 1)
         .unwrap();
     // median 3, q25 2, q75 4 -> (x - 3) / 2
-    let out = s
-        .transform(&batch(&[("x", &Column::from_f64s(&[5.0], None))]))
+    close(&values(&out[0], "x"), &[1.0]);
+}
+
+/// The transform of `probe` with the state fitted over all `data`, and with
+/// the state merged from fitting `data[..1]` and `data[1..]` apart.
+fn whole_and_merged(
+    config: serde_json::Value,
+    data: &[Batch],
+    probe: &Batch,
+) -> (Vec<f64>, Vec<f64>) {
+    let h = harness(config);
+    let mut whole = h.loaded(&h.fit(data).unwrap()).unwrap();
+    let mut merged = h
+        .loaded(&h.fit_shards(&[&data[..1], &data[1..]]).unwrap())
         .unwrap();
-    close(&values(&out, "x"), &[1.0]);
+    (
+        values(&whole.transform(probe).unwrap(), "x"),
+        values(&merged.transform(probe).unwrap(), "x"),
+    )
 }
 
 #[test]
-fn merged_shards_equal_one_fit() {
+fn merged_minmax_shards_equal_one_fit_bit_for_bit() {
+    let data = [xs(&[1.0, 2.0, 9.0]), xs(&[4.0, -6.0]), xs(&[0.5, f64::NAN])];
+    let config = serde_json::json!({"columns": ["x"], "method": "minmax"});
+    let (whole, merged) = whole_and_merged(config, &data, &xs(&[3.0, 10.0, -6.0]));
+    // min -6, max 9: (x + 6) / 15; extrema merge exactly.
+    close(&whole, &[0.6, 16.0 / 15.0, 0.0]);
+    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&merged), bits(&whole));
+}
+
+#[test]
+fn merged_standard_shards_equal_one_fit_within_rounding() {
+    let data = [xs(&[1.0, 2.0, 9.0]), xs(&[4.0, -6.0]), xs(&[0.5, 7.25])];
     let config = serde_json::json!({"columns": ["x"], "method": "standard"});
-    let (a, b) = ([1.0, 2.0, 9.0], [4.0, -6.0]);
-    let mut whole = step(config.clone());
-    whole
-        .fit(&batch(&[(
-            "x",
-            &Column::from_f64s(&[1.0, 2.0, 9.0, 4.0, -6.0], None),
-        )]))
-        .unwrap();
-    let shard = |v: &[f64]| {
-        let mut s = step(config.clone());
-        s.fit(&batch(&[("x", &Column::from_f64s(v, None))]))
-            .unwrap();
-        s.state().unwrap()
-    };
-    let mut merged = step(config.clone());
-    let state = merged.merge(vec![shard(&a), shard(&b)]).unwrap();
-    merged.load_state(state).unwrap();
-    let probe = batch(&[("x", &Column::from_f64s(&[3.0, 10.0], None))]);
-    close(
-        &values(&merged.transform(&probe).unwrap(), "x"),
-        &values(&whole.transform(&probe).unwrap(), "x"),
-    );
+    let (whole, merged) = whole_and_merged(config, &data, &xs(&[3.0, 10.0]));
+    // mean 17.75 / 7; the sums of squared deviations merge in another
+    // order than fit adds the batches, so the last bits may differ.
+    let mean = 17.75 / 7.0;
+    let all = [1.0, 2.0, 9.0, 4.0, -6.0, 0.5, 7.25];
+    let sd = (all.iter().map(|x: &f64| (x - mean).powi(2)).sum::<f64>() / 7.0).sqrt();
+    close(&whole, &[(3.0 - mean) / sd, (10.0 - mean) / sd]);
+    close(&merged, &whole);
 }
 
 #[test]

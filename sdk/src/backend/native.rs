@@ -8,7 +8,9 @@ use arrow::array::{Array, ArrayRef};
 use weft_types::edit;
 
 use super::Buffer;
-use crate::{DeviceInfo, Dtype, Metric, Result, Scalar, Stats, StepError, UnknownPolicy};
+use crate::{
+    DeviceInfo, Dtype, Metric, QuantileMethod, Result, Scalar, Stats, StepError, UnknownPolicy,
+};
 
 fn input(e: weft_kernels::KernelError) -> StepError {
     StepError::InvalidInput(e.to_string())
@@ -177,6 +179,23 @@ pub mod compute {
     /// Exact quantiles (numpy's linear method) of all `columns` together.
     pub fn quantiles(columns: &[&Column], qs: &[f64]) -> Result<Vec<f64>> {
         weft_kernels::quantiles(&arrays(columns), qs).map_err(input)
+    }
+    /// Exact quantiles of all `columns` together, as `numpy.quantile` with
+    /// `method`; NaN when there are no values.
+    pub fn quantiles_with(
+        columns: &[&Column],
+        qs: &[f64],
+        method: QuantileMethod,
+    ) -> Result<Vec<f64>> {
+        weft_kernels::quantiles_with(&arrays(columns), qs, method).map_err(input)
+    }
+    /// The bin of every value among non-decreasing `edges`, as
+    /// `numpy.digitize(x, edges, right)`: an i64 column; nulls and NaN give
+    /// null.
+    pub fn digitize(column: &Column, edges: &[f64], right: bool) -> Result<Column> {
+        weft_kernels::digitize(column.0.as_ref(), edges, right)
+            .map(Column)
+            .map_err(input)
     }
     /// Distinct values with counts, sorted, nulls last.
     pub fn value_counts(columns: &[&Column]) -> Result<Vec<(Scalar, u64)>> {

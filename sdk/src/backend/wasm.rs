@@ -3,7 +3,7 @@
 use super::{Buffer, Source};
 use crate::bindings::weft::step::types::{self as wit};
 use crate::bindings::weft::step::{compute as host, log as host_log, metrics as host_metrics};
-use crate::{DeviceInfo, Dtype, Result, Scalar, Stats, UnknownPolicy};
+use crate::{DeviceInfo, Dtype, QuantileMethod, Result, Scalar, Stats, UnknownPolicy};
 
 /// A column living on the host.
 #[repr(transparent)]
@@ -130,6 +130,22 @@ pub mod compute {
     /// Exact quantiles (numpy's linear method) of all `columns` together.
     pub fn quantiles(columns: &[&Column], qs: &[f64]) -> Result<Vec<f64>> {
         Ok(host::quantiles(&handles(columns), qs)?)
+    }
+    /// Exact quantiles of all `columns` together, as `numpy.quantile` with
+    /// `method`; NaN when there are no values (needs a host of contract
+    /// 0.1.2 or later).
+    pub fn quantiles_with(
+        columns: &[&Column],
+        qs: &[f64],
+        method: QuantileMethod,
+    ) -> Result<Vec<f64>> {
+        Ok(host::quantiles_with(&handles(columns), qs, method.into())?)
+    }
+    /// The bin of every value among non-decreasing `edges`, as
+    /// `numpy.digitize(x, edges, right)`: an i64 column; nulls and NaN give
+    /// null (needs a host of contract 0.1.2 or later).
+    pub fn digitize(column: &Column, edges: &[f64], right: bool) -> Result<Column> {
+        Ok(Column(host::digitize(&column.0, edges, right)?))
     }
     /// Distinct values with counts, sorted, nulls last.
     pub fn value_counts(columns: &[&Column]) -> Result<Vec<(Scalar, u64)>> {

@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use weft_gpu::{Choice, Shared};
 use weft_manifest::{Compute, Limits, Manifest, Mount};
+use weft_oci::Store;
 
 use super::{Prepared, RunError, RunOptions, StepPlan, StepSetup};
-use crate::plugin::{Cache, Plugin};
+use crate::plugin::{Cache, Plugin, PluginOci};
 use crate::sandbox::{Grant, PoolSize, Sandbox};
 
 /// The folder mount `m` grants, links followed, if it lies under the
@@ -181,11 +182,48 @@ fn load_plugins<'m>(
             .clone()
             .map_or_else(Cache::default_location, |d| Cache::new(Some(d)))
     };
+    let store = Store::default_location();
     let mut plugins = BTreeMap::new();
     for (name, r) in &manifest.pipeline.spec.plugins {
-        let path = manifest.resolve(&r.path);
-        let plugin = Plugin::load(sandbox, &cache, &path, r.sha256.as_deref())?;
+        let plugin = match (&r.oci, &r.path) {
+            (Some(reference), _) => pulled(manifest, sandbox, (&cache, &store), name, reference)?,
+            (None, Some(path)) => Plugin::load(
+                sandbox,
+                &cache,
+                &manifest.resolve(path),
+                r.sha256.as_deref(),
+            )?,
+            (None, None) => {
+                let message = format!("plugin {name:?} has neither `path` nor `oci`");
+                return Err(RunError::Manifest(
+                    manifest.plugin_error(name, None, message),
+                ));
+            }
+        };
         plugins.insert(name.as_str(), Arc::new(plugin));
     }
     Ok(plugins)
+}
+
+/// Plugin `key`, pulled from `reference` into `store` (or found there),
+/// then loaded; registry errors are located at the reference.
+fn pulled(
+    manifest: &Manifest,
+    sandbox: &Sandbox,
+    (cache, store): (&Cache, &Store),
+    key: &str,
+    reference: &str,
+) -> Result<Plugin, RunError> {
+    let r = &manifest.pipeline.spec.plugins[key];
+    let pulled =
+        weft_oci::pull(store, reference, r.sha256.as_deref(), r.insecure).map_err(|e| {
+            let message = format!("plugin {key:?}: {e}");
+            RunError::Manifest(manifest.plugin_error(key, Some("oci"), message))
+        })?;
+    let mut plugin = Plugin::load(sandbox, cache, &pulled.path, Some(&pulled.sha256))?;
+    plugin.oci = Some(PluginOci {
+        reference: reference.to_owned(),
+        manifest_digest: pulled.manifest_digest,
+    });
+    Ok(plugin)
 }

@@ -96,6 +96,7 @@ pub(super) fn build(
                 name: plan.setup.name.clone(),
                 plugin: plan.plugin_name.clone(),
                 plugin_sha256: plan.plugin.digest.clone(),
+                plugin_oci: plan.plugin.oci.clone(),
                 plugin_version: format!("{} {}", plan.plugin.meta.name, plan.plugin.meta.version),
                 kind: plan.kind(),
                 rows_in: s.rows_in,

@@ -15,7 +15,7 @@ use crate::sandbox::{self, Sandbox, StepCtx};
 pub use cache::Cache;
 
 /// The contract version this host implements.
-pub const CONTRACT_VERSION: &str = "0.1.1";
+pub const CONTRACT_VERSION: &str = "0.1.2";
 const PACKAGE: &str = "weft:step/";
 
 /// Why a plugin could not be loaded.
@@ -74,7 +74,7 @@ pub struct Meta {
     pub stateful: bool,
 }
 
-pub use weft_record::StepKind;
+pub use weft_record::{PluginOci, StepKind};
 
 /// A loaded, compiled, checked plugin, ready to instantiate.
 pub struct Plugin {
@@ -82,6 +82,9 @@ pub struct Plugin {
     pub path: PathBuf,
     /// sha256 of the file, hex.
     pub digest: String,
+    /// The registry reference it was pulled from, for an `oci` plugin
+    /// (set by whoever pulled it).
+    pub oci: Option<PluginOci>,
     /// What it says about itself.
     pub meta: Meta,
     /// The component's imports and exports, as names.
@@ -150,6 +153,7 @@ impl Plugin {
         Ok(Plugin {
             path: path.to_owned(),
             digest,
+            oci: None,
             meta,
             imports,
             exports,
@@ -254,14 +258,15 @@ mod tests {
         let ok = [
             "weft:step/step@0.1.0".to_owned(),
             "weft:step/compute@0.1.1".to_owned(),
+            "weft:step/types@0.1.2".to_owned(),
             "wasi:cli/env@0.2.0".to_owned(),
         ];
         assert!(check_version(p, ok.iter()).is_ok());
-        for found in ["0.2.0", "0.1.2", "1.1.0"] {
+        for found in ["0.2.0", "0.1.3", "1.1.0"] {
             let bad = [format!("weft:step/step@{found}")];
             let err = check_version(p, bad.iter()).unwrap_err().to_string();
             assert!(
-                err.contains(&format!("weft:step@{found}")) && err.contains("weft:step@0.1.1"),
+                err.contains(&format!("weft:step@{found}")) && err.contains("weft:step@0.1.2"),
                 "{err}"
             );
         }

@@ -4,20 +4,28 @@
 //! `extra_buffers` read-only buffers of 4 bytes; `workgroups` defaults to
 //! one workgroup of 64 per 64 rows.
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 use weft_sdk::{compute, f32s_of, metrics, Batch, Buffer, Column, Meta, Result, Step, Transform};
 
 /// The step's config.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "wgsl")]
 pub struct Config {
+    /// The f32 column the kernel reads (binding 0).
     column: String,
+    /// The new column the kernel writes (binding 1).
     output: String,
+    /// WGSL source of the kernel.
     source: String,
+    /// Entry point of the kernel.
     #[serde(default = "main")]
     entry: String,
+    /// Workgroups to dispatch (default one per 64 rows).
     #[serde(default)]
     workgroups: Option<[u32; 3]>,
+    /// Extra read-only buffers of 4 bytes after the output.
     #[serde(default)]
     extra_buffers: usize,
 }
@@ -38,10 +46,6 @@ impl Step for Wgsl {
         description: "Run a custom WGSL kernel over a column",
         stateful: false,
     };
-
-    fn config_schema() -> serde_json::Value {
-        serde_json::json!({"type": "object", "required": ["column", "output", "source"]})
-    }
 
     fn new(config: Config) -> Result<Self> {
         Ok(Wgsl(config))

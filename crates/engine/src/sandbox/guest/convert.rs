@@ -1,11 +1,11 @@
 //! The one place where the WIT bindings' value types meet weft's own
 //! (`weft-types`, through the kernels): scalars, statistics, the unknown
-//! category policy and column types.
+//! category policy, quantile methods and column types.
 
 use arrow::datatypes::DataType;
 use weft_kernels as k;
 
-use crate::sandbox::bindings::weft::step::compute::{Stats, UnknownPolicy};
+use crate::sandbox::bindings::weft::step::compute::{QuantileMethod, Stats, UnknownPolicy};
 use crate::sandbox::bindings::weft::step::types::{Dtype, Scalar};
 
 /// The kernels' view of a WIT scalar.
@@ -48,6 +48,25 @@ pub(super) fn kernel_policy(p: UnknownPolicy) -> k::UnknownPolicy {
     match p {
         UnknownPolicy::Error => k::UnknownPolicy::Error,
         UnknownPolicy::Ignore => k::UnknownPolicy::Ignore,
+    }
+}
+
+/// The kernels' view of the WIT quantile method.
+pub(super) fn kernel_method(m: QuantileMethod) -> k::QuantileMethod {
+    match m {
+        QuantileMethod::InvertedCdf => k::QuantileMethod::InvertedCdf,
+        QuantileMethod::AveragedInvertedCdf => k::QuantileMethod::AveragedInvertedCdf,
+        QuantileMethod::ClosestObservation => k::QuantileMethod::ClosestObservation,
+        QuantileMethod::InterpolatedInvertedCdf => k::QuantileMethod::InterpolatedInvertedCdf,
+        QuantileMethod::Hazen => k::QuantileMethod::Hazen,
+        QuantileMethod::Weibull => k::QuantileMethod::Weibull,
+        QuantileMethod::Linear => k::QuantileMethod::Linear,
+        QuantileMethod::MedianUnbiased => k::QuantileMethod::MedianUnbiased,
+        QuantileMethod::NormalUnbiased => k::QuantileMethod::NormalUnbiased,
+        QuantileMethod::LowerValue => k::QuantileMethod::Lower,
+        QuantileMethod::HigherValue => k::QuantileMethod::Higher,
+        QuantileMethod::Midpoint => k::QuantileMethod::Midpoint,
+        QuantileMethod::Nearest => k::QuantileMethod::Nearest,
     }
 }
 

@@ -8,9 +8,9 @@ use wasmtime::component::Resource;
 use weft_gpu::{Access, GpuError};
 use weft_kernels::KernelError;
 
-use super::convert::{kernel_policy, kernel_scalar, wit_scalar, wit_stats};
+use super::convert::{kernel_method, kernel_policy, kernel_scalar, wit_scalar, wit_stats};
 use crate::sandbox::bindings::weft::step::compute::{
-    Buffer, BufferSource, DeviceInfo, Host, Stats, UnknownPolicy,
+    Buffer, BufferSource, DeviceInfo, Host, QuantileMethod, Stats, UnknownPolicy,
 };
 use crate::sandbox::bindings::weft::step::types::{Scalar, StepError};
 use crate::sandbox::{Column, KernelDeadline, StepCtx};
@@ -66,6 +66,30 @@ impl Host for StepCtx {
 
     fn quantiles(&mut self, columns: Vec<Resource<Column>>, qs: Vec<f64>) -> Fallible<Vec<f64>> {
         self.kernel(&columns, |a| weft_kernels::quantiles(a, &qs))
+    }
+
+    fn quantiles_with(
+        &mut self,
+        columns: Vec<Resource<Column>>,
+        qs: Vec<f64>,
+        method: QuantileMethod,
+    ) -> Fallible<Vec<f64>> {
+        let method = kernel_method(method);
+        self.kernel(&columns, |a| weft_kernels::quantiles_with(a, &qs, method))
+    }
+
+    fn digitize(
+        &mut self,
+        column: Resource<Column>,
+        edges: Vec<f64>,
+        right: bool,
+    ) -> Fallible<Resource<Column>> {
+        let rows = self.table.get(&column)?.len();
+        self.reserve(output_bytes(rows, 1, 8))?;
+        let made = self.kernel(&[column], |c| {
+            weft_kernels::digitize(c[0], &edges, right).map(|x| vec![x])
+        })?;
+        Ok(self.hand_over(made)?.map(|mut v| v.remove(0)))
     }
 
     fn value_counts(&mut self, columns: Vec<Resource<Column>>) -> Fallible<Vec<(Scalar, u64)>> {

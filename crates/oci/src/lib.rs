@@ -1,0 +1,117 @@
+//! Plugins from OCI registries: [`push`] a component file to a reference
+//! in the CNCF Wasm artifact layout (config
+//! `application/vnd.wasm.config.v0+json`, one `application/wasm` layer;
+//! what `wkg` reads and writes), and [`pull`] a reference into a
+//! content-addressed [`Store`].
+//!
+//! The component's sha256 (the layer digest) is its identity, the same
+//! sha256 a `path` plugin is pinned by. Credentials come from the docker
+//! config file; plain HTTP is tried only for loopback registries or when
+//! the caller says `insecure`.
+
+mod credentials;
+mod error;
+mod pull;
+mod push;
+mod reference;
+mod registry;
+mod store;
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+
+pub use error::OciError;
+pub use reference::OciRef;
+pub use store::Store;
+
+/// A component pulled into the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pulled {
+    /// The cached file, `<store>/sha256/<sha256>.wasm`.
+    pub path: PathBuf,
+    /// sha256 of the component, hex.
+    pub sha256: String,
+    /// The manifest digest (`sha256:<hex>`) the reference resolved to;
+    /// `None` when a pinned component came from the store without asking
+    /// the registry and the reference names a tag.
+    pub manifest_digest: Option<String>,
+}
+
+/// A component pushed to a registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pushed {
+    /// sha256 of the component, hex: the pin for a manifest.
+    pub sha256: String,
+    /// The manifest's digest, `sha256:<hex>`.
+    pub manifest_digest: String,
+    /// The reference by digest: `registry/repository@sha256:<hex>`.
+    pub pinned: String,
+}
+
+/// Pull `reference` into `store` and return the cached component.
+///
+/// With `pin` (the component's sha256, hex) a component already in the
+/// store is used without asking the registry; otherwise the manifest is
+/// read, refused unless it is the Wasm layout, and checked against the
+/// pin before the download and again after it. Nothing reaches the store
+/// unless it hashes to the layer digest and is a component.
+pub fn pull(
+    store: &Store,
+    reference: &str,
+    pin: Option<&str>,
+    insecure: bool,
+) -> Result<Pulled, OciError> {
+    let reference = OciRef::parse(reference)?;
+    if let Some(pin) = pin.filter(|p| p.len() != 64 || !p.chars().all(|c| c.is_ascii_hexdigit())) {
+        return Err(OciError::Pin {
+            reference: reference.to_string(),
+            pin: pin.to_owned(),
+        });
+    }
+    block_on(&reference, pull::pull(store, &reference, pin, insecure))
+}
+
+/// Push the component `file` to `reference` (a tag).
+pub fn push(file: &Path, reference: &str, insecure: bool) -> Result<Pushed, OciError> {
+    let reference = OciRef::parse(reference)?;
+    block_on(&reference, push::push(file, &reference, insecure))
+}
+
+/// Run `future`, about `reference`, to completion on a runtime of its
+/// own, on a thread of its own, so callers inside or outside a tokio
+/// runtime can wait for it.
+fn block_on<T, F>(reference: &OciRef, future: F) -> Result<T, OciError>
+where
+    F: Future<Output = Result<T, OciError>> + Send,
+    T: Send,
+{
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| OciError::Registry {
+            reference: reference.to_string(),
+            cause: format!("cannot start the network runtime: {e}"),
+        })?;
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| runtime.block_on(future))
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pin_must_be_a_sha256() {
+        let store = Store::new(std::env::temp_dir().join("weft-oci-never-written"));
+        for pin in ["abc", "../../etc/passwd", &"g".repeat(64)] {
+            let err = pull(&store, "127.0.0.1:1/a/b:1", Some(pin), false).unwrap_err();
+            assert!(matches!(err, OciError::Pin { .. }), "{err}");
+            assert!(err.to_string().contains("is not 64 hex digits"), "{err}");
+        }
+        assert!(!store.dir().exists());
+    }
+}

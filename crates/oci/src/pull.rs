@@ -1,0 +1,94 @@
+//! Pulling a reference into the [`Store`]: the manifest checked for the
+//! Wasm layout, the pin checked against the layer's digest before the
+//! download and against the bytes after it.
+
+use oci_client::manifest::OciImageManifest;
+use oci_client::{Client, RegistryOperation};
+use oci_wasm::{WASM_LAYER_MEDIA_TYPE, WASM_MANIFEST_CONFIG_MEDIA_TYPE};
+
+use crate::registry::{self, Session};
+use crate::{OciError, OciRef, Pulled, Store};
+
+/// Pull `reference` into `store`; see [`crate::pull`].
+pub(crate) async fn pull(
+    store: &Store,
+    reference: &OciRef,
+    pin: Option<&str>,
+    insecure: bool,
+) -> Result<Pulled, OciError> {
+    if let Some(path) = pin.and_then(|hex| store.get(hex)) {
+        return Ok(Pulled {
+            path,
+            sha256: pin.unwrap_or_default().to_ascii_lowercase(),
+            manifest_digest: reference.digest().map(str::to_owned),
+        });
+    }
+    let session = registry::connect(reference, insecure, RegistryOperation::Pull).await?;
+    // oci-client's own call: the Wasm wrapper's errors are untyped.
+    let client: &Client = session.client.as_ref();
+    let (manifest, manifest_digest, _config) = client
+        .pull_manifest_and_config(reference.inner(), &session.auth)
+        .await
+        .map_err(|e| session.error(e))?;
+    let sha256 = component_digest(reference, &manifest)?;
+    if let Some(expected) = pin.filter(|p| !p.eq_ignore_ascii_case(&sha256)) {
+        return Err(OciError::Digest {
+            reference: reference.to_string(),
+            expected: expected.to_owned(),
+            actual: sha256,
+        });
+    }
+    let path = match store.get(&sha256) {
+        Some(path) => path,
+        None => {
+            let bytes = download(&session, &manifest).await?;
+            store.put(&reference.to_string(), &sha256, &bytes)?
+        }
+    };
+    Ok(Pulled {
+        path,
+        sha256,
+        manifest_digest: Some(manifest_digest),
+    })
+}
+
+/// The sha256 (hex) of the one component layer of `manifest`, or what
+/// the manifest holds instead.
+fn component_digest(reference: &OciRef, manifest: &OciImageManifest) -> Result<String, OciError> {
+    let layers: Vec<&str> = manifest
+        .layers
+        .iter()
+        .map(|l| l.media_type.as_str())
+        .collect();
+    let config = manifest.config.media_type.as_str();
+    if config != WASM_MANIFEST_CONFIG_MEDIA_TYPE || layers != [WASM_LAYER_MEDIA_TYPE] {
+        return Err(OciError::NotComponent {
+            reference: reference.to_string(),
+            found: format!(
+                "config media type {config}, layer media types [{}]",
+                layers.join(", ")
+            ),
+        });
+    }
+    let digest = &manifest.layers[0].digest;
+    match digest.strip_prefix("sha256:") {
+        Some(hex) if hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit()) => {
+            Ok(hex.to_ascii_lowercase())
+        }
+        _ => Err(OciError::NotComponent {
+            reference: reference.to_string(),
+            found: format!("a layer digest weft does not check ({digest}; it needs sha256)"),
+        }),
+    }
+}
+
+/// The component layer's bytes.
+async fn download(session: &Session<'_>, manifest: &OciImageManifest) -> Result<Vec<u8>, OciError> {
+    let mut bytes = Vec::new();
+    session
+        .client
+        .pull_blob(session.reference.inner(), &manifest.layers[0], &mut bytes)
+        .await
+        .map_err(|e| session.error(e))?;
+    Ok(bytes)
+}

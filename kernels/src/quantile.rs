@@ -1,0 +1,145 @@
+//! Exact quantiles of numeric columns by any of numpy's thirteen methods,
+//! computed as numpy's `_quantile` computes them (numpy ≥ 1.22).
+//!
+//! numpy places quantile `q` of `n` sorted values at a *virtual index*, a
+//! 0-based position that depends on the method. The discrete methods turn
+//! it into one index and take that value; the others read the values at
+//! `floor` and `floor + 1` (both the last value past the end, both the
+//! first before the start) and interpolate with weight `gamma`, the
+//! fractional part, which some methods then fix to a constant. Each step
+//! below follows numpy's floating-point operations in numpy's order, so
+//! the results are the same numbers, not merely close ones.
+
+use arrow::array::Array;
+
+use crate::stats::each_valid;
+use crate::{KernelError, QuantileMethod, Result};
+
+/// Exact quantiles of the valid values of all `columns` together, using
+/// numpy's default "linear" method; NaN for each `q` when there are no values.
+pub fn quantiles(columns: &[&dyn Array], qs: &[f64]) -> Result<Vec<f64>> {
+    quantiles_with(columns, qs, QuantileMethod::Linear)
+}
+
+/// Exact quantiles of the valid (non-null, non-NaN) values of all numeric
+/// `columns` together, as `numpy.quantile(values, qs, method=...)`: NaN for
+/// each `q` when there are no values; a `q` outside `[0, 1]` (or NaN) is
+/// an error.
+pub fn quantiles_with(
+    columns: &[&dyn Array],
+    qs: &[f64],
+    method: QuantileMethod,
+) -> Result<Vec<f64>> {
+    if let Some(q) = qs.iter().find(|q| !(0.0..=1.0).contains(*q)) {
+        return Err(KernelError::Invalid(format!(
+            "quantile {q} is outside [0, 1]"
+        )));
+    }
+    let mut values = Vec::new();
+    for col in columns {
+        each_valid(*col, "quantiles", |v| values.push(v))?;
+    }
+    if values.is_empty() {
+        return Ok(vec![f64::NAN; qs.len()]);
+    }
+    values.sort_unstable_by(f64::total_cmp);
+    Ok(qs.iter().map(|q| quantile(&values, *q, method)).collect())
+}
+
+/// Quantile `q` of the non-empty, sorted `values`.
+fn quantile(values: &[f64], q: f64, method: QuantileMethod) -> f64 {
+    use QuantileMethod::*;
+    let n = values.len() as f64;
+    let at = |index: f64| values[(index as usize).min(values.len() - 1)];
+    match method {
+        InvertedCdf => at(boundary(n * q - 1.0, |gamma, _| gamma == 0.0)),
+        // "The nearest even order statistic" is 1-based: an odd 0-based index.
+        ClosestObservation => at(boundary(n * q - 1.0 - 0.5, |gamma, index| {
+            gamma == 0.0 && index.floor().rem_euclid(2.0) == 1.0
+        })),
+        Lower => at(((n - 1.0) * q).floor()),
+        Higher => at(((n - 1.0) * q).ceil()),
+        Nearest => at(((n - 1.0) * q).round_ties_even()),
+        AveragedInvertedCdf => {
+            interpolate(
+                values,
+                n * q - 1.0,
+                |gamma, _| {
+                    if gamma == 0.0 {
+                        0.5
+                    } else {
+                        1.0
+                    }
+                },
+            )
+        }
+        Midpoint => {
+            let index = (n - 1.0) * q;
+            let virtual_index = 0.5 * (index.floor() + index.ceil());
+            interpolate(values, virtual_index, |_, index| {
+                if index.rem_euclid(1.0) == 0.0 {
+                    0.0
+                } else {
+                    0.5
+                }
+            })
+        }
+        Linear => interpolate(values, (n - 1.0) * q, |gamma, _| gamma),
+        InterpolatedInvertedCdf => continuous(values, q, 0.0, 1.0),
+        Hazen => continuous(values, q, 0.5, 0.5),
+        Weibull => continuous(values, q, 0.0, 0.0),
+        MedianUnbiased => continuous(values, q, 1.0 / 3.0, 1.0 / 3.0),
+        NormalUnbiased => continuous(values, q, 3.0 / 8.0, 3.0 / 8.0),
+    }
+}
+
+/// numpy's `_discrete_interpolation_to_boundaries`: `floor(index)` where
+/// `keep_floor(gamma, index)`, else the next index; negative ones read 0.
+fn boundary(index: f64, keep_floor: impl Fn(f64, f64) -> bool) -> f64 {
+    let previous = index.floor();
+    let gamma = index - previous;
+    let chosen = if keep_floor(gamma, index) {
+        previous
+    } else {
+        previous + 1.0
+    };
+    chosen.max(0.0)
+}
+
+/// A Hyndman and Fan method with plotting positions `alpha`, `beta`, at
+/// numpy's `_compute_virtual_index`.
+fn continuous(values: &[f64], q: f64, alpha: f64, beta: f64) -> f64 {
+    let n = values.len() as f64;
+    let virtual_index = n * q + (alpha + q * (1.0 - alpha - beta)) - 1.0;
+    interpolate(values, virtual_index, |gamma, _| gamma)
+}
+
+/// numpy's `_get_indexes`, `_get_gamma` and `_lerp` at `virtual_index`:
+/// `fix_gamma(gamma, virtual_index)` gives the method's weight.
+fn interpolate(values: &[f64], virtual_index: f64, fix_gamma: impl Fn(f64, f64) -> f64) -> f64 {
+    let last = values.len() - 1;
+    // numpy marks "past the end" with index -1 and computes gamma from it.
+    let (previous, below, above) = if virtual_index >= last as f64 {
+        (-1.0, last, last)
+    } else if virtual_index < 0.0 {
+        (0.0, 0, 0)
+    } else {
+        let floor = virtual_index.floor();
+        (floor, floor as usize, floor as usize + 1)
+    };
+    let gamma = fix_gamma(virtual_index - previous, virtual_index);
+    lerp(values[below], values[above], gamma)
+}
+
+/// numpy's `_lerp`: from whichever end is nearer, for accuracy.
+fn lerp(a: f64, b: f64, t: f64) -> f64 {
+    let diff = b - a;
+    if t >= 0.5 {
+        b - diff * (1.0 - t)
+    } else {
+        a + diff * t
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,98 @@
+//! A plugin author's first minutes, outside this repository: `weft new`
+//! writes a crate in a temporary folder, its own `cargo test` passes with a
+//! lockfile resolved afresh, `weft build` prints the component's path as
+//! its last line, and the crate's `pipeline.yaml`, unedited, runs it.
+//!
+//! The crates build into one cached folder (`target/scaffold`) so that a
+//! rerun does not compile arrow again; the scaffold's `target` is a link to
+//! it, where its pipeline.yaml looks for the component.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use weft_tests::*;
+
+/// Where the scaffolds' builds go, kept between runs.
+fn shared_target() -> PathBuf {
+    target_dir().join("scaffold")
+}
+
+/// `cargo ARGS` in `dir` into the shared target folder; panics with its
+/// output on failure.
+fn cargo_in(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args(args)
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", shared_target())
+        .output()
+        .expect("run cargo");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "cargo {args:?} in {} failed:\n{text}", dir.display());
+    text
+}
+
+/// A new plugin of `kind` named `name` in a fresh temporary folder, tested
+/// and built; returns the folder (kept alive by the TempDir) and the
+/// component path `weft build` printed.
+fn scaffold(name: &str, kind: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let outside = tempfile::tempdir().expect("a temporary folder");
+    assert!(!outside.path().starts_with(workspace()), "the scaffold must live outside the repository");
+    let dir = outside.path().join(name);
+    weft_in(outside.path(), ["new", dir.to_str().unwrap(), "--kind", kind]).ok();
+    for file in ["Cargo.toml", ".cargo/config.toml", "src/lib.rs", "src/tests.rs", "data/sample.csv", "pipeline.yaml"] {
+        assert!(dir.join(file).is_file(), "weft new wrote no {file}");
+    }
+    let tests = cargo_in(&dir, &["test"]);
+    assert!(tests.contains("test result: ok"), "{tests}");
+    let built = weft_with(&dir, ["build", "."], &[("CARGO_TARGET_DIR", shared_target().as_os_str())]);
+    built.ok();
+    let wasm = PathBuf::from(built.stdout.lines().last().expect("weft build printed a path"));
+    assert!(wasm.is_file() && wasm.extension().is_some_and(|e| e == "wasm"), "{}", wasm.display());
+    std::os::unix::fs::symlink(shared_target(), dir.join("target")).unwrap();
+    (outside, dir, wasm)
+}
+
+#[test]
+fn a_new_transform_plugin_builds_tests_and_runs_outside_the_repository() {
+    let (_keep, dir, wasm) = scaffold("my-center", "transform");
+    assert!(wasm.ends_with("wasm32-wasip2/release/my_center.wasm"), "{}", wasm.display());
+    weft_in(&dir, ["run", "pipeline.yaml", "--quiet"]).ok();
+    let out = read_parquet(&dir.join("out/data.parquet"));
+    // data/sample.csv's x: 1.5, 2.5, (missing), 4.0, 6.0, 3.25: mean 3.45,
+    // population variance 11.55 / 5 = 2.31.
+    let sd = 2.31_f64.sqrt();
+    let want: Vec<Option<f64>> = [Some(1.5), Some(2.5), None, Some(4.0), Some(6.0), Some(3.25)]
+        .iter()
+        .map(|x| x.map(|x| (x - 3.45) / sd))
+        .collect();
+    assert_close("x", &f64s(&out, "x"), &want, 1e-12, 1e-12);
+    assert_eq!(f64s(&out, "y").len(), 6, "other columns pass through");
+    // What the step emitted in `state()` reached the report, once.
+    let report = read_json(&dir.join("out/report.json"));
+    let metrics = report["steps"][0]["metrics"].as_array().expect("metrics").clone();
+    let fitted: Vec<_> = metrics.iter().filter(|m| m["name"] == "fitted_values").collect();
+    assert_eq!(fitted.len(), 1, "{metrics:?}");
+    assert_eq!(fitted[0]["value"], 5.0);
+    assert_eq!(fitted[0]["labels"]["column"], "x");
+}
+
+#[test]
+fn a_new_evaluate_plugin_builds_tests_and_reports_its_metric() {
+    let (_keep, dir, _) = scaffold("my-mae", "evaluate");
+    weft_in(&dir, ["run", "pipeline.yaml", "--quiet"]).ok();
+    let report = read_json(&dir.join("out/report.json"));
+    let metric = &report["steps"][0]["metrics"][0];
+    assert_eq!(metric["name"], "mean_absolute_error");
+    // |y - p| over data/sample.csv: .25 + .5 + 1 + .5 + 1 + .5 = 3.75, / 6
+    let value = metric["value"].as_f64().expect("a value");
+    assert!((value - 0.625).abs() < 1e-15, "{value}");
+}
+
+#[test]
+fn weft_new_and_build_refuse_bad_folders_clearly() {
+    let dir = Workdir::new();
+    dir.weft(["new", "Bad_Name"]).failed().stderr_has(&["\"Bad_Name\" cannot name a plugin", "lowercase"]);
+    dir.write("taken/file", "x");
+    dir.weft(["new", "taken"]).failed().stderr_has(&["taken: exists and is not empty"]);
+    dir.weft(["build", "nowhere"]).failed().stderr_has(&["nowhere: no Cargo.toml"]);
+}
