@@ -50,7 +50,10 @@ pub fn decode<S: DeserializeOwned>(bytes: &[u8]) -> Result<S> {
 /// Whether `bytes` start as a JSON document does.
 fn looks_like_json(bytes: &[u8]) -> bool {
     let start = bytes.iter().find(|b| !b.is_ascii_whitespace());
-    matches!(start, Some(b'{' | b'[' | b'"' | b'-' | b'0'..=b'9' | b'n' | b't' | b'f'))
+    matches!(
+        start,
+        Some(b'{' | b'[' | b'"' | b'-' | b'0'..=b'9' | b'n' | b't' | b'f')
+    )
 }
 
 #[cfg(test)]
@@ -74,7 +77,16 @@ mod tests {
     fn any_f64(rng: &mut Rng) -> f64 {
         match rng.below(4) {
             0 => f64::from_bits(rng.next_u64()),
-            1 => *rng.pick(&[&f64::INFINITY, &f64::NEG_INFINITY, &-0.0, &0.0, &f64::NAN, &f64::MIN_POSITIVE, &5e-324, &f64::MAX]),
+            1 => *rng.pick(&[
+                &f64::INFINITY,
+                &f64::NEG_INFINITY,
+                &-0.0,
+                &0.0,
+                &f64::NAN,
+                &f64::MIN_POSITIVE,
+                &5e-324,
+                &f64::MAX,
+            ]),
             2 => (rng.next_u64() as f64) / 3.0,
             _ => f64::from(f32::from_bits(rng.next_u64() as u32)),
         }
@@ -83,7 +95,11 @@ mod tests {
     /// An f32 travels as an f64, and widening quiets a signaling NaN (the
     /// only f32 bits that change).
     fn quiet(v: f32) -> f32 {
-        if v.is_nan() { f32::from_bits(v.to_bits() | 0x0040_0000) } else { v }
+        if v.is_nan() {
+            f32::from_bits(v.to_bits() | 0x0040_0000)
+        } else {
+            v
+        }
     }
 
     fn bits(values: &[f64]) -> Vec<u64> {
@@ -110,7 +126,11 @@ mod tests {
                 assert_eq!(bits(b), bits(s));
             }
             assert_eq!(back.scale.map(f64::to_bits), state.scale.map(f64::to_bits));
-            let pair_bits = |p: &[(String, f64)]| p.iter().map(|(k, v)| (k.clone(), v.to_bits())).collect::<Vec<_>>();
+            let pair_bits = |p: &[(String, f64)]| {
+                p.iter()
+                    .map(|(k, v)| (k.clone(), v.to_bits()))
+                    .collect::<Vec<_>>()
+            };
             assert_eq!(pair_bits(&back.pairs), pair_bits(&state.pairs));
             assert_eq!(back.counts, state.counts);
             assert_eq!(back.single.to_bits(), state.single.to_bits());

@@ -99,6 +99,7 @@ pub trait Evaluate: Step {
 
 /// A step built from its config document, as `configure` builds it.
 pub(crate) fn configure<T: Step>(config: &str) -> Result<T> {
-    let config = serde_json::from_str(config).map_err(|e| StepError::InvalidConfig(e.to_string()))?;
+    let config =
+        serde_json::from_str(config).map_err(|e| StepError::InvalidConfig(e.to_string()))?;
     T::new(config)
 }

@@ -120,7 +120,11 @@ impl<T: Step> Harness<T> {
     /// Instances ready for data: fitted on `fit` (when the step is
     /// stateful) and loaded through bytes, one per worker.
     fn workers(&self, fit: &[Batch], workers: usize) -> Result<Vec<T>> {
-        let bytes = if T::META.stateful { Some(self.fit(fit)?) } else { None };
+        let bytes = if T::META.stateful {
+            Some(self.fit(fit)?)
+        } else {
+            None
+        };
         (0..workers.max(1))
             .map(|_| match &bytes {
                 Some(bytes) => self.loaded(bytes),
@@ -139,7 +143,12 @@ impl<T: Transform> Harness<T> {
 
     /// `weft run --state`: transform `batches` on `workers` instances in
     /// turn, each loaded from the state `fit` gives.
-    pub fn transform(&self, fit: &[Batch], batches: &[Batch], workers: usize) -> Result<Vec<Batch>> {
+    pub fn transform(
+        &self,
+        fit: &[Batch],
+        batches: &[Batch],
+        workers: usize,
+    ) -> Result<Vec<Batch>> {
         let mut instances = self.workers(fit, workers)?;
         let count = instances.len();
         batches

@@ -56,8 +56,13 @@ pub fn cache_dir() -> PathBuf {
 }
 
 fn cargo() -> Command {
+    cargo_at(workspace())
+}
+
+/// `cargo` (the one running the tests, else the one on PATH) in `dir`.
+pub fn cargo_at(dir: &Path) -> Command {
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    cmd.current_dir(workspace());
+    cmd.current_dir(dir);
     cmd
 }
 

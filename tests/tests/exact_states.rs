@@ -32,7 +32,11 @@ fn data() -> String {
     for i in 0..ROWS {
         let x = X_MIN + (rng.next_u64() % 1_000_000) as f64 / 7.0;
         let x = if i == 17 { X_MIN } else { x };
-        let y = if i % 5 == 3 { String::new() } else { format!("{:?}", (rng.next_u64() >> 11) as f64 / 3e6) };
+        let y = if i % 5 == 3 {
+            String::new()
+        } else {
+            format!("{:?}", (rng.next_u64() >> 11) as f64 / 3e6)
+        };
         let plan = ["basic", "pro", "team"][rng.below(3)];
         let _ = writeln!(csv, "{x:?},{y},{plan}");
     }
@@ -41,9 +45,16 @@ fn data() -> String {
 
 /// The column `name` of `batch` as f64 bits (null as `None`).
 fn bits(batch: &RecordBatch, name: &str) -> Vec<Option<u64>> {
-    let col = batch.column_by_name(name).unwrap_or_else(|| panic!("no column {name}"));
-    let col = col.as_any().downcast_ref::<Float64Array>().unwrap_or_else(|| panic!("{name} is not f64"));
-    (0..col.len()).map(|i| col.is_valid(i).then(|| col.value(i).to_bits())).collect()
+    let col = batch
+        .column_by_name(name)
+        .unwrap_or_else(|| panic!("no column {name}"));
+    let col = col
+        .as_any()
+        .downcast_ref::<Float64Array>()
+        .unwrap_or_else(|| panic!("{name} is not f64"));
+    (0..col.len())
+        .map(|i| col.is_valid(i).then(|| col.value(i).to_bits()))
+        .collect()
 }
 
 /// Every float column of `a` has the same bits in `b`; other columns equal.
@@ -51,9 +62,19 @@ fn same_bits(label: &str, a: &RecordBatch, b: &RecordBatch) {
     assert_eq!(names(a), names(b), "{label}: columns");
     for (i, field) in a.schema().fields().iter().enumerate() {
         if a.column(i).as_any().is::<Float64Array>() {
-            assert_eq!(bits(a, field.name()), bits(b, field.name()), "{label}: column {}", field.name());
+            assert_eq!(
+                bits(a, field.name()),
+                bits(b, field.name()),
+                "{label}: column {}",
+                field.name()
+            );
         } else {
-            assert_eq!(a.column(i).to_data(), b.column(i).to_data(), "{label}: column {}", field.name());
+            assert_eq!(
+                a.column(i).to_data(),
+                b.column(i).to_data(),
+                "{label}: column {}",
+                field.name()
+            );
         }
     }
 }
@@ -83,14 +104,23 @@ fn fit_then_apply(dir: &Workdir, pipeline: Pipeline) {
 #[test]
 fn every_stateful_plugin_applies_its_state_bit_for_bit() {
     let cases = [
-        ("scale", json!({"columns": ["x", "y"], "method": "standard"})),
+        (
+            "scale",
+            json!({"columns": ["x", "y"], "method": "standard"}),
+        ),
         ("scale", json!({"columns": ["x", "y"], "method": "minmax"})),
         ("scale", json!({"columns": ["x", "y"], "method": "robust"})),
         ("impute", json!({"columns": ["x", "y"], "strategy": "mean"})),
         ("impute", json!({"columns": ["y"], "strategy": "median"})),
         ("one-hot", json!({"columns": ["plan"]})),
-        ("kbins", json!({"columns": ["x", "y"], "n_bins": 4, "strategy": "quantile"})),
-        ("kbins", json!({"columns": ["x", "y"], "n_bins": 4, "strategy": "uniform"})),
+        (
+            "kbins",
+            json!({"columns": ["x", "y"], "n_bins": 4, "strategy": "quantile"}),
+        ),
+        (
+            "kbins",
+            json!({"columns": ["x", "y"], "n_bins": 4, "strategy": "uniform"}),
+        ),
     ];
     for (plugin_name, config) in cases {
         let label = format!("{plugin_name} {config}");
@@ -109,16 +139,27 @@ fn a_drift_reference_state_reports_the_same_numbers() {
     let pipeline = Pipeline::new("data.csv")
         .plugin("drift", &plugin("drift"))
         .spec("batchRows: 7")
-        .step("drift", "drift", json!({"columns": ["x", "y"]}), "reference: { path: data.csv }");
+        .step(
+            "drift",
+            "drift",
+            json!({"columns": ["x", "y"]}),
+            "reference: { path: data.csv }",
+        );
     fit_then_apply(&dir, pipeline);
     let metrics = |out: &str| {
         let report = read_json(&dir.join(out).join("report.json"));
         let steps = report["steps"].as_array().expect("steps").clone();
-        let drift = steps.into_iter().find(|s| s["name"] == "drift").expect("drift step");
+        let drift = steps
+            .into_iter()
+            .find(|s| s["name"] == "drift")
+            .expect("drift step");
         drift["metrics"].clone()
     };
     let fitted = metrics("out");
-    assert!(fitted.as_array().is_some_and(|m| !m.is_empty()), "drift reported no metrics: {fitted}");
+    assert!(
+        fitted.as_array().is_some_and(|m| !m.is_empty()),
+        "drift reported no metrics: {fitted}"
+    );
     assert_eq!(fitted, metrics("applied"));
 }
 
@@ -127,14 +168,23 @@ fn fitted_data_values_come_back_as_the_same_data_values() {
     let (dir, pipeline) = one_step("scale", json!({"columns": ["x"], "method": "minmax"}));
     dir.run(&pipeline.write(&dir, "pipeline.yaml"), &[]).ok();
     let out = read_parquet(&dir.join("out/data.parquet"));
-    assert_eq!(f64s(&out, "x")[17], Some(0.0), "the minimum scales to exactly 0");
+    assert_eq!(
+        f64s(&out, "x")[17],
+        Some(0.0),
+        "the minimum scales to exactly 0"
+    );
 
     let dir = Workdir::new();
     // An odd number of values: the median is the middle one, exactly.
     dir.write("data.csv", format!("y\n1.0\n\n{X_MIN:?}\n1e300\n"));
     let manifest = Pipeline::new("data.csv")
         .plugin("impute", &plugin("impute"))
-        .step("s", "impute", json!({"columns": ["y"], "strategy": "median"}), "")
+        .step(
+            "s",
+            "impute",
+            json!({"columns": ["y"], "strategy": "median"}),
+            "",
+        )
         .write(&dir, "pipeline.yaml");
     dir.run(&manifest, &[]).ok();
     let out = read_parquet(&dir.join("out/data.parquet"));

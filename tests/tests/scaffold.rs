@@ -8,7 +8,6 @@
 //! it, where its pipeline.yaml looks for the component.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use weft_tests::*;
 
@@ -20,14 +19,21 @@ fn shared_target() -> PathBuf {
 /// `cargo ARGS` in `dir` into the shared target folder; panics with its
 /// output on failure.
 fn cargo_in(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+    let out = cargo_at(dir)
         .args(args)
-        .current_dir(dir)
         .env("CARGO_TARGET_DIR", shared_target())
         .output()
         .expect("run cargo");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "cargo {args:?} in {} failed:\n{text}", dir.display());
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "cargo {args:?} in {} failed:\n{text}",
+        dir.display()
+    );
     text
 }
 
@@ -36,18 +42,46 @@ fn cargo_in(dir: &Path, args: &[&str]) -> String {
 /// component path `weft build` printed.
 fn scaffold(name: &str, kind: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
     let outside = tempfile::tempdir().expect("a temporary folder");
-    assert!(!outside.path().starts_with(workspace()), "the scaffold must live outside the repository");
+    assert!(
+        !outside.path().starts_with(workspace()),
+        "the scaffold must live outside the repository"
+    );
     let dir = outside.path().join(name);
-    weft_in(outside.path(), ["new", dir.to_str().unwrap(), "--kind", kind]).ok();
-    for file in ["Cargo.toml", ".cargo/config.toml", "src/lib.rs", "src/tests.rs", "data/sample.csv", "pipeline.yaml"] {
+    weft_in(
+        outside.path(),
+        ["new", dir.to_str().unwrap(), "--kind", kind],
+    )
+    .ok();
+    for file in [
+        "Cargo.toml",
+        ".cargo/config.toml",
+        "src/lib.rs",
+        "src/tests.rs",
+        "data/sample.csv",
+        "pipeline.yaml",
+    ] {
         assert!(dir.join(file).is_file(), "weft new wrote no {file}");
     }
     let tests = cargo_in(&dir, &["test"]);
     assert!(tests.contains("test result: ok"), "{tests}");
-    let built = weft_with(&dir, ["build", "."], &[("CARGO_TARGET_DIR", shared_target().as_os_str())]);
+    let built = weft_with(
+        &dir,
+        ["build", "."],
+        &[("CARGO_TARGET_DIR", shared_target().as_os_str())],
+    );
     built.ok();
-    let wasm = PathBuf::from(built.stdout.lines().last().expect("weft build printed a path"));
-    assert!(wasm.is_file() && wasm.extension().is_some_and(|e| e == "wasm"), "{}", wasm.display());
+    let wasm = PathBuf::from(
+        built
+            .stdout
+            .lines()
+            .last()
+            .expect("weft build printed a path"),
+    );
+    assert!(
+        wasm.is_file() && wasm.extension().is_some_and(|e| e == "wasm"),
+        "{}",
+        wasm.display()
+    );
     std::os::unix::fs::symlink(shared_target(), dir.join("target")).unwrap();
     (outside, dir, wasm)
 }
@@ -55,7 +89,11 @@ fn scaffold(name: &str, kind: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
 #[test]
 fn a_new_transform_plugin_builds_tests_and_runs_outside_the_repository() {
     let (_keep, dir, wasm) = scaffold("my-center", "transform");
-    assert!(wasm.ends_with("wasm32-wasip2/release/my_center.wasm"), "{}", wasm.display());
+    assert!(
+        wasm.ends_with("wasm32-wasip2/release/my_center.wasm"),
+        "{}",
+        wasm.display()
+    );
     weft_in(&dir, ["run", "pipeline.yaml", "--quiet"]).ok();
     let out = read_parquet(&dir.join("out/data.parquet"));
     // data/sample.csv's x: 1.5, 2.5, (missing), 4.0, 6.0, 3.25: mean 3.45,
@@ -69,8 +107,14 @@ fn a_new_transform_plugin_builds_tests_and_runs_outside_the_repository() {
     assert_eq!(f64s(&out, "y").len(), 6, "other columns pass through");
     // What the step emitted in `state()` reached the report, once.
     let report = read_json(&dir.join("out/report.json"));
-    let metrics = report["steps"][0]["metrics"].as_array().expect("metrics").clone();
-    let fitted: Vec<_> = metrics.iter().filter(|m| m["name"] == "fitted_values").collect();
+    let metrics = report["steps"][0]["metrics"]
+        .as_array()
+        .expect("metrics")
+        .clone();
+    let fitted: Vec<_> = metrics
+        .iter()
+        .filter(|m| m["name"] == "fitted_values")
+        .collect();
     assert_eq!(fitted.len(), 1, "{metrics:?}");
     assert_eq!(fitted[0]["value"], 5.0);
     assert_eq!(fitted[0]["labels"]["column"], "x");
@@ -91,8 +135,14 @@ fn a_new_evaluate_plugin_builds_tests_and_reports_its_metric() {
 #[test]
 fn weft_new_and_build_refuse_bad_folders_clearly() {
     let dir = Workdir::new();
-    dir.weft(["new", "Bad_Name"]).failed().stderr_has(&["\"Bad_Name\" cannot name a plugin", "lowercase"]);
+    dir.weft(["new", "Bad_Name"])
+        .failed()
+        .stderr_has(&["\"Bad_Name\" cannot name a plugin", "lowercase"]);
     dir.write("taken/file", "x");
-    dir.weft(["new", "taken"]).failed().stderr_has(&["taken: exists and is not empty"]);
-    dir.weft(["build", "nowhere"]).failed().stderr_has(&["nowhere: no Cargo.toml"]);
+    dir.weft(["new", "taken"])
+        .failed()
+        .stderr_has(&["taken: exists and is not empty"]);
+    dir.weft(["build", "nowhere"])
+        .failed()
+        .stderr_has(&["nowhere: no Cargo.toml"]);
 }

@@ -33,31 +33,47 @@ pub struct SdkSource {
 /// there.
 fn built_from() -> Option<PathBuf> {
     let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk");
-    sdk.join("Cargo.toml").is_file().then(|| sdk.canonicalize().ok()).flatten()
+    sdk.join("Cargo.toml")
+        .is_file()
+        .then(|| sdk.canonicalize().ok())
+        .flatten()
 }
 
 impl SdkSource {
     /// The `weft-sdk = ...` line of the new crate's Cargo.toml.
     fn dependency(&self) -> Result<String> {
         let toml = |s: &str| serde_json::to_string(s).expect("a string");
-        if let Some(dir) = &self.sdk_path {
-            let dir = dir
-                .canonicalize()
-                .with_context(|| format!("--sdk-path {}: no such folder", dir.display()))?;
-            if !dir.join("Cargo.toml").is_file() {
-                bail!("--sdk-path {}: no Cargo.toml there; give the weft checkout's sdk/ folder", dir.display());
-            }
-            return Ok(format!("weft-sdk = {{ path = {} }}", toml(&dir.to_string_lossy())));
-        }
         if let Some(url) = &self.sdk_git {
-            let rev = self.sdk_rev.as_ref().map(|r| format!(", rev = {}", toml(r))).unwrap_or_default();
+            let rev = self
+                .sdk_rev
+                .as_ref()
+                .map(|r| format!(", rev = {}", toml(r)))
+                .unwrap_or_default();
             return Ok(format!("weft-sdk = {{ git = {}{rev} }}", toml(url)));
         }
-        Ok(match built_from() {
+        let path = match &self.sdk_path {
+            Some(dir) => Some(checked_sdk(dir)?),
+            None => built_from(),
+        };
+        Ok(match path {
             Some(dir) => format!("weft-sdk = {{ path = {} }}", toml(&dir.to_string_lossy())),
             None => format!("weft-sdk = \"{}\"", env!("CARGO_PKG_VERSION")),
         })
     }
+}
+
+/// `--sdk-path DIR`, absolute, checked to hold a crate.
+fn checked_sdk(dir: &Path) -> Result<PathBuf> {
+    let dir = dir
+        .canonicalize()
+        .with_context(|| format!("--sdk-path {}: no such folder", dir.display()))?;
+    if !dir.join("Cargo.toml").is_file() {
+        bail!(
+            "--sdk-path {}: no Cargo.toml there; give the weft checkout's sdk/ folder",
+            dir.display()
+        );
+    }
+    Ok(dir)
 }
 
 /// The files of a new plugin: `(path in the crate, contents)`.
@@ -68,8 +84,16 @@ fn files(kind: Kind) -> [(&'static str, &'static str); 8] {
         };
     }
     let (lib, tests, pipeline) = match kind {
-        Kind::Transform => (template!("transform.rs"), template!("transform_tests.rs"), template!("transform-pipeline.yaml")),
-        Kind::Evaluate => (template!("evaluate.rs"), template!("evaluate_tests.rs"), template!("evaluate-pipeline.yaml")),
+        Kind::Transform => (
+            template!("transform.rs"),
+            template!("transform_tests.rs"),
+            template!("transform-pipeline.yaml"),
+        ),
+        Kind::Evaluate => (
+            template!("evaluate.rs"),
+            template!("evaluate_tests.rs"),
+            template!("evaluate-pipeline.yaml"),
+        ),
     };
     [
         ("Cargo.toml", template!("Cargo.toml")),
@@ -88,7 +112,9 @@ fn check_name(name: &str) -> Result<()> {
     let ok = name.len() <= 63
         && name.starts_with(|c: char| c.is_ascii_lowercase())
         && !name.ends_with('-')
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if !ok {
         bail!("{name:?} cannot name a plugin: use lowercase letters, digits and '-', starting with a letter (e.g. my-scaler)");
     }
@@ -98,13 +124,23 @@ fn check_name(name: &str) -> Result<()> {
 /// `weft new`: write a plugin crate at `dir` (its last component names the
 /// plugin); refuses a folder that exists and is not empty.
 pub fn new(dir: &Path, kind: Kind, sdk: &SdkSource) -> Result<()> {
-    let name = dir
-        .file_name()
-        .and_then(|n| n.to_str())
-        .with_context(|| format!("{}: the folder's name is the plugin's name; give one", dir.display()))?;
+    let name = dir.file_name().and_then(|n| n.to_str()).with_context(|| {
+        format!(
+            "{}: the folder's name is the plugin's name; give one",
+            dir.display()
+        )
+    })?;
     check_name(name)?;
-    if dir.exists() && dir.read_dir().map(|mut d| d.next().is_some()).unwrap_or(true) {
-        bail!("{}: exists and is not empty; pick a new folder", dir.display());
+    if dir.exists()
+        && dir
+            .read_dir()
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
+        bail!(
+            "{}: exists and is not empty; pick a new folder",
+            dir.display()
+        );
     }
     let sdk = sdk.dependency()?;
     let kind_name = format!("{kind:?}").to_lowercase();
@@ -119,8 +155,14 @@ pub fn new(dir: &Path, kind: Kind, sdk: &SdkSource) -> Result<()> {
             .and_then(|()| std::fs::write(&file, text))
             .with_context(|| format!("writing {}", file.display()))?;
     }
-    eprintln!("created {kind_name} plugin {name} in {} ({sdk})", dir.display());
-    eprintln!("next: cd {} && cargo test && weft build . && weft run pipeline.yaml", dir.display());
+    eprintln!(
+        "created {kind_name} plugin {name} in {} ({sdk})",
+        dir.display()
+    );
+    eprintln!(
+        "next: cd {} && cargo test && weft build . && weft run pipeline.yaml",
+        dir.display()
+    );
     Ok(())
 }
 
@@ -128,11 +170,20 @@ pub fn new(dir: &Path, kind: Kind, sdk: &SdkSource) -> Result<()> {
 /// (release) and return the component's path.
 pub fn build(dir: &Path) -> Result<PathBuf> {
     if !dir.join("Cargo.toml").is_file() {
-        bail!("{}: no Cargo.toml; give a plugin crate's folder (weft new makes one)", dir.display());
+        bail!(
+            "{}: no Cargo.toml; give a plugin crate's folder (weft new makes one)",
+            dir.display()
+        );
     }
     // Run in the folder so that its .cargo/config.toml applies.
     let output = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .args(["build", "--release", "--target", "wasm32-wasip2", "--message-format=json-render-diagnostics"])
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--message-format=json-render-diagnostics",
+        ])
         .current_dir(dir)
         .stderr(Stdio::inherit())
         .output()
@@ -144,7 +195,12 @@ pub fn build(dir: &Path) -> Result<PathBuf> {
             dir.display()
         );
     }
-    component(&output.stdout).with_context(|| format!("{}: the build made no .wasm; is the crate's [lib] crate-type [\"cdylib\", \"rlib\"]?", dir.display()))
+    component(&output.stdout).with_context(|| {
+        format!(
+            "{}: the build made no .wasm; is the crate's [lib] crate-type [\"cdylib\", \"rlib\"]?",
+            dir.display()
+        )
+    })
 }
 
 /// The last `.wasm` a cdylib artifact in cargo's JSON messages names.
@@ -153,7 +209,11 @@ fn component(messages: &[u8]) -> Option<PathBuf> {
         .lines()
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
         .filter(|m| m["reason"] == "compiler-artifact")
-        .filter(|m| m["target"]["kind"].as_array().is_some_and(|k| k.iter().any(|k| k == "cdylib")))
+        .filter(|m| {
+            m["target"]["kind"]
+                .as_array()
+                .is_some_and(|k| k.iter().any(|k| k == "cdylib"))
+        })
         .flat_map(|m| m["filenames"].as_array().cloned().unwrap_or_default())
         .filter_map(|f| f.as_str().map(PathBuf::from))
         .rfind(|f| f.extension().is_some_and(|e| e == "wasm"))
@@ -169,7 +229,13 @@ mod tests {
             check_name(good).unwrap();
         }
         for bad in ["", "My", "1a", "a_b", "a-", "a b"] {
-            assert!(check_name(bad).unwrap_err().to_string().contains("lowercase"), "{bad}");
+            assert!(
+                check_name(bad)
+                    .unwrap_err()
+                    .to_string()
+                    .contains("lowercase"),
+                "{bad}"
+            );
         }
     }
 
@@ -179,7 +245,10 @@ mod tests {
 not json
 {"reason":"compiler-artifact","target":{"kind":["cdylib","rlib"]},"filenames":["/t/wasm32-wasip2/release/my_step.wasm","/t/wasm32-wasip2/release/libmy_step.rlib"]}
 {"reason":"build-finished","success":true}"#;
-        assert_eq!(component(messages), Some(PathBuf::from("/t/wasm32-wasip2/release/my_step.wasm")));
+        assert_eq!(
+            component(messages),
+            Some(PathBuf::from("/t/wasm32-wasip2/release/my_step.wasm"))
+        );
         assert_eq!(component(b"{\"reason\":\"build-finished\"}"), None);
     }
 

@@ -70,7 +70,9 @@ impl Cli {
                 ran.map(|(code, _)| code)
             }
             Command::Validate { manifest } => validate(&manifest),
-            Command::New { dir, kind, sdk } => author::new(&dir, kind, &sdk).map(|()| ExitCode::SUCCESS),
+            Command::New { dir, kind, sdk } => {
+                author::new(&dir, kind, &sdk).map(|()| ExitCode::SUCCESS)
+            }
             Command::Build { dir } => build(&dir),
             Command::MergeStates {
                 manifest,
@@ -244,14 +246,22 @@ fn load_plugin(path: &Path) -> Result<Plugin> {
         fuel: false,
     })
     .map_err(|e| anyhow::anyhow!("{e:#}"))?;
-    Ok(Plugin::load(&sandbox, &Cache::default_location(), path, None)?)
+    Ok(Plugin::load(
+        &sandbox,
+        &Cache::default_location(),
+        path,
+        None,
+    )?)
 }
 
 fn build(dir: &Path) -> Result<ExitCode> {
     let wasm = author::build(dir)?;
     let plugin = load_plugin(&wasm)?;
     let meta = &plugin.meta;
-    eprintln!("built {} {} ({:?} step)", meta.name, meta.version, meta.kind);
+    eprintln!(
+        "built {} {} ({:?} step)",
+        meta.name, meta.version, meta.kind
+    );
     println!("{}", wasm.display());
     Ok(ExitCode::SUCCESS)
 }
