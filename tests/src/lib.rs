@@ -542,6 +542,21 @@ pub fn churn_pipeline(strategy: &str) -> Pipeline {
         .step("encode", "one-hot", serde_json::json!({ "columns": ["plan"] }), "needs: [scale]")
 }
 
+/// Assert the run failed with `error: FILE:LINE:COL: MESSAGE...` where
+/// LINE:COL is where `needle` first appears after `after` in the manifest.
+#[track_caller]
+pub fn assert_located(run: &Run, manifest: &Path, after: &str, needle: &str, message: &str) {
+    let text = std::fs::read_to_string(manifest).unwrap();
+    let (line, col) = locate(&text, after, needle);
+    let expected = format!("error: {}:{line}:{col}: {message}", manifest.display());
+    run.failed();
+    assert!(
+        run.error_line().starts_with(&expected),
+        "expected the error to start with\n  {expected}\ngot\n  {}",
+        run.error_line()
+    );
+}
+
 /// The 1-based (line, column) of the first `needle` after the first `after`.
 pub fn locate(text: &str, after: &str, needle: &str) -> (usize, usize) {
     let start = text

@@ -261,7 +261,7 @@ fn wrong_weight_count_names_weights() {
         config,
         "",
         &[
-            "invalid config",
+            "refuses its config",
             "weights gives 2 weight(s) for 3 feature(s)",
         ],
     );

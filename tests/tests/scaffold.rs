@@ -37,10 +37,15 @@ fn cargo_in(dir: &Path, args: &[&str]) -> String {
     text
 }
 
-/// A new plugin of `kind` named `name` in a fresh temporary folder, tested
-/// and built; returns the folder (kept alive by the TempDir) and the
-/// component path `weft build` printed.
-fn scaffold(name: &str, kind: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
+/// A new plugin of `kind` named `name` in a fresh temporary folder, with
+/// `files` (path, text) written over the scaffold's, tested and built;
+/// returns the folder (kept alive by the TempDir) and the component path
+/// `weft build` printed.
+fn scaffold(
+    name: &str,
+    kind: &str,
+    files: &[(String, String)],
+) -> (tempfile::TempDir, PathBuf, PathBuf) {
     let outside = tempfile::tempdir().expect("a temporary folder");
     assert!(
         !outside.path().starts_with(workspace()),
@@ -61,6 +66,9 @@ fn scaffold(name: &str, kind: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
         "pipeline.yaml",
     ] {
         assert!(dir.join(file).is_file(), "weft new wrote no {file}");
+    }
+    for (path, text) in files {
+        std::fs::write(dir.join(path), text).unwrap();
     }
     let tests = cargo_in(&dir, &["test"]);
     assert!(tests.contains("test result: ok"), "{tests}");
@@ -88,7 +96,7 @@ fn scaffold(name: &str, kind: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
 
 #[test]
 fn a_new_transform_plugin_builds_tests_and_runs_outside_the_repository() {
-    let (_keep, dir, wasm) = scaffold("my-center", "transform");
+    let (_keep, dir, wasm) = scaffold("my-center", "transform", &[]);
     assert!(
         wasm.ends_with("wasm32-wasip2/release/my_center.wasm"),
         "{}",
@@ -122,7 +130,7 @@ fn a_new_transform_plugin_builds_tests_and_runs_outside_the_repository() {
 
 #[test]
 fn a_new_evaluate_plugin_builds_tests_and_reports_its_metric() {
-    let (_keep, dir, _) = scaffold("my-mae", "evaluate");
+    let (_keep, dir, _) = scaffold("my-mae", "evaluate", &[]);
     weft_in(&dir, ["run", "pipeline.yaml", "--quiet"]).ok();
     let report = read_json(&dir.join("out/report.json"));
     let metric = &report["steps"][0]["metrics"][0];
@@ -130,6 +138,49 @@ fn a_new_evaluate_plugin_builds_tests_and_reports_its_metric() {
     // |y - p| over data/sample.csv: .25 + .5 + 1 + .5 + 1 + .5 = 3.75, / 6
     let value = metric["value"].as_f64().expect("a value");
     assert!((value - 0.625).abs() < 1e-15, "{value}");
+}
+
+/// The files of `docs/tutorial.md`: each fenced block right after a line
+/// that is a file name in bold code (`**`src/lib.rs`**`), as (path, text).
+fn tutorial_files() -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(workspace().join("docs/tutorial.md")).unwrap();
+    let mut lines = text.lines();
+    let mut files = Vec::new();
+    while let Some(line) = lines.next() {
+        let Some(path) = line.strip_prefix("**`").and_then(|l| l.strip_suffix("`**")) else {
+            continue;
+        };
+        assert_eq!(lines.next(), Some(""), "a blank line after {path}'s name");
+        let fence = lines.next().expect("a block after the name");
+        assert!(
+            fence.starts_with("```"),
+            "{path}: no code block after its name"
+        );
+        let body: Vec<&str> = lines.by_ref().take_while(|l| *l != "```").collect();
+        files.push((path.to_owned(), body.join("\n") + "\n"));
+    }
+    files
+}
+
+#[test]
+fn the_tutorial_is_a_plugin_that_builds_tests_and_runs() {
+    let files = tutorial_files();
+    let paths: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(paths, ["src/lib.rs", "src/tests.rs", "pipeline.yaml"]);
+    let (_keep, dir, wasm) = scaffold("clip", "transform", &files);
+    assert!(wasm.ends_with("wasm32-wasip2/release/clip.wasm"));
+    weft_in(&dir, ["validate", "pipeline.yaml"]).ok();
+    weft_in(&dir, ["run", "pipeline.yaml", "--quiet"]).ok();
+    // The oracle: data/sample.csv's x, clipped to mean ± 1 population sd.
+    let x = [1.5, 2.5, 4.0, 6.0, 3.25];
+    let mean = x.iter().sum::<f64>() / 5.0;
+    let sd = (x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / 5.0).sqrt();
+    let clip = |v: f64| Some(v.clamp(mean - sd, mean + sd));
+    let want = [clip(1.5), clip(2.5), None, clip(4.0), clip(6.0), clip(3.25)];
+    let out = read_parquet(&dir.join("out/data.parquet"));
+    assert_close("x", &f64s(&out, "x"), &want, 1e-12, 1e-12);
+    assert_eq!(want[0], Some(mean - sd), "1.5 lies below the bound");
+    assert!(dir.join("out/state/clip.bin").is_file());
 }
 
 #[test]

@@ -104,10 +104,17 @@ pub(super) enum Command {
         #[arg(long, short, value_name = "DIR")]
         out: PathBuf,
     },
-    /// Check a manifest, its files, plugin digests and step configs without running.
+    /// Check a manifest without running it: files, plugin digests, each
+    /// step's config (against the plugin's schema, then by the plugin
+    /// itself), and a dry run of every step on the first rows of the input
+    /// (columns missing or of the wrong type), all located in the manifest.
     Validate {
         /// The Pipeline manifest (YAML).
         manifest: PathBuf,
+        /// Rows of the input (and of reference files) the dry run reads;
+        /// 0 runs the steps on no rows, with the input's columns only.
+        #[arg(long, default_value_t = 1000, value_name = "N")]
+        rows: usize,
     },
     /// Print the first rows of a data file (.csv, .parquet, .jsonl) as a table.
     Head {

@@ -69,7 +69,7 @@ impl Cli {
                 }
                 ran.map(|(code, _)| code)
             }
-            Command::Validate { manifest } => validate(&manifest),
+            Command::Validate { manifest, rows } => validate(&manifest, rows),
             Command::New { dir, kind, sdk } => {
                 author::new(&dir, kind, &sdk).map(|()| ExitCode::SUCCESS)
             }
@@ -223,17 +223,28 @@ fn merge_states(path: &Path, shards: &[PathBuf], out: &Path) -> Result<ExitCode>
     Ok(ExitCode::SUCCESS)
 }
 
-fn validate(path: &Path) -> Result<ExitCode> {
+fn validate(path: &Path, rows: usize) -> Result<ExitCode> {
     let manifest = Manifest::load(path)?;
     let input = manifest.resolve(&manifest.pipeline.spec.input.path);
     weft_engine::data::Reader::open(&input, 1)
         .with_context(|| format!("{}: spec.input.path", path.display()))?;
     let prepared = exec::prepare(manifest, &RunOptions::default())?;
+    let dry = prepared.dry_run(rows)?;
+    let columns: Vec<String> = dry
+        .output
+        .fields()
+        .iter()
+        .map(|f| format!("{} ({})", f.name(), f.data_type()))
+        .collect();
     println!(
-        "{}: ok ({} steps, {} plugins)",
+        "{}: ok ({} steps, {} plugins; dry run on {} rows of {} gives {} columns: {})",
         path.display(),
         prepared.steps.len(),
-        prepared.manifest.pipeline.spec.plugins.len()
+        prepared.manifest.pipeline.spec.plugins.len(),
+        dry.rows,
+        prepared.input().display(),
+        columns.len(),
+        columns.join(", ")
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -3,6 +3,7 @@
 //! every step on parallel workers and writes data, states and a report.
 
 mod commit;
+mod dry;
 mod gate;
 mod online;
 mod part;
@@ -27,6 +28,7 @@ use weft_manifest::Share;
 use weft_manifest::{Gate, Location, Manifest, ManifestError, StageError};
 
 pub use crate::sandbox::{Failure, Instance, StepFailure, StepSetup};
+pub use dry::DryRun;
 pub use online::{Applied, Online, Worker};
 pub use part::{run_part, Part};
 pub use prepare::prepare;

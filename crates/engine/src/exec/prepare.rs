@@ -9,7 +9,7 @@ use weft_gpu::{Choice, Shared};
 use weft_manifest::{Compute, Limits, Manifest, Mount};
 use weft_oci::Store;
 
-use super::{Prepared, RunError, RunOptions, StepPlan, StepSetup};
+use super::{Failure, Instance, Prepared, RunError, RunOptions, StepFailure, StepPlan, StepSetup};
 use crate::plugin::{Cache, Plugin, PluginOci};
 use crate::sandbox::{Grant, PoolSize, Sandbox};
 
@@ -150,14 +150,16 @@ fn plan(
             ),
         )));
     }
+    let setup = Arc::new(StepSetup {
+        name: step.name.clone(),
+        config: step.config.to_string(),
+        limits,
+        grants,
+        compute: compute.clone(),
+    });
+    configured(manifest, at, &plugin, &setup)?;
     Ok(StepPlan {
-        setup: Arc::new(StepSetup {
-            name: step.name.clone(),
-            config: step.config.to_string(),
-            limits,
-            grants,
-            compute: compute.clone(),
-        }),
+        setup,
         plugin,
         plugin_name: step.plugin.clone(),
         fit,
@@ -165,6 +167,34 @@ fn plan(
         reference: step.reference.as_ref().map(|r| manifest.resolve(&r.path)),
         gates: step.gates.clone(),
     })
+}
+
+/// Check that the plugin accepts the step's config: one instance, made
+/// and configured, so a config the plugin refuses fails before any data is
+/// read, located at the step's `config`.
+fn configured(
+    manifest: &Manifest,
+    at: usize,
+    plugin: &Plugin,
+    setup: &Arc<StepSetup>,
+) -> Result<(), RunError> {
+    match Instance::new(plugin.pre().clone(), setup.clone(), None) {
+        Ok(_) => Ok(()),
+        Err(StepFailure { call, failure, .. }) => {
+            let what = match failure {
+                Failure::InvalidConfig(m) => {
+                    format!("plugin {:?} refuses its config: {m}", plugin.meta.name)
+                }
+                other => format!("{call} failed: {other}"),
+            };
+            let message = format!("step {:?}: {what}", setup.name);
+            Err(RunError::Manifest(manifest.step_error(
+                at,
+                Some("config"),
+                message,
+            )))
+        }
+    }
 }
 
 /// Every plugin of the manifest, loaded and compiled (from `options.cache`
