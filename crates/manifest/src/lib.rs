@@ -3,6 +3,20 @@
 
 mod cluster;
 mod error;
+/// Offset of the first mapping key `key` (bare or quoted, then `:`) at or
+/// after `from` in `source`.
+fn key_offset(source: &str, from: usize, key: &str) -> Option<usize> {
+    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    source[from..]
+        .match_indices(key)
+        .map(|(i, _)| from + i)
+        .find(|&i| {
+            let before = source[..i].chars().next_back();
+            let after = source[i + key.len()..].trim_start_matches(['"', '\'']);
+            !before.is_some_and(is_word) && after.trim_start_matches([' ', '\t']).starts_with(':')
+        })
+}
+
 #[cfg(test)]
 mod fuzz_tests;
 mod limits;
@@ -107,15 +121,36 @@ impl Manifest {
     /// An error about step `index`, located at the first `needle` inside its
     /// entry, or at its name when `needle` is `None`.
     pub fn step_error(&self, index: usize, needle: Option<&str>, message: String) -> ManifestError {
-        let steps = &self.pipeline.spec.steps;
-        let name = &steps[index].name;
-        let occurrence = steps[..index].iter().filter(|s| s.name == *name).count();
-        let start = self.name_offset(name, occurrence);
+        let start = self.step_offset(index);
         let at = match needle {
             None => start,
             Some(n) => start.and_then(|s| self.source[s..].find(n).map(|i| i + s)),
         };
         self.located(at, message)
+    }
+
+    /// An error about the config of step `index`, located at the key of
+    /// `path` (object keys, outermost first; an index stays at its array's
+    /// key) inside it, or at `config` itself.
+    pub fn config_error(&self, index: usize, path: &[String], message: String) -> ManifestError {
+        let mut at = self
+            .step_offset(index)
+            .and_then(|s| key_offset(&self.source, s, "config"));
+        for key in path.iter().filter(|k| k.parse::<usize>().is_err()) {
+            match at.and_then(|s| key_offset(&self.source, s, key)) {
+                Some(found) => at = Some(found),
+                None => break,
+            }
+        }
+        self.located(at, message)
+    }
+
+    /// Offset of the name of step `index`.
+    fn step_offset(&self, index: usize) -> Option<usize> {
+        let steps = &self.pipeline.spec.steps;
+        let name = &steps[index].name;
+        let occurrence = steps[..index].iter().filter(|s| s.name == *name).count();
+        self.name_offset(name, occurrence)
     }
 
     /// Offset of the value of the `occurrence`-th `name: <name>` entry.

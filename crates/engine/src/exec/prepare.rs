@@ -119,15 +119,17 @@ fn plan(
 ) -> Result<StepPlan, RunError> {
     let step = &manifest.pipeline.spec.steps[at];
     if let Err(problems) = plugin.check_config(&step.config) {
-        return Err(RunError::Manifest(manifest.step_error(
+        let listed: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        let message = format!(
+            "step {:?} (plugin {:?}): {}",
+            step.name,
+            plugin.meta.name,
+            listed.join("; ")
+        );
+        return Err(RunError::Manifest(manifest.config_error(
             at,
-            Some("config"),
-            format!(
-                "step {:?}: config does not match the schema of plugin {:?}: {}",
-                step.name,
-                plugin.meta.name,
-                problems.join("; ")
-            ),
+            &problems[0].path,
+            message,
         )));
     }
     let grants = step

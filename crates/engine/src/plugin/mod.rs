@@ -2,6 +2,7 @@
 //! sha256 and the engine, contract version check, `InstancePre`, metadata.
 
 mod cache;
+mod config;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use crate::sandbox::bindings::{self, Kind};
 use crate::sandbox::{self, Sandbox, StepCtx};
 
 pub use cache::Cache;
+pub use config::ConfigProblem;
 
 /// The contract version this host implements.
 pub const CONTRACT_VERSION: &str = "0.1.2";
@@ -162,20 +164,10 @@ impl Plugin {
         })
     }
 
-    /// Check a step config against the plugin's schema; one message per problem.
-    pub fn check_config(&self, config: &serde_json::Value) -> Result<(), Vec<String>> {
-        let problems: Vec<String> = self
-            .schema
-            .iter_errors(config)
-            .map(|e| {
-                let at = e.instance_path().to_string();
-                if at.is_empty() {
-                    e.to_string()
-                } else {
-                    format!("{at}: {e}")
-                }
-            })
-            .collect();
+    /// Check a step config against the plugin's schema; one problem per
+    /// mistake, placed in the config.
+    pub fn check_config(&self, config: &serde_json::Value) -> Result<(), Vec<ConfigProblem>> {
+        let problems = config::problems(&self.schema, &self.meta.config_schema, config);
         if problems.is_empty() {
             Ok(())
         } else {
