@@ -773,6 +773,23 @@ fn inspect_json_describes_the_plugin() {
 }
 
 #[test]
+fn a_component_without_the_step_export_names_the_macro_to_call() {
+    let dir = Workdir::new();
+    // A valid component (text form) that exports nothing.
+    let empty = dir.write("empty.wasm", "(component)");
+    dir.weft([OsStr::new("inspect"), empty.as_os_str()])
+        .failed()
+        .stderr_has(&[
+            &format!(
+                "{}: does not export the weft:step/step interface",
+                empty.display()
+            ),
+            "weft_sdk::export_transform!(YourStep);",
+            "weft_sdk::export_evaluate!(YourStep);",
+        ]);
+}
+
+#[test]
 fn inspect_json_describes_the_reference_plugins() {
     let dir = Workdir::new();
     for (package, name) in [

@@ -169,8 +169,18 @@ fn making_huge_columns_hits_the_output_limit() {
 }
 
 #[test]
-fn panic_is_reported_with_its_message() {
-    fails("panic", &["crashed", "hostile step panicked on purpose"]);
+fn panic_is_reported_with_its_message_and_rows() {
+    // One batch of the four rows; no advice to set RUST_BACKTRACE, which a
+    // step, seeing no environment, could not follow.
+    fails(
+        "panic",
+        &[
+            "failed in transform: crashed",
+            "panicked at tests/plugins/hostile/src/lib.rs",
+            ": hostile step panicked on purpose (on rows 1-4 of its input)",
+        ],
+    )
+    .never_says("RUST_BACKTRACE");
 }
 
 #[test]

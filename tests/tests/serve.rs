@@ -264,7 +264,7 @@ fn a_reload_during_load_drops_nothing_and_a_bad_version_is_refused() {
         status["rejected"]["error"]
             .as_str()
             .unwrap()
-            .contains("config does not match"),
+            .contains("config.strategy: modal is not one of mean, median"),
         "{status}"
     );
     // Mended, it loads; SIGHUP reloads it again.

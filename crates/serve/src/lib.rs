@@ -38,9 +38,15 @@ pub use codec::{cell_limit, decode, encode, BadBody, Shape, ARROW, MAX_COLUMNS};
 pub use listen::serve;
 pub use metrics::Metrics;
 use problem::Problem;
+
 pub use routes::router;
 use version::{fingerprint, load, Fingerprint, Loaded};
 use weft_engine::exec;
+
+/// How much of a body already known to be too large is read before the
+/// 413, and for how long at most.
+const LINGER_BYTES: usize = 1 << 20;
+const LINGER: Duration = Duration::from_secs(1);
 
 /// How the server runs.
 #[derive(Debug, Clone)]
@@ -196,6 +202,20 @@ impl Server {
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
         if declared.is_some_and(|n| n > max) {
+            // Read (and drop) a bounded part of it first: a server that
+            // answers and closes while the client still writes makes the
+            // client see a reset instead of the 413.
+            let mut chunks = body.into_data_stream();
+            let drain = async {
+                let mut drained = 0;
+                while let Some(Ok(chunk)) = chunks.next().await {
+                    drained += chunk.len();
+                    if drained > LINGER_BYTES {
+                        break;
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(LINGER, drain).await;
             return Err(too_large());
         }
         let read = async {

@@ -110,6 +110,7 @@ impl Prepared {
             step,
             call,
             failure,
+            ..
         }) = &error
         else {
             return error;

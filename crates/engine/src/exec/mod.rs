@@ -69,6 +69,17 @@ pub enum RunError {
 }
 
 impl RunError {
+    /// A step's failure on `rows` of a pass's input, saying so.
+    fn on_rows(self, rows: std::ops::Range<u64>) -> RunError {
+        match self {
+            RunError::Step(f) if f.rows.is_none() => RunError::Step(StepFailure {
+                rows: Some(rows),
+                ..f
+            }),
+            other => other,
+        }
+    }
+
     /// Where in the manifest the error is, when it is in the manifest.
     pub fn location(&self) -> Option<Location> {
         match self {

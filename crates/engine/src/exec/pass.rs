@@ -244,7 +244,7 @@ impl Pass<'_> {
         };
         let pass = &self;
         let in_flight = prepared.workers * 2;
-        let (work_tx, work_rx) = bounded::<(u64, RecordBatch)>(in_flight);
+        let (work_tx, work_rx) = bounded::<(u64, u64, RecordBatch)>(in_flight);
         let (done_tx, done_rx) = bounded::<(u64, Outcome)>(in_flight);
         // One ticket per batch between reader and sink: however the workers
         // race, no more than `in_flight` batches are alive at once, so the
@@ -255,9 +255,14 @@ impl Pass<'_> {
             let reader_tx = done_tx.clone();
             scope.spawn(move || {
                 let batches = reader.take_while(|_| ticket_rx.recv().is_ok());
+                let mut first_row = 0;
                 for (seq, batch) in (0u64..).zip(batches) {
                     let sent = match batch {
-                        Ok(b) => work_tx.send((seq, b)).is_ok(),
+                        Ok(b) => {
+                            let rows = b.num_rows() as u64;
+                            first_row += rows;
+                            work_tx.send((seq, first_row - rows, b)).is_ok()
+                        }
                         Err(e) => {
                             let _ = reader_tx.send((seq, Err(e.into())));
                             false
@@ -304,7 +309,7 @@ impl Pass<'_> {
 
     fn worker(
         &self,
-        rx: crossbeam_channel::Receiver<(u64, RecordBatch)>,
+        rx: crossbeam_channel::Receiver<(u64, u64, RecordBatch)>,
         tx: crossbeam_channel::Sender<(u64, Outcome)>,
     ) -> Vec<StepStats> {
         let mut stats = vec![StepStats::default(); self.prepared.steps.len()];
@@ -315,8 +320,11 @@ impl Pass<'_> {
                 return stats;
             }
         };
-        for (seq, batch) in rx {
-            let outcome = self.work(&mut instances, &mut stats, batch);
+        for (seq, first_row, batch) in rx {
+            let rows = first_row..first_row + batch.num_rows() as u64;
+            let outcome = self
+                .work(&mut instances, &mut stats, batch)
+                .map_err(|e| e.on_rows(rows));
             let failed = outcome.is_err();
             if tx.send((seq, outcome)).is_err() || failed {
                 break;
@@ -374,14 +382,16 @@ impl Sink {
         ids: &[usize],
         stats: &mut [StepStats],
     ) -> Result<(), RunError> {
+        let rows = self.rows_in..self.rows_in + worked.rows_in;
         for ((instance, input), &i) in self.sinks.iter_mut().zip(worked.sink_inputs).zip(ids) {
             let t = Instant::now();
-            if self.fitting {
+            let done = if self.fitting {
                 stats[i].fit_rows += input.num_rows() as u64;
-                instance.fit(input)?;
+                instance.fit(input)
             } else {
-                instance.update(input)?;
-            }
+                instance.update(input)
+            };
+            done.map_err(|e| RunError::from(e).on_rows(rows.clone()))?;
             stats[i].busy += t.elapsed();
         }
         if let (Some(writer), Some(out)) = (self.writer.as_mut(), worked.output.as_ref()) {

@@ -146,7 +146,7 @@ impl Plugin {
         })?;
         let pre = bindings::PluginPre::new(instance_pre).map_err(|e| {
             invalid(format!(
-                "does not export the weft:step/step interface: {e:#}"
+                "does not export the weft:step/step interface ({e:#}); a Rust plugin exports it with `weft_sdk::export_transform!(YourStep);` or `weft_sdk::export_evaluate!(YourStep);` at the end of its src/lib.rs, built with `weft build` or `cargo build --release --target wasm32-wasip2`"
             ))
         })?;
         let meta = describe(&pre).map_err(|e| invalid(format!("describe failed: {e:#}")))?;

@@ -48,9 +48,9 @@ pub enum Failure {
     Host(String),
 }
 
-/// A failed call, naming the step and the call.
+/// A failed call, naming the step, the call and the rows it was given.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("step {step:?} failed in {call}: {failure}")]
+#[error("step {step:?} failed in {call}: {failure}{}", rows_of(.rows))]
 pub struct StepFailure {
     /// Step name.
     pub step: String,
@@ -58,6 +58,44 @@ pub struct StepFailure {
     pub call: &'static str,
     /// What went wrong.
     pub failure: Failure,
+    /// The rows of the pass's input the call was given (0-based, end
+    /// exclusive), when it was given a batch of them.
+    pub rows: Option<std::ops::Range<u64>>,
+}
+
+fn rows_of(rows: &Option<std::ops::Range<u64>>) -> String {
+    match rows {
+        Some(r) if r.is_empty() => " (on an empty batch)".into(),
+        Some(r) => format!(" (on rows {}-{} of its input)", r.start + 1, r.end),
+        None => String::new(),
+    }
+}
+
+/// What a crashed guest printed, without what only helps outside the
+/// sandbox: Rust's advice to set `RUST_BACKTRACE` (a step sees no
+/// environment) and the nameless thread of its panic line.
+fn crash_text(stderr: &str) -> String {
+    let mut text = String::new();
+    for line in stderr
+        .split(" | ")
+        .filter(|l| !l.starts_with("note: run with `RUST_BACKTRACE=1`"))
+    {
+        let line = line.strip_prefix("thread '<unnamed>' (1) ").unwrap_or(line);
+        let panic_line = text
+            .rsplit(" | ")
+            .next()
+            .is_some_and(|l| l.starts_with("panicked at "));
+        let sep = if text.is_empty() {
+            ""
+        } else if panic_line && text.ends_with(':') {
+            " "
+        } else {
+            " | "
+        };
+        text.push_str(sep);
+        text.push_str(line);
+    }
+    text
 }
 
 /// A message the guest wrote, as the host repeats it: one line, escaped, cut.
@@ -97,6 +135,18 @@ pub(super) fn classify(
     );
     Failure::Crash {
         trap,
-        stderr: store.data().stderr_tail(),
+        stderr: crash_text(&store.data().stderr_tail()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_panic_reads_as_one_line_without_advice_for_outside_the_sandbox() {
+        let printed = "before | thread '<unnamed>' (1) panicked at src/lib.rs:9:5: | boom | note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace";
+        assert_eq!(
+            super::crash_text(printed),
+            "before | panicked at src/lib.rs:9:5: boom"
+        );
     }
 }

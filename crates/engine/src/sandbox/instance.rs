@@ -83,6 +83,7 @@ impl Instance {
             step: self.setup.name.clone(),
             call,
             failure,
+            rows: None,
         }
     }
 
@@ -186,11 +187,7 @@ impl Instance {
         let handle = store
             .data_mut()
             .lend_batch(batch)
-            .map_err(|e| StepFailure {
-                step: self.setup.name.clone(),
-                call,
-                failure: Failure::Host(e.to_string()),
-            })?;
+            .map_err(|e| self.fail(call, Failure::Host(e.to_string())))?;
         let borrowed = wasmtime::component::Resource::new_borrow(handle.rep());
         let result = self.call(call, |b, s| f(b, s, borrowed));
         if let Some((store, _)) = self.live.as_mut() {
