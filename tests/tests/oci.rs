@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 use weft_tests::registry::{self, Login, Registry};
 use weft_tests::*;
 
+mod served;
+
 const WASM_CONFIG: &str = "application/vnd.wasm.config.v0+json";
 
 /// `weft ARGS` in `dir` with the cache (AOT and OCI) in `dir/cache` and
@@ -167,6 +169,35 @@ fn a_pipeline_runs_a_plugin_from_the_registry() {
     assert_eq!(
         read_parquet(&dir.join("pinned/data.parquet")),
         read_parquet(&dir.join("by-path/data.parquet"))
+    );
+}
+
+#[test]
+fn weft_serve_answers_with_a_plugin_from_the_registry() {
+    let Some(registry) = Registry::start() else {
+        return;
+    };
+    let (dir, by_path) = served::fitted("none");
+    let reference = registry.reference("weft/scale:serve");
+    let (_, _, sha) = push_scale(&dir, &reference, &[]);
+    let yaml = std::fs::read_to_string(&by_path).unwrap();
+    let path_line = format!("scale: {{ path: \"{}\" }}", plugin("scale").display());
+    assert!(yaml.contains(&path_line), "{yaml}");
+    let by_oci = dir.write(
+        "oci.yaml",
+        yaml.replace(&path_line, &format!("scale: {{ oci: \"{reference}\" }}")),
+    );
+    let cache = dir.join("serve-cache");
+    let envs = [("WEFT_CACHE_DIR", cache.as_os_str())];
+    let request = served::request_columns();
+    let from_path = served::Served::start(&dir, &by_path, &[]).json(&request);
+    // The fitted states name the component by sha256, whichever way it came.
+    let from_oci = served::Served::start_with(&dir, &by_oci, &[], &envs).json(&request);
+    assert_eq!(from_oci.0, 200, "{}", from_oci.1);
+    assert_eq!(from_oci, from_path);
+    assert_eq!(
+        files_under(&cache.join("oci")),
+        vec![format!("sha256/{sha}.wasm")]
     );
 }
 

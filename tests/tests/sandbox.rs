@@ -582,33 +582,40 @@ fn a_long_kernel_stops_at_the_step_deadline() {
 
 #[test]
 fn a_kernels_working_space_counts_against_host_memory() {
-    // A median keeps every batch's column (2.4 MB held) and sorts them all
-    // at the end: the sort's working space must fit the step's host memory.
+    // A median (impute) and quantile bin edges (kbins) keep every batch's
+    // column (2.4 MB held) and sort them all at the end: what they hold and
+    // the sort's working space must fit the step's host memory.
     let dir = Workdir::new();
     let csv: String = std::iter::once("x\n".to_owned())
         .chain((0..300_000).map(|i| format!("{}\n", i % 1000)))
         .collect();
     dir.write("in.csv", &csv);
-    let median = |host_memory: &str| {
-        Pipeline::new("in.csv")
-            .plugin("impute", &plugin("impute"))
-            .spec(&format!("limits: {{ hostMemory: {host_memory} }}"))
-            .step(
-                "fill",
-                "impute",
-                json!({ "columns": ["x"], "strategy": "median" }),
-                "",
-            )
-            .write(&dir, "pipeline.yaml")
-    };
-    dir.run(&median("4Mi"), &[]).failed().stderr_has(&[
-        "step \"fill\" failed",
-        "bytes of host memory in columns and batches (limits.hostMemory)",
-    ]);
-    assert_no_outputs(&dir.join("out"));
-    dir.run(&median("16Mi"), &[]).ok();
-    let state = read_json(&dir.join("out/report.json"));
-    assert!(state["steps"][0]["peakHostBytes"].as_u64().unwrap() > 2_400_000);
+    let steps = [
+        ("impute", json!({ "columns": ["x"], "strategy": "median" })),
+        (
+            "kbins",
+            json!({ "columns": ["x"], "n_bins": 4, "strategy": "quantile" }),
+        ),
+    ];
+    for (package, config) in steps {
+        let pipeline = |host_memory: &str| {
+            Pipeline::new("in.csv")
+                .plugin("p", &plugin(package))
+                .spec(&format!("limits: {{ hostMemory: {host_memory} }}"))
+                .step("fit", "p", config.clone(), "")
+                .write(&dir, "pipeline.yaml")
+        };
+        dir.run(&pipeline("4Mi"), &[]).failed().stderr_has(&[
+            "step \"fit\" failed in",
+            "bytes of host memory in columns and batches (limits.hostMemory)",
+        ]);
+        assert_no_outputs(&dir.join("out"));
+        dir.run(&pipeline("16Mi"), &[]).ok();
+        let report = read_json(&dir.join("out/report.json"));
+        let peak = report["steps"][0]["peakHostBytes"].as_u64().unwrap();
+        assert!(peak > 2_400_000, "{package}: {peak}");
+        std::fs::remove_dir_all(dir.join("out")).unwrap();
+    }
 }
 
 #[test]

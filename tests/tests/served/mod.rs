@@ -69,6 +69,16 @@ impl Served {
     /// Start `weft serve MANIFEST --state out/state` in `dir` with `extra`
     /// options, on a free port; returns once `/readyz` answers 200.
     pub fn start(dir: &Workdir, manifest: &std::path::Path, extra: &[&str]) -> Served {
+        Served::start_with(dir, manifest, extra, &[])
+    }
+
+    /// [`Served::start`] with `envs` set for the server.
+    pub fn start_with(
+        dir: &Workdir,
+        manifest: &std::path::Path,
+        extra: &[&str],
+        envs: &[(&str, &std::ffi::OsStr)],
+    ) -> Served {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -86,6 +96,7 @@ impl Served {
                 &format!("127.0.0.1:{port}"),
             ])
             .args(extra)
+            .envs(envs.iter().copied())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
