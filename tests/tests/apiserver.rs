@@ -11,7 +11,10 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::Value;
-use weft_tests::{chart_for_1_20, helm, output, weft_bin, with_stdin, workspace};
+use weft_tests::registry::{self, Login, Registry};
+use weft_tests::{
+    chart_for_1_20, helm, output, plugin, weft_bin, weft_with, with_stdin, workspace,
+};
 
 /// etcd, kube-apiserver and kube-controller-manager on loopback, stopped on drop.
 struct Server {
@@ -254,6 +257,16 @@ struct Operator {
 
 impl Operator {
     fn start(server: &Server, token: &str, identity: &str) -> Operator {
+        Operator::start_with(server, token, identity, &[])
+    }
+
+    /// [`Operator::start`] with `envs` set for the operator.
+    fn start_with(
+        server: &Server,
+        token: &str,
+        identity: &str,
+        envs: &[(&str, &std::ffi::OsStr)],
+    ) -> Operator {
         let kubeconfig = server.file(&format!("{identity}.kubeconfig"));
         std::fs::write(
             &kubeconfig,
@@ -283,6 +296,7 @@ impl Operator {
             .arg(format!("127.0.0.1:{port}"))
             .arg("--kubeconfig")
             .arg(&kubeconfig)
+            .envs(envs.iter().copied())
             .stderr(stderr)
             .spawn()
             .unwrap();
@@ -769,4 +783,190 @@ fn the_operator_runs_pipelines_on_a_real_api_server() {
     });
     drop(operator);
     server.helm("v3", &["uninstall", "weft", "--namespace", "ml"]);
+}
+
+/// A Pipeline `name` in `ml` with one scale step whose plugin is `oci`,
+/// pulled with the Secret `secret`.
+fn from_registry(name: &str, oci: &str, secret: &str) -> String {
+    format!(
+        "apiVersion: weft.dev/v1alpha1\nkind: Pipeline\nmetadata: {{ name: {name}, namespace: ml }}\n\
+         spec:\n  plugins: {{ scale: {{ oci: \"{oci}\" }} }}\n  imagePullSecrets: [{{ name: {secret} }}]\n  \
+         input: {{ path: in.parquet }}\n  output: {{ path: out/ }}\n  storage: {{ claimName: data }}\n  \
+         steps:\n    - {{ name: norm, plugin: scale, config: {{ columns: [x], method: standard }} }}\n"
+    )
+}
+
+#[test]
+fn registry_plugins_are_pinned_to_digests_once_per_run_with_the_pull_secret() {
+    let login = Login {
+        user: "weft",
+        password: "s3cret",
+    };
+    let localhost = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+    let Some(registry) = Registry::start_on(localhost, Some(login)) else {
+        return;
+    };
+    let ca = registry.ca.clone().expect("a TLS registry has a CA");
+    let work = tempfile::tempdir().unwrap();
+    let login = Login {
+        user: "weft",
+        password: "s3cret",
+    };
+    let docker = registry::docker_config(&work.path().join("docker"), &registry.addr, &login);
+    let reference = registry.reference("weft/scale:1.0");
+    let pushed = weft_with(
+        work.path(),
+        [
+            "push".as_ref(),
+            plugin("scale").as_os_str(),
+            reference.as_ref(),
+        ],
+        &[
+            ("SSL_CERT_FILE", ca.as_os_str()),
+            ("DOCKER_CONFIG", docker.as_os_str()),
+        ],
+    );
+    pushed.ok();
+    let pinned = pushed.stdout.lines().last().unwrap().to_owned();
+    let sha = weft_tests::sha256_file(&plugin("scale"));
+
+    let server = Server::start();
+    let admin = server.admin();
+    server.install(&["--set", "operator.leaderElection.enabled=true"]);
+    let token = service_account_token(&server, &admin);
+    // The operator trusts the test CA but has no docker config of its own:
+    // only the Pipeline's Secret can let it in.
+    let nowhere = work.path().join("no-docker-config");
+    let operator = Operator::start_with(
+        &server,
+        &token,
+        "op-pin",
+        &[
+            ("SSL_CERT_FILE", ca.as_os_str()),
+            ("DOCKER_CONFIG", nowhere.as_os_str()),
+        ],
+    );
+    eventually("the operator to be ready", || {
+        (operator.get("/readyz").0 == 200).then_some(())
+    });
+    let config = std::fs::read(docker.join("config.json")).unwrap();
+    let encoded =
+        String::from_utf8(with_stdin(Command::new("base64").arg("-w0"), &config).stdout).unwrap();
+    let secret = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{ name: regcred, namespace: ml }}\n\
+         type: kubernetes.io/dockerconfigjson\ndata: {{ .dockerconfigjson: {encoded} }}\n"
+    );
+    expect(
+        server.call(
+            &admin,
+            "POST",
+            "/api/v1/namespaces/ml/secrets",
+            Some(&secret),
+        ),
+        201,
+    );
+
+    expect(
+        server.call(
+            &admin,
+            "POST",
+            PIPELINES,
+            Some(&from_registry("tagged", &reference, "regcred")),
+        ),
+        201,
+    );
+    let cm = eventually("the pinned manifest", || {
+        server.get("/api/v1/namespaces/ml/configmaps/tagged-manifest")
+    });
+    let held = cm["data"]["pipeline.yaml"].as_str().unwrap();
+    assert!(held.contains(&format!("oci: {pinned}")), "{held}");
+    assert!(held.contains(&format!("sha256: {sha}")), "{held}");
+    assert!(!held.contains(":1.0"), "the tag is gone: {held}");
+    eventually("stage 0's Job", || {
+        server.get(&format!("{JOBS}/tagged-stage-0"))
+    });
+    server.status_until("tagged", "Running", |s| s["phase"] == "Running");
+
+    // The tag moves during the run: the run keeps the component it started
+    // with (each reconcile, such as the one its pod's start causes, reads
+    // the held manifest).
+    weft_with(
+        work.path(),
+        [
+            "push".as_ref(),
+            plugin("impute").as_os_str(),
+            reference.as_ref(),
+        ],
+        &[
+            ("SSL_CERT_FILE", ca.as_os_str()),
+            ("DOCKER_CONFIG", docker.as_os_str()),
+        ],
+    )
+    .ok();
+    let observed = || {
+        let log = std::fs::read_to_string(&operator.log).unwrap();
+        log.lines()
+            .filter(|l| l.contains("observed") && l.contains("tagged"))
+            .count()
+    };
+    let before = observed();
+    server.pod(
+        "tagged",
+        "tagged-stage-0",
+        &serde_json::json!({ "phase": "Running" }),
+    );
+    eventually("a reconcile after the pod", || {
+        (observed() > before).then_some(())
+    });
+    let again = server
+        .get("/api/v1/namespaces/ml/configmaps/tagged-manifest")
+        .unwrap();
+    assert_eq!(again["data"], cm["data"]);
+    let log = std::fs::read_to_string(&operator.log).unwrap();
+    assert_eq!(
+        log.matches("plugin resolved for this run").count(),
+        1,
+        "{log}"
+    );
+
+    // What cannot be resolved is refused, naming the plugin and the cause.
+    let cases = [
+        (
+            "no-secret",
+            reference.clone(),
+            "nope",
+            "spec.imagePullSecrets: Secret ml/nope does not exist",
+        ),
+        (
+            "no-tag",
+            registry.reference("weft/scale:9.9"),
+            "regcred",
+            "spec.plugins.scale.oci: ",
+        ),
+    ];
+    for (name, oci, secret, says) in cases {
+        expect(
+            server.call(
+                &admin,
+                "POST",
+                PIPELINES,
+                Some(&from_registry(name, &oci, secret)),
+            ),
+            201,
+        );
+        let status = server.status_until(name, "Failed", |s| s["phase"] == "Failed");
+        let message = status["message"].as_str().unwrap();
+        assert!(message.contains(says), "{message}");
+        assert!(server
+            .get(&format!("/api/v1/namespaces/ml/configmaps/{name}-manifest"))
+            .is_none());
+    }
+    let status = server.pipeline_status("no-tag");
+    assert!(
+        status["message"]
+            .as_str()
+            .unwrap()
+            .contains("not found in the registry"),
+        "{status}"
+    );
 }

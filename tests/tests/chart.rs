@@ -246,6 +246,7 @@ fn rbac_is_exactly_least_privilege() {
             &["get", "list", "watch", "create", "patch", "delete"],
         ),
         rule("", "pods", &["get", "list", "watch"]),
+        rule("", "secrets", &["get"]),
         rule("", "nodes", &["get"]),
         rule("events.k8s.io", "events", &["create", "patch"]),
     ]);

@@ -50,25 +50,48 @@ fn config_file() -> Option<PathBuf> {
     }
 }
 
+/// Where registry credentials come from.
+#[derive(Debug, Clone, Default)]
+pub enum Login {
+    /// The docker config file: `$DOCKER_CONFIG/config.json`, else
+    /// `~/.docker/config.json`.
+    #[default]
+    ConfigFile,
+    /// A docker config document given as text, such as a
+    /// kubernetes.io/dockerconfigjson Secret's `.dockerconfigjson`;
+    /// `source` names it in errors.
+    Given {
+        /// The document.
+        text: String,
+        /// Where it came from, e.g. `Secret ml/regcred`.
+        source: String,
+    },
+}
+
 /// The credentials for `registry`: its `auths` entry in the docker config
-/// file, else anonymous.
-pub(crate) fn for_registry(registry: &str) -> Result<Credentials, OciError> {
+/// `login` names, else anonymous.
+pub(crate) fn for_registry(registry: &str, login: &Login) -> Result<Credentials, OciError> {
     let anonymous = |source: String| Credentials {
         auth: RegistryAuth::Anonymous,
         source,
     };
-    let Some(file) = config_file() else {
-        return Ok(anonymous("none (no home folder, no DOCKER_CONFIG)".into()));
-    };
-    let text = match std::fs::read_to_string(&file) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Ok(anonymous(format!(
-                "none ({} does not exist)",
-                file.display()
-            )))
+    let (text, file) = match login {
+        Login::Given { text, source } => (text.clone(), PathBuf::from(source)),
+        Login::ConfigFile => {
+            let Some(file) = config_file() else {
+                return Ok(anonymous("none (no home folder, no DOCKER_CONFIG)".into()));
+            };
+            match std::fs::read_to_string(&file) {
+                Ok(text) => (text, file),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Ok(anonymous(format!(
+                        "none ({} does not exist)",
+                        file.display()
+                    )))
+                }
+                Err(source) => return Err(OciError::Io { path: file, source }),
+            }
         }
-        Err(source) => return Err(OciError::Io { path: file, source }),
     };
     let config: DockerConfig = serde_json::from_str(&text).map_err(|e| OciError::Credentials {
         path: file.clone(),

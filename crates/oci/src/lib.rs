@@ -20,6 +20,7 @@ mod store;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 
+pub use credentials::Login;
 pub use error::OciError;
 pub use reference::OciRef;
 pub use store::Store;
@@ -35,6 +36,17 @@ pub struct Pulled {
     /// `None` when a pinned component came from the store without asking
     /// the registry and the reference names a tag.
     pub manifest_digest: Option<String>,
+}
+
+/// What a reference names at the time it is resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// The manifest digest, `sha256:<hex>`.
+    pub manifest_digest: String,
+    /// sha256 of the component, hex.
+    pub sha256: String,
+    /// The reference by digest: `registry/repository@sha256:<hex>`.
+    pub pinned: String,
 }
 
 /// A component pushed to a registry.
@@ -62,13 +74,35 @@ pub fn pull(
     insecure: bool,
 ) -> Result<Pulled, OciError> {
     let reference = OciRef::parse(reference)?;
-    if let Some(pin) = pin.filter(|p| p.len() != 64 || !p.chars().all(|c| c.is_ascii_hexdigit())) {
-        return Err(OciError::Pin {
+    check_pin(&reference, pin)?;
+    block_on(&reference, pull::pull(store, &reference, pin, insecure))
+}
+
+/// Refuse a pin that is not a sha256 before it names a file in the store.
+fn check_pin(reference: &OciRef, pin: Option<&str>) -> Result<(), OciError> {
+    match pin.filter(|p| p.len() != 64 || !p.chars().all(|c| c.is_ascii_hexdigit())) {
+        Some(pin) => Err(OciError::Pin {
             reference: reference.to_string(),
             pin: pin.to_owned(),
-        });
+        }),
+        None => Ok(()),
     }
-    block_on(&reference, pull::pull(store, &reference, pin, insecure))
+}
+
+/// Resolve `reference` (a tag, or a digest) to the manifest and component
+/// digests it names now, checking the Wasm layout and `pin` as [`pull`]
+/// does, without downloading the component; credentials from `login`.
+/// What the operator does once per run, so every pod loads the same
+/// component even if the tag moves.
+pub fn resolve(
+    reference: &str,
+    pin: Option<&str>,
+    insecure: bool,
+    login: &Login,
+) -> Result<Resolved, OciError> {
+    let reference = OciRef::parse(reference)?;
+    check_pin(&reference, pin)?;
+    block_on(&reference, pull::resolve(&reference, pin, insecure, login))
 }
 
 /// Push the component `file` to `reference` (a tag).

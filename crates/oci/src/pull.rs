@@ -6,8 +6,9 @@ use oci_client::manifest::OciImageManifest;
 use oci_client::{Client, RegistryOperation};
 use oci_wasm::{WASM_LAYER_MEDIA_TYPE, WASM_MANIFEST_CONFIG_MEDIA_TYPE};
 
+use crate::credentials::Login;
 use crate::registry::{self, Session};
-use crate::{OciError, OciRef, Pulled, Store};
+use crate::{OciError, OciRef, Pulled, Resolved, Store};
 
 /// Pull `reference` into `store`; see [`crate::pull`].
 pub(crate) async fn pull(
@@ -23,7 +24,52 @@ pub(crate) async fn pull(
             manifest_digest: reference.digest().map(str::to_owned),
         });
     }
-    let session = registry::connect(reference, insecure, RegistryOperation::Pull).await?;
+    let session = registry::connect(
+        reference,
+        insecure,
+        RegistryOperation::Pull,
+        &Login::ConfigFile,
+    )
+    .await?;
+    let (manifest, manifest_digest, sha256) = checked_manifest(&session, pin).await?;
+    let path = match store.get(&sha256) {
+        Some(path) => path,
+        None => {
+            let bytes = download(&session, &manifest).await?;
+            store.put(&reference.to_string(), &sha256, &bytes)?
+        }
+    };
+    Ok(Pulled {
+        path,
+        sha256,
+        manifest_digest: Some(manifest_digest),
+    })
+}
+
+/// What `reference` names now, without downloading it; see
+/// [`crate::resolve`].
+pub(crate) async fn resolve(
+    reference: &OciRef,
+    pin: Option<&str>,
+    insecure: bool,
+    login: &Login,
+) -> Result<Resolved, OciError> {
+    let session = registry::connect(reference, insecure, RegistryOperation::Pull, login).await?;
+    let (_, manifest_digest, sha256) = checked_manifest(&session, pin).await?;
+    Ok(Resolved {
+        pinned: reference.at_digest(&manifest_digest),
+        manifest_digest,
+        sha256,
+    })
+}
+
+/// The session's reference's manifest, its digest and its component's
+/// sha256, refused unless it is the Wasm layout and matches `pin`.
+async fn checked_manifest(
+    session: &Session<'_>,
+    pin: Option<&str>,
+) -> Result<(OciImageManifest, String, String), OciError> {
+    let reference = session.reference;
     // oci-client's own call: the Wasm wrapper's errors are untyped.
     let client: &Client = session.client.as_ref();
     let (manifest, manifest_digest, _config) = client
@@ -38,18 +84,7 @@ pub(crate) async fn pull(
             actual: sha256,
         });
     }
-    let path = match store.get(&sha256) {
-        Some(path) => path,
-        None => {
-            let bytes = download(&session, &manifest).await?;
-            store.put(&reference.to_string(), &sha256, &bytes)?
-        }
-    };
-    Ok(Pulled {
-        path,
-        sha256,
-        manifest_digest: Some(manifest_digest),
-    })
+    Ok((manifest, manifest_digest, sha256))
 }
 
 /// The sha256 (hex) of the one component layer of `manifest`, or what

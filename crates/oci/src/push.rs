@@ -8,6 +8,7 @@ use oci_client::RegistryOperation;
 use oci_wasm::WasmConfig;
 use sha2::{Digest, Sha256};
 
+use crate::credentials::Login;
 use crate::registry::{self, chain};
 use crate::store::check_component;
 use crate::{OciError, OciRef, Pushed};
@@ -36,7 +37,13 @@ pub(crate) async fn push(
             reference: shown.clone(),
             found: format!("a component whose WIT cannot be read: {e:#}"),
         })?;
-    let session = registry::connect(reference, insecure, RegistryOperation::Push).await?;
+    let session = registry::connect(
+        reference,
+        insecure,
+        RegistryOperation::Push,
+        &Login::ConfigFile,
+    )
+    .await?;
     session
         .client
         .push(reference.inner(), &session.auth, layer, config, None)

@@ -10,7 +10,7 @@ use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, RegistryOperation};
 use oci_wasm::WasmClient;
 
-use crate::credentials::{self, Credentials};
+use crate::credentials::{self, Credentials, Login};
 use crate::{OciError, OciRef};
 
 /// A client that has reached the registry of `reference`.
@@ -24,15 +24,16 @@ pub(crate) struct Session<'r> {
 /// Reach the registry of `reference` for `operation`: HTTPS first; plain
 /// HTTP when HTTPS gets no answer and the registry is on loopback or
 /// `insecure` is set.
-pub(crate) async fn connect(
-    reference: &OciRef,
+pub(crate) async fn connect<'r>(
+    reference: &'r OciRef,
     insecure: bool,
     operation: RegistryOperation,
-) -> Result<Session<'_>, OciError> {
+    login: &Login,
+) -> Result<Session<'r>, OciError> {
     // reqwest's rustls has no provider of its own here: use ring, which
     // the workspace builds already. A second install is a no-op.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let Credentials { auth, source } = credentials::for_registry(reference.registry())?;
+    let Credentials { auth, source } = credentials::for_registry(reference.registry(), login)?;
     let session = |client| Session {
         client,
         auth: auth.clone(),

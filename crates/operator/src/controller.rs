@@ -22,6 +22,7 @@ use super::events::publish;
 use super::follow::{follow, owned_jobs, Run};
 use super::jobs::config_map_name;
 use super::metrics::Metrics;
+use super::pin::{pinned, Unpinned};
 use super::status::{conclude, refuse, write_status};
 use super::{manifest_config_map, Owner, ShardMode};
 use weft_manifest::{
@@ -66,6 +67,9 @@ pub enum OperatorError {
     /// An object could not be rendered.
     #[error("rendering {0}")]
     Render(String),
+    /// A plugin's registry could not be reached.
+    #[error("registry: {0}")]
+    Registry(String),
 }
 
 /// The manifest document of a Pipeline object.
@@ -106,7 +110,11 @@ pub async fn reconcile(
         Ok(m) => m,
         Err(e) => return refuse(&ctx, p, &previous, e.to_string()).await,
     };
-    let run = prepare(&ctx, p, &previous, manifest, &text).await?;
+    let run = match prepare(&ctx, p, &previous, manifest, &text).await {
+        Ok(run) => run,
+        Err(Unpinned::Refused(message)) => return refuse(&ctx, p, &previous, message).await,
+        Err(Unpinned::Retry(e)) => return Err(e),
+    };
     let Some(found) = follow(&ctx, p, &previous, &run).await? else {
         return Ok(Action::requeue(Duration::from_secs(1)));
     };
@@ -134,14 +142,15 @@ pub async fn reconcile(
 
 /// Settle which run of `p` goes on and apply its ConfigMap: a finished
 /// Pipeline whose spec changed starts over; a running one finishes with
-/// the spec it started with.
+/// the spec it started with. A new run's registry plugins are pinned to
+/// what their tags name now; a run goes on with the pins it started with.
 async fn prepare(
     ctx: &Context,
     p: &PipelineResource,
     previous: &PipelineStatus,
     manifest: Manifest,
     text: &str,
-) -> Result<Run, OperatorError> {
+) -> Result<Run, Unpinned> {
     let ns = p.namespace().unwrap_or_else(|| "default".into());
     let name = p.name_any();
     let config_maps: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &ns);
@@ -160,12 +169,13 @@ async fn prepare(
             );
             (held_manifest(&cm)?, held)
         }
-        Some((held, _)) if held != wanted => {
+        Some((held, cm)) if held == wanted => (held_manifest(&cm)?, held),
+        Some(_) => {
             let jobs: Api<Job> = Api::namespaced(ctx.client.clone(), &ns);
             restart(&config_maps, &jobs, &name).await?;
-            (manifest, wanted)
+            (pinned_manifest(&ctx.client, &ns, manifest).await?, wanted)
         }
-        _ => (manifest, wanted),
+        None => (pinned_manifest(&ctx.client, &ns, manifest).await?, wanted),
     };
     let owner = Owner {
         name: name.clone(),
@@ -183,6 +193,21 @@ async fn prepare(
         accepted,
         owner,
     })
+}
+
+/// `manifest` with its registry plugins pinned (see [`pinned`]).
+async fn pinned_manifest(
+    client: &Client,
+    ns: &str,
+    manifest: Manifest,
+) -> Result<Manifest, Unpinned> {
+    let pipeline = pinned(client, ns, manifest.pipeline.clone()).await?;
+    if pipeline == manifest.pipeline {
+        return Ok(manifest);
+    }
+    let text =
+        serde_yaml::to_string(&pipeline).map_err(|e| Unpinned::Retry(render("the manifest", e)))?;
+    Manifest::parse(Path::new(MANIFEST_PATH), text).map_err(|e| Unpinned::Refused(e.to_string()))
 }
 
 /// The manifest a running pipeline started with, from its ConfigMap.

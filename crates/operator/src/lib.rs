@@ -12,6 +12,7 @@ mod follow;
 mod jobs;
 mod lease;
 mod metrics;
+mod pin;
 mod progress;
 mod pull_secret;
 mod server;
