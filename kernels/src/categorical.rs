@@ -3,11 +3,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, Float64Array};
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Float32Array, Float64Array, UInt8Array,
+};
 use arrow::datatypes::{DataType, Float32Type, Float64Type, Int64Type};
 
 use crate::convert::dtype_error;
-use crate::{Dtype, KernelError, Result, Scalar, UnknownPolicy};
+use crate::{Dtype, Indicator, KernelError, Result, Scalar, UnknownPolicy};
 
 /// A hashable view of one value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -187,6 +189,16 @@ pub fn one_hot(
     categories: &[Scalar],
     unknown: UnknownPolicy,
 ) -> Result<Vec<ArrayRef>> {
+    one_hot_as(column, categories, unknown, Indicator::Float64)
+}
+
+/// One indicator column of type `kind` per category, in the order given.
+pub fn one_hot_as(
+    column: &dyn Array,
+    categories: &[Scalar],
+    unknown: UnknownPolicy,
+    kind: Indicator,
+) -> Result<Vec<ArrayRef>> {
     let dtype = dtype_of(&[column], "one-hot")?.expect("one column");
     let index: HashMap<Key, usize> = categories
         .iter()
@@ -194,11 +206,11 @@ pub fn one_hot(
         .map(|(i, c)| (Key::of_scalar(c, dtype), i))
         .collect();
     let rows = column.len();
-    let mut hot = vec![vec![0.0f64; rows]; categories.len()];
+    let mut hot = vec![vec![0u8; rows]; categories.len()];
     let column = widen(column)?;
     each_key(column.as_ref(), "one-hot", |row, key| {
         match (index.get(&key), unknown) {
-            (Some(&c), _) => hot[c][row] = 1.0,
+            (Some(&c), _) => hot[c][row] = 1,
             (None, UnknownPolicy::Ignore) => {}
             (None, UnknownPolicy::Error) => {
                 return Err(KernelError::UnknownCategory {
@@ -214,10 +226,21 @@ pub fn one_hot(
         }
         Ok(())
     })?;
-    Ok(hot
-        .into_iter()
-        .map(|v| Arc::new(Float64Array::from(v)) as ArrayRef)
-        .collect())
+    Ok(hot.into_iter().map(|bits| indicators(bits, kind)).collect())
+}
+
+/// 0/1 bytes as an indicator column of type `kind`.
+fn indicators(bits: Vec<u8>, kind: Indicator) -> ArrayRef {
+    match kind {
+        Indicator::Float64 => {
+            Arc::new(bits.iter().map(|&b| f64::from(b)).collect::<Float64Array>())
+        }
+        Indicator::Float32 => {
+            Arc::new(bits.iter().map(|&b| f32::from(b)).collect::<Float32Array>())
+        }
+        Indicator::Uint8 => Arc::new(UInt8Array::from(bits)),
+        Indicator::Bool => Arc::new(bits.iter().map(|&b| Some(b == 1)).collect::<BooleanArray>()),
+    }
 }
 
 #[cfg(test)]

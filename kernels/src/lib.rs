@@ -14,7 +14,7 @@ mod matrix;
 mod quantile;
 mod stats;
 
-pub use categorical::{one_hot, value_counts};
+pub use categorical::{one_hot, one_hot_as, value_counts};
 pub use convert::{
     from_bools, from_f32s, from_f64s, from_s64s, from_strings, to_bools, to_f32s, to_f64s, to_s64s,
     to_strings, validity,
@@ -25,7 +25,7 @@ pub use histogram::{bin_of, check_edges, histogram};
 pub use matrix::{matmul, matmul_f32, matmul_with};
 pub use quantile::{quantiles, quantiles_with};
 pub use stats::column_stats;
-pub use weft_types::{Dtype, QuantileMethod, Scalar, Stats, UnknownPolicy};
+pub use weft_types::{Dtype, Indicator, QuantileMethod, Scalar, Stats, UnknownPolicy};
 
 /// Why a kernel refused its input.
 #[derive(Debug, thiserror::Error, PartialEq)]

@@ -5,7 +5,9 @@
 use crate::bindings::exports::weft::step::step::Metric as WitMetric;
 use crate::bindings::weft::step::compute as host;
 use crate::bindings::weft::step::types as wit;
-use crate::{DeviceInfo, Dtype, Metric, QuantileMethod, Scalar, Stats, StepError, UnknownPolicy};
+use crate::{
+    DeviceInfo, Dtype, Indicator, Metric, QuantileMethod, Scalar, Stats, StepError, UnknownPolicy,
+};
 
 impl From<StepError> for wit::StepError {
     fn from(e: StepError) -> Self {
@@ -82,6 +84,17 @@ impl From<UnknownPolicy> for host::UnknownPolicy {
         match p {
             UnknownPolicy::Error => host::UnknownPolicy::Error,
             UnknownPolicy::Ignore => host::UnknownPolicy::Ignore,
+        }
+    }
+}
+
+impl From<Indicator> for host::Indicator {
+    fn from(i: Indicator) -> Self {
+        match i {
+            Indicator::Float64 => host::Indicator::Float64,
+            Indicator::Float32 => host::Indicator::Float32,
+            Indicator::Uint8 => host::Indicator::Uint8,
+            Indicator::Bool => host::Indicator::Boolean,
         }
     }
 }

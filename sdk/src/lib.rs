@@ -71,7 +71,7 @@ pub mod __rt;
 pub use backend::{compute, f32s_of, log, metrics, Batch, Buffer, Column};
 pub use step::{Evaluate, Meta, Metric, Step, Transform};
 pub use types::{DeviceInfo, Result, StepError};
-pub use weft_types::{Dtype, QuantileMethod, Scalar, Stats, UnknownPolicy};
+pub use weft_types::{Dtype, Indicator, QuantileMethod, Scalar, Stats, UnknownPolicy};
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;

@@ -102,6 +102,8 @@ def run_case(case):
     params = dict(case["params"])
     if case["estimator"] == "OneHotEncoder":
         params["sparse_output"] = False
+        if "dtype" in params:
+            params["dtype"] = np.dtype(params["dtype"])
     for key in ("feature_range", "quantile_range"):
         if key in params:
             params[key] = tuple(params[key])
@@ -118,6 +120,7 @@ def run_case(case):
             result = None
         if result is not None:
             result = np.asarray(result)
+            meta["dtype"] = str(result.dtype)
             if case["estimator"] == "OneHotEncoder":
                 outputs, at = {}, 0
                 for col, cats in zip(columns, estimator.categories_):

@@ -178,6 +178,27 @@ fn cases() -> Vec<Case> {
             "OneHotEncoder",
             json!({ "handle_unknown": "error" }),
         ),
+        c(
+            "one-hot-uint8",
+            "one-hot",
+            json!({ "columns": ["color", "small"], "handle_unknown": "ignore", "dtype": "uint8" }),
+            "OneHotEncoder",
+            json!({ "handle_unknown": "ignore", "dtype": "uint8" }),
+        ),
+        c(
+            "one-hot-bool",
+            "one-hot",
+            json!({ "columns": ["color"], "handle_unknown": "ignore", "dtype": "bool" }),
+            "OneHotEncoder",
+            json!({ "handle_unknown": "ignore", "dtype": "bool" }),
+        ),
+        c(
+            "one-hot-float32",
+            "one-hot",
+            json!({ "columns": ["cat"], "dtype": "float32" }),
+            "OneHotEncoder",
+            json!({ "dtype": "float32" }),
+        ),
         // `i` has five values, eight times each, so quantile edges fall
         // between and on ties (inverted_cdf makes a zero-width bin that both
         // remove); `id` is 0..39 and `apply.csv` lies beyond it; `const` is
@@ -394,6 +415,27 @@ fn compare(label: &str, got: &RecordBatch, want: &RecordBatch, rel: f64, abs: f6
 }
 
 /// Run one case: train in one batch, train in three, apply with the state.
+/// The indicator columns (`c=v`) of `got` are of the type scikit-learn's
+/// output had (numpy's name in `meta["dtype"]`).
+#[track_caller]
+fn same_indicator_type(got: &RecordBatch, meta: &Value) {
+    let want = match meta["dtype"].as_str() {
+        Some("float64") => DataType::Float64,
+        Some("float32") => DataType::Float32,
+        Some("uint8") => DataType::UInt8,
+        Some("bool") => DataType::Boolean,
+        other => panic!("scikit-learn's output type {other:?}"),
+    };
+    for field in got
+        .schema()
+        .fields()
+        .iter()
+        .filter(|f| f.name().contains('='))
+    {
+        assert_eq!(field.data_type(), &want, "{}: {meta}", field.name());
+    }
+}
+
 fn check(name: &str) {
     let case = case(name);
     let fx = fixture();
@@ -420,6 +462,9 @@ fn check(name: &str) {
     let (want, meta) = fx.expected(&case, "train");
     let want = want.unwrap_or_else(|| panic!("scikit-learn failed on train.csv: {meta}"));
     compare("train, 1 batch", &got_one, &want, REL, ABS, &context(&meta));
+    if case.estimator == "OneHotEncoder" {
+        same_indicator_type(&got_one, &meta);
+    }
     let report: Value =
         serde_json::from_slice(&std::fs::read(dir.join("one/report.json")).unwrap()).unwrap();
     assert_eq!(report["steps"][0]["fitRows"], TRAIN_ROWS, "{report:#}");
@@ -566,6 +611,13 @@ fn one_hot_ignores_unseen_categories() {
 #[test]
 fn one_hot_missing_is_a_category() {
     check("one-hot-missing-is-a-category");
+}
+
+#[test]
+fn one_hot_dtypes_are_scikit_learns() {
+    for case in ["one-hot-uint8", "one-hot-bool", "one-hot-float32"] {
+        check(case);
+    }
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! The value types weft's kernels and its SDK share: one [`Scalar`], one
-//! [`Dtype`], one [`Stats`] (with its merge), one [`UnknownPolicy`] and one
+//! [`Dtype`], one [`Stats`] (with its merge), one [`UnknownPolicy`], one
+//! [`Indicator`] and one
 //! [`QuantileMethod`];
 //! and the one implementation of editing a batch's columns ([`edit`]).
 //!
@@ -82,6 +83,22 @@ impl Dtype {
 pub trait DtypeOf<Source> {
     /// The step-visible type, if there is one.
     fn dtype(&self) -> Option<Dtype>;
+}
+
+/// The type of the indicator columns `one_hot` makes: scikit-learn's
+/// `OneHotEncoder(dtype=...)`, named as numpy names them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Indicator {
+    /// `float64`, 0.0 and 1.0 (scikit-learn's default).
+    #[default]
+    Float64,
+    /// `float32`, 0.0 and 1.0.
+    Float32,
+    /// `uint8`, 0 and 1 (polars' `to_dummies`).
+    Uint8,
+    /// `bool`, false and true.
+    Bool,
 }
 
 /// What `one_hot` does with a value that is not among the categories.

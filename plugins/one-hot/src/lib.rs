@@ -3,17 +3,18 @@
 //!
 //! Categories are learned in fit and sorted (a missing value, if seen, is the
 //! last category, as scikit-learn's `nan`). Column `c` is replaced, at its
-//! position, by `c=<value>` columns of f64. Shard states merge exactly (the
-//! union of categories).
+//! position, by `c=<value>` columns of `dtype` (f64 unless asked). Shard
+//! states merge exactly (the union of categories).
 
 use schemars::JsonSchema;
 use serde::Deserialize;
 use weft_sdk::{
-    compute, Batch, Column, Meta, Result, Scalar, Step, StepError, Transform, UnknownPolicy,
+    compute, Batch, Column, Indicator, Meta, Result, Scalar, Step, StepError, Transform,
+    UnknownPolicy,
 };
 
 /// One-hot encode categorical columns as scikit-learn's `OneHotEncoder`:
-/// `{"columns": [...], "handle_unknown": "error" | "ignore"}`.
+/// `{"columns": [...], "handle_unknown": "error" | "ignore", "dtype": "float64"}`.
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(title = "one-hot")]
@@ -26,6 +27,16 @@ pub struct Config {
     #[serde(default = "error")]
     #[schemars(schema_with = "policy")]
     handle_unknown: UnknownPolicy,
+    /// Type of the indicator columns, as scikit-learn's `dtype`: `float64`,
+    /// `float32`, `uint8` (what polars' `to_dummies` gives) or `bool`.
+    #[serde(default)]
+    #[schemars(schema_with = "indicator")]
+    dtype: Indicator,
+}
+
+/// The schema of [`Indicator`].
+fn indicator(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({"type": "string", "enum": ["float64", "float32", "uint8", "bool"], "default": "float64"})
 }
 
 /// The schema of [`UnknownPolicy`], which the SDK's value types do not derive.
@@ -124,13 +135,16 @@ impl Transform for OneHot {
         let mut out = batch.with_columns(&[])?;
         for (name, seen) in self.config.columns.iter().zip(&self.categories) {
             let values: Vec<Scalar> = seen.iter().map(|(v, _)| v.clone()).collect();
-            let hot = compute::one_hot(&batch.column(name)?, &values, self.config.handle_unknown)
-                .map_err(|e| match e {
-                StepError::InvalidInput(m) => {
-                    StepError::InvalidInput(format!("column {name:?}: {m}"))
-                }
-                other => other,
-            })?;
+            let (unknown, kind) = (self.config.handle_unknown, self.config.dtype);
+            let hot =
+                compute::one_hot_as(&batch.column(name)?, &values, unknown, kind).map_err(|e| {
+                    match e {
+                        StepError::InvalidInput(m) => {
+                            StepError::InvalidInput(format!("column {name:?}: {m}"))
+                        }
+                        other => other,
+                    }
+                })?;
             let names: Vec<String> = values.iter().map(|v| format!("{name}={v}")).collect();
             let named: Vec<(&str, &Column)> = names.iter().map(String::as_str).zip(&hot).collect();
             out = out.replace(name, &named)?;

@@ -85,3 +85,23 @@ fn shard_merge_is_the_sorted_union_bit_for_bit() {
     };
     assert_eq!(encoded(&merged), encoded(&whole));
 }
+
+#[test]
+fn indicators_take_the_type_asked() {
+    let data = [around(&["b", "a", "b"])];
+    for (dtype, want) in [
+        ("float64", weft_sdk::Dtype::F64),
+        ("float32", weft_sdk::Dtype::F32),
+        ("uint8", weft_sdk::Dtype::S64),
+        ("bool", weft_sdk::Dtype::Boolean),
+    ] {
+        let config = serde_json::json!({"columns": ["c"], "dtype": dtype});
+        let out = Harness::<OneHot>::new(config).run(&data, 1).unwrap();
+        let b = out[0].column("c=b").unwrap();
+        assert_eq!(b.dtype(), want, "{dtype}");
+        match want {
+            weft_sdk::Dtype::Boolean => assert_eq!(b.to_bools().unwrap(), [true, false, true]),
+            _ => assert_eq!(b.to_f64s().unwrap(), [1.0, 0.0, 1.0], "{dtype}"),
+        }
+    }
+}

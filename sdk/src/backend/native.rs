@@ -9,7 +9,8 @@ use weft_types::edit;
 
 use super::Buffer;
 use crate::{
-    DeviceInfo, Dtype, Metric, QuantileMethod, Result, Scalar, Stats, StepError, UnknownPolicy,
+    DeviceInfo, Dtype, Indicator, Metric, QuantileMethod, Result, Scalar, Stats, StepError,
+    UnknownPolicy,
 };
 
 fn input(e: weft_kernels::KernelError) -> StepError {
@@ -220,6 +221,17 @@ pub mod compute {
         unknown: UnknownPolicy,
     ) -> Result<Vec<Column>> {
         let cols = weft_kernels::one_hot(column.0.as_ref(), categories, unknown).map_err(input)?;
+        Ok(cols.into_iter().map(Column).collect())
+    }
+    /// One indicator column of type `kind` per category.
+    pub fn one_hot_as(
+        column: &Column,
+        categories: &[Scalar],
+        unknown: UnknownPolicy,
+        kind: Indicator,
+    ) -> Result<Vec<Column>> {
+        let cols = weft_kernels::one_hot_as(column.0.as_ref(), categories, unknown, kind)
+            .map_err(input)?;
         Ok(cols.into_iter().map(Column).collect())
     }
     /// Natively, the kernels run on the CPU.

@@ -3,7 +3,7 @@
 use super::{Buffer, Source};
 use crate::bindings::weft::step::types::{self as wit};
 use crate::bindings::weft::step::{compute as host, log as host_log, metrics as host_metrics};
-use crate::{DeviceInfo, Dtype, QuantileMethod, Result, Scalar, Stats, UnknownPolicy};
+use crate::{DeviceInfo, Dtype, Indicator, QuantileMethod, Result, Scalar, Stats, UnknownPolicy};
 
 /// A column living on the host.
 #[repr(transparent)]
@@ -173,6 +173,22 @@ pub mod compute {
             .into_iter()
             .map(Column)
             .collect())
+    }
+    /// One indicator column of type `kind` per category (needs a host of
+    /// contract 0.1.3 or later).
+    pub fn one_hot_as(
+        column: &Column,
+        categories: &[Scalar],
+        unknown: UnknownPolicy,
+        kind: Indicator,
+    ) -> Result<Vec<Column>> {
+        let cats: Vec<wit::Scalar> = categories.iter().map(wit::Scalar::from).collect();
+        Ok(
+            host::one_hot_as(&column.0, &cats, unknown.into(), kind.into())?
+                .into_iter()
+                .map(Column)
+                .collect(),
+        )
     }
     /// Where the host runs its kernels.
     pub fn device() -> DeviceInfo {

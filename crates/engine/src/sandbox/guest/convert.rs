@@ -5,7 +5,9 @@
 use arrow::datatypes::DataType;
 use weft_kernels as k;
 
-use crate::sandbox::bindings::weft::step::compute::{QuantileMethod, Stats, UnknownPolicy};
+use crate::sandbox::bindings::weft::step::compute::{
+    Indicator, QuantileMethod, Stats, UnknownPolicy,
+};
 use crate::sandbox::bindings::weft::step::types::{Dtype, Scalar};
 
 /// The kernels' view of a WIT scalar.
@@ -48,6 +50,16 @@ pub(super) fn kernel_policy(p: UnknownPolicy) -> k::UnknownPolicy {
     match p {
         UnknownPolicy::Error => k::UnknownPolicy::Error,
         UnknownPolicy::Ignore => k::UnknownPolicy::Ignore,
+    }
+}
+
+/// The kernels' view of the WIT indicator type.
+pub(super) fn kernel_indicator(i: Indicator) -> k::Indicator {
+    match i {
+        Indicator::Float64 => k::Indicator::Float64,
+        Indicator::Float32 => k::Indicator::Float32,
+        Indicator::Uint8 => k::Indicator::Uint8,
+        Indicator::Boolean => k::Indicator::Bool,
     }
 }
 

@@ -8,12 +8,15 @@ use wasmtime::component::Resource;
 use weft_gpu::{Access, GpuError};
 use weft_kernels::KernelError;
 
-use super::convert::{kernel_method, kernel_policy, kernel_scalar, wit_scalar, wit_stats};
+use super::convert::{
+    kernel_indicator, kernel_method, kernel_policy, kernel_scalar, wit_scalar, wit_stats,
+};
 use crate::sandbox::bindings::weft::step::compute::{
-    Buffer, BufferSource, DeviceInfo, Host, QuantileMethod, Stats, UnknownPolicy,
+    Buffer, BufferSource, DeviceInfo, Host, Indicator, QuantileMethod, Stats, UnknownPolicy,
 };
 use crate::sandbox::bindings::weft::step::types::{Scalar, StepError};
 use crate::sandbox::{Column, KernelDeadline, StepCtx};
+use weft_kernels as k;
 
 type Fallible<T> = wasmtime::Result<Result<T, StepError>>;
 
@@ -141,6 +144,29 @@ impl Host for StepCtx {
         let policy = kernel_policy(unknown);
         let made = self.kernel(&[column], |c| {
             weft_kernels::one_hot(c[0], &categories, policy)
+        })?;
+        self.hand_over(made)
+    }
+
+    fn one_hot_as(
+        &mut self,
+        column: Resource<Column>,
+        categories: Vec<Scalar>,
+        unknown: UnknownPolicy,
+        kind: Indicator,
+    ) -> Fallible<Vec<Resource<Column>>> {
+        let rows = self.table.get(&column)?.len();
+        let kind = kernel_indicator(kind);
+        let width = match kind {
+            k::Indicator::Float64 => 8,
+            k::Indicator::Float32 => 4,
+            k::Indicator::Uint8 | k::Indicator::Bool => 1,
+        };
+        self.reserve(output_bytes(rows, categories.len(), width))?;
+        let categories: Vec<_> = categories.into_iter().map(kernel_scalar).collect();
+        let policy = kernel_policy(unknown);
+        let made = self.kernel(&[column], |c| {
+            weft_kernels::one_hot_as(c[0], &categories, policy, kind)
         })?;
         self.hand_over(made)
     }
