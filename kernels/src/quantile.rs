@@ -10,6 +10,8 @@
 //! below follows numpy's floating-point operations in numpy's order, so
 //! the results are the same numbers, not merely close ones.
 
+use std::cell::RefCell;
+
 use arrow::array::Array;
 
 use crate::stats::each_valid;
@@ -42,15 +44,77 @@ pub fn quantiles_with(
     if values.is_empty() {
         return Ok(vec![f64::NAN; qs.len()]);
     }
-    values.sort_unstable_by(f64::total_cmp);
-    Ok(qs.iter().map(|q| quantile(&values, *q, method)).collect())
+    let wanted = Wanted {
+        len: values.len(),
+        seen: RefCell::new(Vec::new()),
+    };
+    for q in qs {
+        quantile(&wanted, *q, method);
+    }
+    select(&mut values, wanted.seen.into_inner());
+    Ok(qs
+        .iter()
+        .map(|q| quantile(values.as_slice(), *q, method))
+        .collect())
 }
 
-/// Quantile `q` of the non-empty, sorted `values`.
-fn quantile(values: &[f64], q: f64, method: QuantileMethod) -> f64 {
+/// Above this many order statistics, one full sort beats selecting each.
+const SELECT_AT_MOST: usize = 32;
+
+/// Put the order statistics at `indices` of `values` in place (each where
+/// a full sort would put it) in O(n) per index, not O(n log n) for all.
+fn select(values: &mut [f64], mut indices: Vec<usize>) {
+    indices.sort_unstable();
+    indices.dedup();
+    if indices.len() > SELECT_AT_MOST {
+        values.sort_unstable_by(f64::total_cmp);
+        return;
+    }
+    let (mut start, n) = (0, values.len());
+    for k in indices.into_iter().filter(|&k| k < n) {
+        // Everything before `start` is already in place and no greater.
+        values[start..].select_nth_unstable_by(k - start, f64::total_cmp);
+        start = k + 1;
+    }
+}
+
+/// What quantiles read: the `i`-th smallest of `len` values.
+trait OrderStats {
+    fn len(&self) -> usize;
+    fn at(&self, i: usize) -> f64;
+}
+
+impl OrderStats for [f64] {
+    fn len(&self) -> usize {
+        <[f64]>::len(self)
+    }
+    fn at(&self, i: usize) -> f64 {
+        self[i]
+    }
+}
+
+/// Records which order statistics a quantile reads (the methods choose
+/// indices from `len` and `q` alone, never from the values).
+struct Wanted {
+    len: usize,
+    seen: RefCell<Vec<usize>>,
+}
+
+impl OrderStats for Wanted {
+    fn len(&self) -> usize {
+        self.len
+    }
+    fn at(&self, i: usize) -> f64 {
+        self.seen.borrow_mut().push(i);
+        0.0
+    }
+}
+
+/// Quantile `q` of the non-empty `values`, read in sorted order.
+fn quantile<S: OrderStats + ?Sized>(values: &S, q: f64, method: QuantileMethod) -> f64 {
     use QuantileMethod::*;
     let n = values.len() as f64;
-    let at = |index: f64| values[(index as usize).min(values.len() - 1)];
+    let at = |index: f64| values.at((index as usize).min(values.len() - 1));
     match method {
         InvertedCdf => at(boundary(n * q - 1.0, |gamma, _| gamma == 0.0)),
         // "The nearest even order statistic" is 1-based: an odd 0-based index.
@@ -108,7 +172,7 @@ fn boundary(index: f64, keep_floor: impl Fn(f64, f64) -> bool) -> f64 {
 
 /// A Hyndman and Fan method with plotting positions `alpha`, `beta`, at
 /// numpy's `_compute_virtual_index`.
-fn continuous(values: &[f64], q: f64, alpha: f64, beta: f64) -> f64 {
+fn continuous<S: OrderStats + ?Sized>(values: &S, q: f64, alpha: f64, beta: f64) -> f64 {
     let n = values.len() as f64;
     let virtual_index = n * q + (alpha + q * (1.0 - alpha - beta)) - 1.0;
     interpolate(values, virtual_index, |gamma, _| gamma)
@@ -116,7 +180,11 @@ fn continuous(values: &[f64], q: f64, alpha: f64, beta: f64) -> f64 {
 
 /// numpy's `_get_indexes`, `_get_gamma` and `_lerp` at `virtual_index`:
 /// `fix_gamma(gamma, virtual_index)` gives the method's weight.
-fn interpolate(values: &[f64], virtual_index: f64, fix_gamma: impl Fn(f64, f64) -> f64) -> f64 {
+fn interpolate<S: OrderStats + ?Sized>(
+    values: &S,
+    virtual_index: f64,
+    fix_gamma: impl Fn(f64, f64) -> f64,
+) -> f64 {
     let last = values.len() - 1;
     // numpy marks "past the end" with index -1 and computes gamma from it.
     let (previous, below, above) = if virtual_index >= last as f64 {
@@ -128,7 +196,7 @@ fn interpolate(values: &[f64], virtual_index: f64, fix_gamma: impl Fn(f64, f64) 
         (floor, floor as usize, floor as usize + 1)
     };
     let gamma = fix_gamma(virtual_index - previous, virtual_index);
-    lerp(values[below], values[above], gamma)
+    lerp(values.at(below), values.at(above), gamma)
 }
 
 /// numpy's `_lerp`: from whichever end is nearer, for accuracy.

@@ -453,7 +453,7 @@ fn config_mistakes_name_the_step_and_field() {
             "one-hot",
             json!({ "columns": ["name"], "handle_unknwn": "error" }),
             "handle_unknwn",
-            "config.handle_unknwn: unknown field; did you mean handle_unknown? (fields: columns, handle_unknown)",
+            "config.handle_unknwn: unknown field; did you mean handle_unknown? (fields: columns, dtype, handle_unknown)",
         ),
     ];
     for (package, config, key, message) in cases {
@@ -925,6 +925,68 @@ fn output_as_a_named_parquet_file() {
     );
     let batch = read_parquet(&dir.join("results/train.parquet"));
     assert_eq!(f64s(&batch, "x"), [Some(0.5), None, Some(-2.25), Some(8.0)]);
+}
+
+#[test]
+fn parquet_outputs_are_compressed_as_asked_and_floats_skip_the_dictionary() {
+    use parquet::basic::{Compression, Encoding};
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let (dir, p) = passthrough();
+    for (asked, want) in [
+        ("", Compression::UNCOMPRESSED),
+        ("snappy", Compression::SNAPPY),
+        ("lz4", Compression::LZ4_RAW),
+        ("zstd", Compression::ZSTD(Default::default())),
+    ] {
+        let yaml = p.clone().output(&format!("out-{asked}/")).yaml();
+        let yaml = match asked {
+            "" => yaml,
+            _ => yaml.replace(
+                &format!("output: {{ path: \"out-{asked}/\" }}"),
+                &format!("output: {{ path: \"out-{asked}/\", compression: {asked} }}"),
+            ),
+        };
+        let manifest = dir.write(format!("{asked}.yaml"), yaml);
+        dir.run(&manifest, &[]).ok();
+        let path = dir.join(format!("out-{asked}/data.parquet"));
+        let reader = SerializedFileReader::new(std::fs::File::open(&path).unwrap()).unwrap();
+        let group = reader.metadata().row_group(0);
+        let column = |name: &str| {
+            (0..group.num_columns())
+                .map(|i| group.column(i))
+                .find(|c| c.column_path().string() == name)
+                .unwrap()
+        };
+        assert_eq!(column("x").compression(), want, "{asked}");
+        assert!(
+            !column("x")
+                .encodings()
+                .any(|e| e == Encoding::RLE_DICTIONARY),
+            "{asked}"
+        );
+        assert!(
+            column("name")
+                .encodings()
+                .any(|e| e == Encoding::RLE_DICTIONARY),
+            "{asked}"
+        );
+        assert_eq!(
+            f64s(&read_parquet(&path), "x"),
+            [Some(0.5), None, Some(-2.25), Some(8.0)]
+        );
+    }
+    let input = p.yaml().replace(
+        "input: { path: \"in.csv\" }",
+        "input: { path: \"in.csv\", compression: zstd }",
+    );
+    let manifest = dir.write("input.yaml", input);
+    assert_located(
+        &dir.run(&manifest, &[]),
+        &manifest,
+        "input",
+        "compression",
+        "input.compression: compression is an output setting",
+    );
 }
 
 #[test]

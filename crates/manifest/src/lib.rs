@@ -40,8 +40,8 @@ pub use limits::{Limits, LimitsSpec, DEFAULT_STEP_SERIES, MAX_RUN_SERIES};
 pub use quantity::parse_bytes;
 pub use share::Share;
 pub use spec::{
-    Compute, DataRef, Gate, Mount, ObjectMeta, Pipeline, PipelineResource, PipelineSpec, PluginRef,
-    Step, API_VERSION,
+    Compression, Compute, DataRef, Gate, Mount, ObjectMeta, Pipeline, PipelineResource,
+    PipelineSpec, PluginRef, Step, API_VERSION,
 };
 pub use stages::{handoff_dir, stage_run, stages, Role, Stage, StageError, StageRun};
 
@@ -255,6 +255,13 @@ impl Manifest {
                 "",
                 "imagePullSecrets",
                 "imagePullSecrets: a stage pod reads one docker config file; put the auths of every registry into one kubernetes.io/dockerconfigjson Secret".into(),
+            ));
+        }
+        if p.spec.input.compression.is_some() {
+            return Err(self.error_at(
+                "input",
+                "compression",
+                "input.compression: compression is an output setting; weft reads whatever compression a Parquet input has".into(),
             ));
         }
         if p.spec.steps.is_empty() {

@@ -159,6 +159,36 @@ impl PipelineSpec {
 pub struct DataRef {
     /// Path relative to the manifest (.csv, .parquet, .jsonl; a folder for output).
     pub path: String,
+    /// Output only: how Parquet pages are compressed (default `none`: the
+    /// fastest to write and read; `snappy` and `lz4` are fast and smaller,
+    /// `zstd` the smallest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compression: Option<Compression>,
+}
+
+impl DataRef {
+    /// `path`, with no options.
+    pub fn at(path: String) -> DataRef {
+        DataRef {
+            path,
+            compression: None,
+        }
+    }
+}
+
+/// A Parquet output's page compression.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    /// Uncompressed.
+    #[default]
+    None,
+    /// Snappy.
+    Snappy,
+    /// LZ4 (raw).
+    Lz4,
+    /// Zstandard, level 1.
+    Zstd,
 }
 
 /// One step of the pipeline.

@@ -173,9 +173,7 @@ pub fn stage_run(
         Role::Run | Role::FitShares => n.checked_sub(1),
     };
     if let Some(before) = reads {
-        spec.input = DataRef {
-            path: format!("{}/data.parquet", handoff_dir(before)),
-        };
+        spec.input = DataRef::at(format!("{}/data.parquet", handoff_dir(before)));
     }
     let mut run = StageRun {
         manifest: manifest.clone(),
@@ -195,9 +193,7 @@ pub fn stage_run(
                     asked: index,
                 });
             }
-            spec.output = DataRef {
-                path: share_dir(n, index),
-            };
+            spec.output = DataRef::at(share_dir(n, index));
             run.share = Some(Share {
                 index,
                 count: shards,
@@ -213,9 +209,7 @@ pub fn stage_run(
         Role::Run => {}
     }
     if n + 1 < all.len() && stage.role != Role::FitShares {
-        spec.output = DataRef {
-            path: handoff_dir(n),
-        };
+        spec.output = DataRef::at(handoff_dir(n));
     } else if n + 1 == all.len() {
         run.gather = all[..n]
             .iter()

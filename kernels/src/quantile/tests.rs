@@ -141,3 +141,49 @@ fn text_is_refused() {
     let a = arrow::array::StringArray::from(vec!["x"]);
     assert!(quantiles_with(&[&a], &[0.5], Linear).is_err());
 }
+
+const METHODS: [QuantileMethod; 13] = [
+    InvertedCdf,
+    AveragedInvertedCdf,
+    ClosestObservation,
+    InterpolatedInvertedCdf,
+    Hazen,
+    Weibull,
+    Linear,
+    MedianUnbiased,
+    NormalUnbiased,
+    Lower,
+    Higher,
+    Midpoint,
+    Nearest,
+];
+
+#[test]
+fn selecting_order_statistics_equals_a_full_sort() {
+    // Ties, signed zeros and a spread of sizes, for every method and a few
+    // qs at once (and more than SELECT_AT_MOST, which sorts).
+    let mut seed = 7u64;
+    let mut next = || {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((seed >> 33) % 50) as f64 - 25.0
+    };
+    let many: Vec<f64> = (0..=40).map(|i| f64::from(i) / 40.0).collect();
+    for n in [1, 2, 3, 10, 101, 1000] {
+        let values: Vec<f64> = (0..n).map(|_| next()).collect();
+        let mut sorted = values.clone();
+        sorted.sort_unstable_by(f64::total_cmp);
+        let column = Float64Array::from(values);
+        for method in METHODS {
+            for qs in [&[0.5][..], &[0.0, 0.25, 0.5, 0.75, 1.0], &many] {
+                let got = quantiles_with(&[&column], qs, method).unwrap();
+                let want: Vec<f64> = qs
+                    .iter()
+                    .map(|q| quantile(sorted.as_slice(), *q, method))
+                    .collect();
+                assert_eq!(got, want, "n {n}, {method:?}, qs {qs:?}");
+            }
+        }
+    }
+}

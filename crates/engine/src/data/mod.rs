@@ -23,7 +23,7 @@ use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use weft_manifest::Share;
 
-pub use write::{write_atomic, Writer};
+pub use write::{write_atomic, Writer, Written};
 
 /// Rows read at most to infer the types of a CSV or JSON Lines file.
 pub const INFER_ROWS: usize = 100_000;

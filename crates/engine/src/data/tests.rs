@@ -28,7 +28,7 @@ fn roundtrip(ext: &str) {
         w.write(b).unwrap();
     }
     assert!(!out.exists(), "nothing appears before finish");
-    assert_eq!(w.finish(batches[0].schema()).unwrap(), 3);
+    assert_eq!(w.finish(batches[0].schema()).unwrap().rows, 3);
     let back = read_all(&out, 10).unwrap();
     assert_eq!(back[0].num_rows(), 3);
     assert_eq!(back[0].column(1).null_count(), 1);

@@ -12,14 +12,14 @@ mod prepare;
 mod progress;
 mod report;
 mod reuse;
+mod run;
 mod union;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
 
-use crate::data::{self, DataError, Format};
+use crate::data::{DataError, Format};
 use crate::plugin::{sha256_hex, Plugin, PluginError, StepKind};
 use crate::sandbox::series::StepSeries;
 use crate::sandbox::Sandbox;
@@ -338,79 +338,5 @@ impl Prepared {
             }
         }
         Ok(())
-    }
-
-    /// Run the pipeline: fit passes, the transform pass, then outputs.
-    /// When the output folder already holds this very run's outputs (see
-    /// the `reuse` module), returns their report, marked `cache_hit`, unless
-    /// `options.no_cache`.
-    pub fn run(
-        &self,
-        options: &RunOptions,
-        progress: &dyn Progress,
-    ) -> Result<RunReport, RunError> {
-        let started = Instant::now();
-        let mut states = match &options.state_dir {
-            Some(dir) => self.load_states(dir)?,
-            None => vec![None; self.steps.len()],
-        };
-        let key = reuse::key(self, options, &states);
-        let out = self.output();
-        let _lock = commit::Lock::take(&out)?;
-        if let Some(key) = key.as_deref().filter(|_| !options.no_cache) {
-            if let Some(report) = reuse::earlier(&out, key) {
-                tracing::info!(key, "the output folder holds this run's outputs");
-                return Ok(RunReport {
-                    cache_hit: true,
-                    ..report
-                });
-            }
-        }
-        let mut stats = vec![report::StepStats::default(); self.steps.len()];
-        let series = self.series();
-        self.fit(options, progress, &mut states, &mut stats, &series)?;
-        let evaluators: Vec<usize> = self
-            .order
-            .iter()
-            .copied()
-            .filter(|&i| self.steps[i].kind() == StepKind::Evaluate)
-            .collect();
-        if options.fit_only {
-            let mut report =
-                report::build(self, &out, &states, stats, &series, 0, started.elapsed());
-            report.output = String::new();
-            report.cache_key = key;
-            commit::retract(&out)?;
-            report::write(self, &out, &report, &states)?;
-            return Ok(report);
-        }
-        let writer = data::Writer::create(&out.data)?;
-        let mut done = pass::Pass {
-            prepared: self,
-            input: self.input(),
-            share: options.share,
-            compute: vec![true; self.steps.len()],
-            sinks: evaluators,
-            states: &states,
-            series: &series,
-            purpose: pass::Purpose::Transform,
-        }
-        .run(Some(writer), progress, &mut stats)?;
-        for instance in &mut done.sinks {
-            instance.report_into_series()?;
-        }
-        commit::retract(&out)?;
-        let rows = done.finish()?;
-        commit::fault("data-written");
-        let mut report =
-            report::build(self, &out, &states, stats, &series, rows, started.elapsed());
-        report.cache_key = key;
-        let digest = reuse::data_digest(&out.data).map_err(|error| DataError::Io {
-            path: out.data.clone(),
-            error,
-        })?;
-        report.output_sha256 = Some(digest);
-        report::write(self, &out, &report, &states)?;
-        Ok(report)
     }
 }

@@ -13,7 +13,7 @@ use crossbeam_channel::bounded;
 use super::report::StepStats;
 use super::union::{batch_union, Provenance};
 use super::{Instance, Prepared, Progress, RunError};
-use crate::data::{Reader, Writer};
+use crate::data::{Reader, Writer, Written};
 use crate::plugin::StepKind;
 use crate::sandbox::series::StepSeries;
 use crate::sandbox::Batch;
@@ -74,11 +74,11 @@ pub(super) struct Done {
 }
 
 impl Done {
-    /// Move the output into place; the rows written.
-    pub fn finish(self) -> Result<u64, RunError> {
+    /// Move the output into place; what was written (`None` without output).
+    pub fn finish(self) -> Result<Option<Written>, RunError> {
         match self.writer {
-            Some((w, schema)) => Ok(w.finish(schema)?),
-            None => Ok(0),
+            Some((w, schema)) => Ok(Some(w.finish(schema)?)),
+            None => Ok(None),
         }
     }
 }
