@@ -1,6 +1,7 @@
 //! Category counting and one-hot expansion.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
+use foldhash::HashMapExt as _;
 use std::sync::Arc;
 
 use arrow::array::{
