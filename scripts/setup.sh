@@ -2,8 +2,8 @@
 # Install what building weft needs (the wasm32-wasip2 target); with --test,
 # also the Python environment the parity tests compare against and the
 # Prometheus tools (promtool, Pushgateway) of the monitoring tests, helm v3
-# and v4 for the chart tests, and a kube-apiserver built from Debian's source
-# package for the API-server tests. Re-runnable.
+# and v4 for the chart tests, wkg for the OCI tests, and a kube-apiserver built
+# from Debian's source package for the API-server tests. Re-runnable.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -60,6 +60,13 @@ if [ "${1:-}" = "--test" ]; then
       rm -rf "$work"
     fi
   done
+  # The OCI tests check that weft's artifacts are wkg's (the Bytecode
+  # Alliance's `wkg oci push/pull`) and the other way round; built from
+  # crates.io once (minutes), cached outside the repository.
+  if [ ! -x "$tools/wkg/bin/wkg" ]; then
+    echo "setup: building wkg 0.16.1 from crates.io (for the OCI tests; once)"
+    cargo install --quiet --locked wkg --version 0.16.1 --root "$tools/wkg"
+  fi
   # The API-server tests run a real kube-apiserver built from Debian's
   # source package (cached outside the repository; minutes the first time).
   ./scripts/kube-test-server.sh build

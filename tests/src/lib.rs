@@ -778,21 +778,30 @@ pub fn python() -> PathBuf {
     }
 }
 
-/// helm `major` ("v3" or "v4") as `scripts/setup.sh --test` caches it.
-pub fn helm(major: &str) -> Command {
+/// The tool at `path` under the folder where `scripts/setup.sh --test`
+/// caches tools (`~/.cache/weft/tools`); `what` says how setup gets it.
+pub fn tool(path: &str, what: &str) -> Command {
     let cache = std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))
         .expect("HOME is set");
-    let bin = cache.join(format!("weft/tools/helm-{major}/helm"));
+    let bin = cache.join("weft/tools").join(path);
     assert!(
         bin.is_file(),
-        "{} is missing: ./scripts/setup.sh --test fetches helm {major}",
+        "{} is missing: ./scripts/setup.sh --test {what}",
         bin.display()
     );
     let mut cmd = Command::new(bin);
     cmd.current_dir(workspace());
     cmd
+}
+
+/// helm `major` ("v3" or "v4") as `scripts/setup.sh --test` caches it.
+pub fn helm(major: &str) -> Command {
+    tool(
+        &format!("helm-{major}/helm"),
+        &format!("fetches helm {major}"),
+    )
 }
 
 /// A copy of the chart whose `kubeVersion` admits the 1.20 test server

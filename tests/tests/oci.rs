@@ -201,6 +201,59 @@ fn weft_serve_answers_with_a_plugin_from_the_registry() {
     );
 }
 
+/// `wkg` (wasm-pkg-tools), as scripts/setup.sh --test installs it.
+fn wkg() -> std::process::Command {
+    tool("wkg/bin/wkg", "builds wkg")
+}
+
+#[test]
+fn artifacts_interoperate_with_wkg_both_ways() {
+    let Some(registry) = Registry::start() else {
+        return;
+    };
+    let dir = Workdir::new();
+    let scale = plugin("scale");
+    let bytes = std::fs::read(&scale).unwrap();
+    // wkg pushes, weft pulls (and runs it).
+    let by_wkg = registry.reference("wkg/scale:1.0");
+    let pushed = wkg()
+        .args(["oci", "push", "--insecure", &registry.addr, &by_wkg])
+        .arg(&scale)
+        .env("DOCKER_CONFIG", dir.join("no-docker-config"))
+        .output()
+        .unwrap();
+    assert!(
+        pushed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pushed.stderr)
+    );
+    let pulled = weft(&dir, &["pull", &by_wkg], &[]);
+    pulled.ok();
+    assert_eq!(
+        std::fs::read(pulled.stdout.lines().last().unwrap()).unwrap(),
+        bytes
+    );
+    copy_churn_data(&dir);
+    churn_with_scale(&dir, "wkg.yaml", "out", &format!("oci: \"{by_wkg}\""));
+    weft(&dir, &["run", "-q", "wkg.yaml"], &[]).ok();
+    // weft pushes, wkg pulls.
+    let by_weft = registry.reference("weft/scale:1.0");
+    push_scale(&dir, &by_weft, &[]);
+    let file = dir.join("from-wkg.wasm");
+    let got = wkg()
+        .args(["oci", "pull", "--insecure", &registry.addr, &by_weft, "-o"])
+        .arg(&file)
+        .env("DOCKER_CONFIG", dir.join("no-docker-config"))
+        .output()
+        .unwrap();
+    assert!(
+        got.status.success(),
+        "{}",
+        String::from_utf8_lossy(&got.stderr)
+    );
+    assert_eq!(std::fs::read(&file).unwrap(), bytes);
+}
+
 #[test]
 fn a_wrong_pin_names_the_reference_and_caches_nothing() {
     let Some(registry) = Registry::start() else {
