@@ -142,22 +142,6 @@ fn text_is_refused() {
     assert!(quantiles_with(&[&a], &[0.5], Linear).is_err());
 }
 
-const METHODS: [QuantileMethod; 13] = [
-    InvertedCdf,
-    AveragedInvertedCdf,
-    ClosestObservation,
-    InterpolatedInvertedCdf,
-    Hazen,
-    Weibull,
-    Linear,
-    MedianUnbiased,
-    NormalUnbiased,
-    Lower,
-    Higher,
-    Midpoint,
-    Nearest,
-];
-
 #[test]
 fn selecting_order_statistics_equals_a_full_sort() {
     // Ties, signed zeros and a spread of sizes, for every method and a few
@@ -175,7 +159,7 @@ fn selecting_order_statistics_equals_a_full_sort() {
         let mut sorted = values.clone();
         sorted.sort_unstable_by(f64::total_cmp);
         let column = Float64Array::from(values);
-        for method in METHODS {
+        for method in QuantileMethod::ALL {
             for qs in [&[0.5][..], &[0.0, 0.25, 0.5, 0.75, 1.0], &many] {
                 let got = quantiles_with(&[&column], qs, method).unwrap();
                 let want: Vec<f64> = qs
