@@ -928,7 +928,7 @@ fn output_as_a_named_parquet_file() {
 }
 
 #[test]
-fn parquet_outputs_are_compressed_as_asked_and_floats_skip_the_dictionary() {
+fn parquet_outputs_are_compressed_as_asked_and_numbers_skip_the_dictionary() {
     use parquet::basic::{Compression, Encoding};
     use parquet::file::reader::{FileReader, SerializedFileReader};
     let (dir, p) = passthrough();
@@ -962,6 +962,12 @@ fn parquet_outputs_are_compressed_as_asked_and_floats_skip_the_dictionary() {
             !column("x")
                 .encodings()
                 .any(|e| e == Encoding::RLE_DICTIONARY),
+            "{asked}"
+        );
+        assert!(
+            column("id")
+                .encodings()
+                .any(|e| e == Encoding::DELTA_BINARY_PACKED),
             "{asked}"
         );
         assert!(
@@ -1347,6 +1353,59 @@ fn chained_steps_fit_on_upstream_output_and_report_it() {
         assert_eq!(state["pluginSha256"], sha256_file(path), "{step:#}");
         assert_eq!(&index[name], state, "index.json agrees with the report");
     }
+}
+
+#[test]
+fn branches_that_each_replace_a_column_merge_without_bringing_it_back() {
+    // scale (after fill-num) passes `plan` through untouched; encode
+    // (after fill-cat) replaces it with indicators. The output holds the
+    // indicators and the scaled numbers, not the raw `plan` with its gaps.
+    let dir = Workdir::new();
+    std::fs::copy(
+        workspace().join("examples/churn/data/train.csv"),
+        dir.join("train.csv"),
+    )
+    .unwrap();
+    let manifest = Pipeline::new("train.csv")
+        .plugin("impute", &plugin("impute"))
+        .plugin("scale", &plugin("scale"))
+        .plugin("one-hot", &plugin("one-hot"))
+        .step(
+            "fill-num",
+            "impute",
+            json!({ "columns": ["age"], "strategy": "median" }),
+            "",
+        )
+        .step(
+            "fill-cat",
+            "impute",
+            json!({ "columns": ["plan"], "strategy": "most_frequent" }),
+            "",
+        )
+        .step(
+            "scale",
+            "scale",
+            json!({ "columns": ["age"], "method": "standard" }),
+            "needs: [fill-num]",
+        )
+        .step(
+            "encode",
+            "one-hot",
+            json!({ "columns": ["plan"] }),
+            "needs: [fill-cat]",
+        )
+        .write(&dir, "pipeline.yaml");
+    dir.run(&manifest, &[]).ok();
+    let out = read_parquet(&dir.join("out/data.parquet"));
+    let columns = names(&out);
+    assert!(!columns.contains(&"plan".to_owned()), "{columns:?}");
+    assert!(columns.contains(&"plan=basic".to_owned()), "{columns:?}");
+    let age = f64s(&out, "age");
+    let mean = age.iter().flatten().sum::<f64>() / age.len() as f64;
+    assert!(
+        age.iter().all(Option::is_some) && mean.abs() < 1e-9,
+        "age is imputed and scaled"
+    );
 }
 
 #[test]

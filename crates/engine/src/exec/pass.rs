@@ -11,7 +11,7 @@ use arrow::record_batch::RecordBatch;
 use crossbeam_channel::bounded;
 
 use super::report::StepStats;
-use super::union::{batch_union, Provenance};
+use super::union::{batch_union, Branch, Provenance};
 use super::{Instance, Prepared, Progress, RunError};
 use crate::data::{Reader, Writer, Written};
 use crate::plugin::StepKind;
@@ -132,7 +132,7 @@ impl Pass<'_> {
         let batch = Batch::from(batch);
         let rows_in = batch.num_rows() as u64;
         let mut outputs: Vec<Option<Batch>> = vec![None; steps.len()];
-        let mut provenance = Provenance::default();
+        let mut provenance = Provenance::new(steps.len());
         provenance.record(0, &batch);
         let mut sink_inputs = Vec::with_capacity(self.sinks.len());
         for (rank, &i) in (1..).zip(&self.prepared.order) {
@@ -140,10 +140,10 @@ impl Pass<'_> {
             if !self.compute[i] && !is_sink {
                 continue;
             }
-            let needs: Vec<&Batch> = steps[i]
+            let needs: Vec<Branch> = steps[i]
                 .needs
                 .iter()
-                .map(|n| outputs[*n].as_ref().expect("needs run first"))
+                .map(|n| provenance.branch(*n, outputs[*n].as_ref().expect("needs run first")))
                 .collect();
             let input = if needs.is_empty() {
                 batch.clone()
@@ -165,6 +165,7 @@ impl Pass<'_> {
             };
             s.rows_in += input.num_rows() as u64;
             s.batches += 1;
+            let input_ids = provenance.identities(&input);
             let out = match instances[i].as_mut() {
                 Some(instance) => {
                     let t = Instant::now();
@@ -176,6 +177,7 @@ impl Pass<'_> {
             };
             s.rows_out += out.num_rows() as u64;
             provenance.record(rank, &out);
+            provenance.saw(i, &steps[i].needs, &input_ids, &out);
             outputs[i] = Some(out);
         }
         // Columns a kernel left on the device come back here, in the worker.
@@ -205,12 +207,12 @@ impl Pass<'_> {
         let needed: Vec<bool> = (0..steps.len())
             .map(|i| steps.iter().any(|s| s.needs.contains(&i)))
             .collect();
-        let terminal: Vec<&Batch> = self
+        let terminal: Vec<Branch> = self
             .prepared
             .order
             .iter()
             .filter(|i| !needed[**i])
-            .filter_map(|i| outputs[*i].as_ref())
+            .filter_map(|&i| Some(provenance.branch(i, outputs[i].as_ref()?)))
             .collect();
         batch_union(&terminal, provenance).map_err(RunError::Invalid)
     }
