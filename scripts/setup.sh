@@ -62,10 +62,11 @@ if [ "${1:-}" = "--test" ]; then
   done
   # The OCI tests check that weft's artifacts are wkg's (the Bytecode
   # Alliance's `wkg oci push/pull`) and the other way round; built from
-  # crates.io once (minutes), cached outside the repository.
+  # crates.io once (a debug build: minutes, not tens of them), cached
+  # outside the repository.
   if [ ! -x "$tools/wkg/bin/wkg" ]; then
     echo "setup: building wkg 0.16.1 from crates.io (for the OCI tests; once)"
-    cargo install --quiet --locked wkg --version 0.16.1 --root "$tools/wkg"
+    cargo install --quiet --locked --debug wkg --version 0.16.1 --root "$tools/wkg"
   fi
   # The API-server tests run a real kube-apiserver built from Debian's
   # source package (cached outside the repository; minutes the first time).
