@@ -4,8 +4,10 @@
 # of 1, 100 and 10 000 rows, against the same transform fitted on the same
 # rows in a minimal Python/scikit-learn HTTP service (weft also with Arrow IPC
 # bodies, which the Python service does not take), both on loopback, under
-# wrk (Debian package `wrk`) for a fixed duration each. Prints one Markdown
-# table (and writes it to bench/serve-results.md).
+# wrk (Debian package `wrk`) for a fixed duration each; then the latency of
+# one connection's requests at 10 000 rows with the server pinned to one
+# core (bench/serve_latency.py). Prints Markdown tables (and writes them to
+# bench/serve-results.md).
 #
 #   bench/serve.sh [--seconds N] [--connections N]
 set -euo pipefail
@@ -99,5 +101,27 @@ for rows in 1 100 10000; do
     table+="
 | $rows | $name | $rps | $rowsps | $p50 | $p99 | $errors of $total |"
   done
+done
+# One connection, the server pinned to one core (taskset), the client on
+# the other: the time a request takes, without queueing.
+kill "${pids[0]}" 2>/dev/null || true
+taskset -c 0 target/release/weft serve "$work/pipeline.yaml" --state "$work/out/state" \
+  --listen 127.0.0.1:18183 --max-body 64Mi >"$work/weft-one-core.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do
+  curl -sf -o /dev/null -X POST -H "Content-Type: $json" --data-binary @"$work/body-1.json" \
+    "http://127.0.0.1:18183/v1/transform" && break
+  sleep 0.2
+done
+table+="
+
+One connection, requests one after another, \`weft serve\` pinned to one core:
+
+| body | requests/s | p50 ms | p99 ms | MB in / out per request | MB/s in + out |
+| --- | ---: | ---: | ---: | ---: | ---: |"
+for body in "body-10000.json:$json" "body-10000.arrows:$arrow"; do
+  IFS=: read -r file type <<<"$body"
+  table+="
+$(taskset -c 1 "$python" bench/serve_latency.py 18183 "$work/$file" "$type")"
 done
 echo "$table" | tee bench/serve-results.md
