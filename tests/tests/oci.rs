@@ -216,16 +216,11 @@ fn artifacts_interoperate_with_wkg_both_ways() {
     let bytes = std::fs::read(&scale).unwrap();
     // wkg pushes, weft pulls (and runs it).
     let by_wkg = registry.reference("wkg/scale:1.0");
-    let pushed = wkg()
-        .args(["oci", "push", "--insecure", &registry.addr, &by_wkg])
-        .arg(&scale)
-        .env("DOCKER_CONFIG", dir.join("no-docker-config"))
-        .output()
-        .unwrap();
-    assert!(
-        pushed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&pushed.stderr)
+    output(
+        wkg()
+            .args(["oci", "push", "--insecure", &registry.addr, &by_wkg])
+            .arg(&scale)
+            .env("DOCKER_CONFIG", dir.join("no-docker-config")),
     );
     let pulled = weft(&dir, &["pull", &by_wkg], &[]);
     pulled.ok();
@@ -240,16 +235,11 @@ fn artifacts_interoperate_with_wkg_both_ways() {
     let by_weft = registry.reference("weft/scale:1.0");
     push_scale(&dir, &by_weft, &[]);
     let file = dir.join("from-wkg.wasm");
-    let got = wkg()
-        .args(["oci", "pull", "--insecure", &registry.addr, &by_weft, "-o"])
-        .arg(&file)
-        .env("DOCKER_CONFIG", dir.join("no-docker-config"))
-        .output()
-        .unwrap();
-    assert!(
-        got.status.success(),
-        "{}",
-        String::from_utf8_lossy(&got.stderr)
+    output(
+        wkg()
+            .args(["oci", "pull", "--insecure", &registry.addr, &by_weft, "-o"])
+            .arg(&file)
+            .env("DOCKER_CONFIG", dir.join("no-docker-config")),
     );
     assert_eq!(std::fs::read(&file).unwrap(), bytes);
 }

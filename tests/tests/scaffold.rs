@@ -16,25 +16,14 @@ fn shared_target() -> PathBuf {
     target_dir().join("scaffold")
 }
 
-/// `cargo ARGS` in `dir` into the shared target folder; panics with its
-/// output on failure.
+/// `cargo ARGS` in `dir` into the shared target folder; its stdout, or a
+/// panic with its output on failure.
 fn cargo_in(dir: &Path, args: &[&str]) -> String {
-    let out = cargo_at(dir)
-        .args(args)
-        .env("CARGO_TARGET_DIR", shared_target())
-        .output()
-        .expect("run cargo");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success(),
-        "cargo {args:?} in {} failed:\n{text}",
-        dir.display()
-    );
-    text
+    output(
+        cargo_at(dir)
+            .args(args)
+            .env("CARGO_TARGET_DIR", shared_target()),
+    )
 }
 
 /// A new plugin of `kind` named `name` in a fresh temporary folder, with

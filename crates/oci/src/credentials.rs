@@ -57,6 +57,8 @@ pub enum Login {
     /// `~/.docker/config.json`.
     #[default]
     ConfigFile,
+    /// No credentials.
+    Anonymous,
     /// A docker config document given as text, such as a
     /// kubernetes.io/dockerconfigjson Secret's `.dockerconfigjson`;
     /// `source` names it in errors.
@@ -76,6 +78,7 @@ pub(crate) fn for_registry(registry: &str, login: &Login) -> Result<Credentials,
         source,
     };
     let (text, file) = match login {
+        Login::Anonymous => return Ok(anonymous("none (asked anonymously)".into())),
         Login::Given { text, source } => (text.clone(), PathBuf::from(source)),
         Login::ConfigFile => {
             let Some(file) = config_file() else {

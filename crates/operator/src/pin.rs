@@ -84,10 +84,7 @@ fn unpinned(r: &PluginRef) -> bool {
 /// The docker config of the pipeline's first pull Secret, or anonymous.
 async fn login(client: &Client, ns: &str, pipeline: &Pipeline) -> Result<Login, Unpinned> {
     let Some(secret) = pipeline.spec.image_pull_secrets.first() else {
-        return Ok(Login::Given {
-            text: "{}".into(),
-            source: "no imagePullSecrets".into(),
-        });
+        return Ok(Login::Anonymous);
     };
     let name = &secret.name;
     let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);

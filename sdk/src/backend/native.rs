@@ -220,8 +220,7 @@ pub mod compute {
         categories: &[Scalar],
         unknown: UnknownPolicy,
     ) -> Result<Vec<Column>> {
-        let cols = weft_kernels::one_hot(column.0.as_ref(), categories, unknown).map_err(input)?;
-        Ok(cols.into_iter().map(Column).collect())
+        one_hot_as(column, categories, unknown, Indicator::Float64)
     }
     /// One indicator column of type `kind` per category.
     pub fn one_hot_as(

@@ -34,12 +34,13 @@ impl Prepared {
         let series = self.series();
         let mut stats = vec![StepStats::default(); self.steps.len()];
         let mut states = vec![None; self.steps.len()];
+        let input = Sample::read(&self.input(), rows)?;
         for &t in self.order.iter().filter(|&&i| self.steps[i].fit) {
-            let path = self.steps[t]
-                .reference
-                .clone()
-                .unwrap_or_else(|| self.input());
-            let sample = Sample::read(&path, rows)?;
+            let reference = match &self.steps[t].reference {
+                Some(path) => Some(Sample::read(path, rows)?),
+                None => None,
+            };
+            let sample = reference.as_ref().unwrap_or(&input);
             let pass = Pass {
                 compute: self.ancestors(&[t]),
                 sinks: vec![t],
@@ -55,10 +56,10 @@ impl Prepared {
                 instance.fit(worked.sink_inputs.remove(0))?;
                 Ok(instance.state()?)
             };
-            let state = fitted().map_err(|e| self.located(e, &sample))?;
+            let state = fitted().map_err(|e| self.located(e, sample))?;
             states[t] = Some(Arc::new(state));
         }
-        let sample = Sample::read(&self.input(), rows)?;
+        let sample = input;
         let pass = Pass {
             sinks: self
                 .order

@@ -11,7 +11,7 @@ use arrow::record_batch::RecordBatch;
 use crossbeam_channel::bounded;
 
 use super::report::StepStats;
-use super::union::{batch_union, Branch, Provenance};
+use super::union::{batch_union, identities, Branch, Provenance};
 use super::{Instance, Prepared, Progress, RunError};
 use crate::data::{Reader, Writer, Written};
 use crate::plugin::StepKind;
@@ -165,7 +165,7 @@ impl Pass<'_> {
             };
             s.rows_in += input.num_rows() as u64;
             s.batches += 1;
-            let input_ids = provenance.identities(&input);
+            let input_ids = identities(&input);
             let out = match instances[i].as_mut() {
                 Some(instance) => {
                     let t = Instant::now();

@@ -111,6 +111,12 @@ pub(super) fn key(
     Some(hex::encode(hash.finalize()))
 }
 
+/// Whether `out` holds a report that [`earlier`] could match (if not, no
+/// run needs the key before it ends).
+pub(super) fn might_hold(out: &OutputPaths) -> bool {
+    out.dir.join("report.json").is_file()
+}
+
 /// The report of an earlier run with `key` in `out`, if its data file and
 /// every state file it names are there and unchanged. A data file that
 /// differs from the digest its report recorded (a run killed between

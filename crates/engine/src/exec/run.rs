@@ -44,7 +44,7 @@ impl Prepared {
         };
         let out = self.output();
         let _lock = commit::Lock::take(&out)?;
-        let reusable = !options.no_cache && out.dir.join("report.json").is_file();
+        let reusable = !options.no_cache && reuse::might_hold(&out);
         std::thread::scope(|scope| {
             let keying = scope.spawn(|| reuse::key(self, options, &given));
             let key = if reusable {

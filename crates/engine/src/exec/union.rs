@@ -18,6 +18,11 @@ pub(super) struct Provenance {
     seen: Vec<HashSet<usize>>,
 }
 
+/// The identities of `batch`'s columns, for [`Provenance::saw`].
+pub(super) fn identities(batch: &Batch) -> Vec<usize> {
+    batch.columns().iter().map(Column::identity).collect()
+}
+
 /// One step's output, with what its lineage held.
 pub(super) struct Branch<'a> {
     batch: &'a Batch,
@@ -41,11 +46,6 @@ impl Provenance {
 
     pub(super) fn rank(&self, column: &Column) -> usize {
         self.first.get(&column.identity()).copied().unwrap_or(0)
-    }
-
-    /// The identities of `batch`'s columns, for [`Provenance::saw`].
-    pub(super) fn identities(&self, batch: &Batch) -> Vec<usize> {
-        batch.columns().iter().map(Column::identity).collect()
     }
 
     /// Step `step`, downstream of `needs`, read columns `input` (their
@@ -144,10 +144,10 @@ mod tests {
         p.record(0, &input);
         let left = batch(&[("a", &a2), ("b", &b)]);
         p.record(1, &left);
-        p.saw(0, &[], &p.identities(&input), &left);
+        p.saw(0, &[], &identities(&input), &left);
         let right = batch(&[("a", &a), ("b", &b2), ("c", &b2)]);
         p.record(2, &right);
-        p.saw(1, &[], &p.identities(&input), &right);
+        p.saw(1, &[], &identities(&input), &right);
         let merged = batch_union(&[p.branch(0, &left), p.branch(1, &right)], &p).unwrap();
         let names: Vec<_> = merged.fields().iter().map(|f| f.name().clone()).collect();
         assert_eq!(names, ["a", "b", "c"]);
@@ -172,10 +172,10 @@ mod tests {
         // A scaler changes x and passes c through; an encoder replaces c.
         let scaled = batch(&[("c", &c), ("x", &x2)]);
         p.record(1, &scaled);
-        p.saw(0, &[], &p.identities(&input), &scaled);
+        p.saw(0, &[], &identities(&input), &scaled);
         let encoded = batch(&[("c=a", &hot), ("x", &x)]);
         p.record(2, &encoded);
-        p.saw(1, &[], &p.identities(&input), &encoded);
+        p.saw(1, &[], &identities(&input), &encoded);
         let merged = batch_union(&[p.branch(0, &scaled), p.branch(1, &encoded)], &p).unwrap();
         let names: Vec<_> = merged.fields().iter().map(|f| f.name().clone()).collect();
         assert_eq!(names, ["x", "c=a"]);
@@ -183,9 +183,9 @@ mod tests {
         // A column only one branch ever held is kept.
         let mut p = Provenance::new(2);
         let made = batch(&[("c", &c), ("new", &hot)]);
-        p.saw(0, &[], &p.identities(&input), &made);
+        p.saw(0, &[], &identities(&input), &made);
         let only_c = batch(&[("c", &c)]);
-        p.saw(1, &[], &p.identities(&only_c), &only_c);
+        p.saw(1, &[], &identities(&only_c), &only_c);
         let kept = batch_union(&[p.branch(0, &made), p.branch(1, &only_c)], &p).unwrap();
         assert_eq!(kept.fields().len(), 2);
     }

@@ -138,14 +138,7 @@ impl Host for StepCtx {
         categories: Vec<Scalar>,
         unknown: UnknownPolicy,
     ) -> Fallible<Vec<Resource<Column>>> {
-        let rows = self.table.get(&column)?.len();
-        self.reserve(output_bytes(rows, categories.len(), 8))?;
-        let categories: Vec<_> = categories.into_iter().map(kernel_scalar).collect();
-        let policy = kernel_policy(unknown);
-        let made = self.kernel(&[column], |c| {
-            weft_kernels::one_hot(c[0], &categories, policy)
-        })?;
-        self.hand_over(made)
+        self.one_hot_as(column, categories, unknown, Indicator::Float64)
     }
 
     fn one_hot_as(
