@@ -11,6 +11,7 @@
 //! the results are the same numbers, not merely close ones.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 
 use arrow::array::Array;
 
@@ -37,6 +38,14 @@ pub fn quantiles_with(
             "quantile {q} is outside [0, 1]"
         )));
     }
+    if selects_in_place(columns, qs.len()) {
+        let (len, at) = radix::select(columns, |len| ranks(len, qs, method))?;
+        if len == 0 {
+            return Ok(vec![f64::NAN; qs.len()]);
+        }
+        let found = Found { len, at };
+        return Ok(qs.iter().map(|q| quantile(&found, *q, method)).collect());
+    }
     let mut values = Vec::new();
     for col in columns {
         each_valid(*col, "quantiles", |v| values.push(v))?;
@@ -44,18 +53,50 @@ pub fn quantiles_with(
     if values.is_empty() {
         return Ok(vec![f64::NAN; qs.len()]);
     }
+    let ranks = ranks(values.len(), qs, method);
+    select(&mut values, ranks);
+    Ok(qs
+        .iter()
+        .map(|q| quantile(values.as_slice(), *q, method))
+        .collect())
+}
+
+/// The most bytes of working space `quantiles_with` holds for `quantiles`
+/// quantiles of `columns`: a copy of their values, or for more values than
+/// are worth copying, a bounded selection's histograms and copies.
+pub fn quantiles_working_bytes(columns: &[&dyn Array], quantiles: usize) -> usize {
+    match selects_in_place(columns, quantiles) {
+        // Each quantile reads at most two order statistics.
+        true => radix::working_bytes(2 * quantiles),
+        false => columns.iter().map(|c| c.len()).sum::<usize>() * size_of::<f64>(),
+    }
+}
+
+/// Whether the quantiles are selected where the values lie: more rows than
+/// are worth copying, and few enough order statistics to look for.
+fn selects_in_place(columns: &[&dyn Array], quantiles: usize) -> bool {
+    let rows: usize = columns.iter().map(|c| c.len()).sum();
+    rows > radix::COPY_AT_MOST && 2 * quantiles <= SELECT_AT_MOST
+}
+
+/// The order statistics (0-based ranks, ascending, distinct) that the
+/// quantiles `qs` of `len` values read.
+fn ranks(len: usize, qs: &[f64], method: QuantileMethod) -> Vec<usize> {
+    if len == 0 {
+        return Vec::new();
+    }
     let wanted = Wanted {
-        len: values.len(),
+        len,
         seen: RefCell::new(Vec::new()),
     };
     for q in qs {
         quantile(&wanted, *q, method);
     }
-    select(&mut values, wanted.seen.into_inner());
-    Ok(qs
-        .iter()
-        .map(|q| quantile(values.as_slice(), *q, method))
-        .collect())
+    let mut ranks = wanted.seen.into_inner();
+    ranks.retain(|&r| r < len);
+    ranks.sort_unstable();
+    ranks.dedup();
+    ranks
 }
 
 /// Above this many order statistics, one full sort beats selecting each.
@@ -63,15 +104,13 @@ const SELECT_AT_MOST: usize = 32;
 
 /// Put the order statistics at `indices` of `values` in place (each where
 /// a full sort would put it) in O(n) per index, not O(n log n) for all.
-fn select(values: &mut [f64], mut indices: Vec<usize>) {
-    indices.sort_unstable();
-    indices.dedup();
+fn select(values: &mut [f64], indices: Vec<usize>) {
     if indices.len() > SELECT_AT_MOST {
         values.sort_unstable_by(f64::total_cmp);
         return;
     }
-    let (mut start, n) = (0, values.len());
-    for k in indices.into_iter().filter(|&k| k < n) {
+    let mut start = 0;
+    for k in indices {
         // Everything before `start` is already in place and no greater.
         values[start..].select_nth_unstable_by(k - start, f64::total_cmp);
         start = k + 1;
@@ -90,6 +129,21 @@ impl OrderStats for [f64] {
     }
     fn at(&self, i: usize) -> f64 {
         self[i]
+    }
+}
+
+/// Order statistics found by rank.
+struct Found {
+    len: usize,
+    at: HashMap<usize, f64>,
+}
+
+impl OrderStats for Found {
+    fn len(&self) -> usize {
+        self.len
+    }
+    fn at(&self, i: usize) -> f64 {
+        self.at[&i]
     }
 }
 
@@ -209,5 +263,6 @@ fn lerp(a: f64, b: f64, t: f64) -> f64 {
     }
 }
 
+mod radix;
 #[cfg(test)]
 mod tests;

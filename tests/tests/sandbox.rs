@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use arrow::array::Float64Array;
 use serde_json::json;
 use weft_tests::*;
 
@@ -616,6 +617,40 @@ fn a_kernels_working_space_counts_against_host_memory() {
         assert!(peak > 2_400_000, "{package}: {peak}");
         std::fs::remove_dir_all(dir.join("out")).unwrap();
     }
+}
+
+#[test]
+fn a_median_of_millions_of_rows_needs_no_copy_of_them() {
+    // 3M held int64 values (24 MB): a copy to sort would need 24 MB more,
+    // past 40Mi; selecting where they lie needs ~9 MB. Values 0..999, each
+    // 3000 times, so the median is 499.5; the null is filled with it.
+    let dir = Workdir::new();
+    let csv: String = ["x,y\n".to_owned(), ",0\n".to_owned()]
+        .into_iter()
+        .chain((0..3_000_000).map(|i| format!("{},0\n", i % 1000)))
+        .collect();
+    dir.write("in.csv", &csv);
+    let pipeline = Pipeline::new("in.csv")
+        .plugin("p", &plugin("impute"))
+        .spec("limits: { hostMemory: 40Mi }")
+        .step(
+            "fit",
+            "p",
+            json!({ "columns": ["x"], "strategy": "median" }),
+            "",
+        )
+        .write(&dir, "pipeline.yaml");
+    dir.run(&pipeline, &[]).ok();
+    let report = read_json(&dir.join("out/report.json"));
+    let peak = report["steps"][0]["peakHostBytes"].as_u64().unwrap();
+    assert!(peak > 24_000_000, "{peak}");
+    let out = read_parquet(&dir.join("out/data.parquet"));
+    let x = out
+        .column_by_name("x")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<Float64Array>();
+    assert_eq!(x.map(|x| x.value(0)), Some(499.5));
 }
 
 #[test]

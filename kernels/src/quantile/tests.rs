@@ -171,3 +171,39 @@ fn selecting_order_statistics_equals_a_full_sort() {
         }
     }
 }
+
+#[test]
+fn quantiles_past_the_copy_bound_equal_a_full_sort() {
+    // Enough rows that the order statistics are selected where they lie,
+    // across two columns of different types with nulls and NaN skipped.
+    let n = radix::COPY_AT_MOST + 5;
+    let floats: Vec<Option<f64>> = (0..n)
+        .map(|i| match i % 97 {
+            0 => None,
+            1 => Some(f64::NAN),
+            _ => Some(((i * 7919) % 1013) as f64 / 8.0 - 60.0),
+        })
+        .collect();
+    let ints: Vec<i64> = (0..1000).map(|i| (i * 31) % 211 - 100).collect();
+    let mut sorted: Vec<f64> = floats
+        .iter()
+        .flatten()
+        .copied()
+        .filter(|v| !v.is_nan())
+        .collect();
+    sorted.extend(ints.iter().map(|&v| v as f64));
+    sorted.sort_unstable_by(f64::total_cmp);
+    let (floats, ints) = (Float64Array::from(floats), Int64Array::from(ints));
+    let qs = [0.0, 0.1, 0.25, 0.5, 0.75, 0.999, 1.0];
+    for method in QuantileMethod::ALL {
+        let got = quantiles_with(&[&floats, &ints], &qs, method).unwrap();
+        let want: Vec<f64> = qs
+            .iter()
+            .map(|q| quantile(sorted.as_slice(), *q, method))
+            .collect();
+        assert_eq!(got, want, "{method:?}");
+    }
+    let nothing = Float64Array::from(vec![None; n]);
+    let got = quantiles_with(&[&nothing], &qs, Linear).unwrap();
+    assert!(got.iter().all(|v| v.is_nan()), "{got:?}");
+}

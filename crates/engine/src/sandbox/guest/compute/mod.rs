@@ -40,11 +40,36 @@ impl StepCtx {
         columns: &[Resource<Column>],
         f: impl FnOnce(&[&dyn Array]) -> weft_kernels::Result<T>,
     ) -> Fallible<T> {
+        let input = |a: &[&dyn Array]| a.iter().map(|a| a.get_array_memory_size()).sum();
+        self.kernel_in(columns, input, f)
+    }
+
+    /// Run a kernel that needs `space(columns)` bytes of working space,
+    /// which must fit the step's host memory.
+    fn kernel_in<T>(
+        &mut self,
+        columns: &[Resource<Column>],
+        space: impl FnOnce(&[&dyn Array]) -> usize,
+        f: impl FnOnce(&[&dyn Array]) -> weft_kernels::Result<T>,
+    ) -> Fallible<T> {
         let arrays = self.arrays(columns)?;
-        let input: usize = arrays.iter().map(|a| a.get_array_memory_size()).sum();
-        self.working_space(input as u64)?;
+        let arrays = refs(&arrays);
+        self.working_space(space(&arrays) as u64)?;
         self.on_cpu();
-        Ok(f(&refs(&arrays)).map_err(StepError::from))
+        Ok(f(&arrays).map_err(StepError::from))
+    }
+
+    /// Quantiles by `method`, charged the working space they hold.
+    fn quantile_kernel(
+        &mut self,
+        columns: &[Resource<Column>],
+        qs: &[f64],
+        method: weft_kernels::QuantileMethod,
+    ) -> Fallible<Vec<f64>> {
+        let space = |a: &[&dyn Array]| weft_kernels::quantiles_working_bytes(a, qs.len());
+        self.kernel_in(columns, space, |a| {
+            weft_kernels::quantiles_with(a, qs, method)
+        })
     }
 
     /// Hand the columns a kernel made to the step, charged to its output budget.
@@ -68,7 +93,7 @@ impl Host for StepCtx {
     }
 
     fn quantiles(&mut self, columns: Vec<Resource<Column>>, qs: Vec<f64>) -> Fallible<Vec<f64>> {
-        self.kernel(&columns, |a| weft_kernels::quantiles(a, &qs))
+        self.quantile_kernel(&columns, &qs, weft_kernels::QuantileMethod::Linear)
     }
 
     fn quantiles_with(
@@ -77,8 +102,7 @@ impl Host for StepCtx {
         qs: Vec<f64>,
         method: QuantileMethod,
     ) -> Fallible<Vec<f64>> {
-        let method = kernel_method(method);
-        self.kernel(&columns, |a| weft_kernels::quantiles_with(a, &qs, method))
+        self.quantile_kernel(&columns, &qs, kernel_method(method))
     }
 
     fn digitize(
