@@ -63,7 +63,7 @@ def make_data(rows):
     return path
 
 
-def run_tool(tool, weft, source, rows, folder):
+def run_tool(tool, weft, source, folder):
     """Run one tool as its own process; returns (wall s, peak RSS MiB, output).
 
     Wall is time.monotonic around the child; peak RSS is that child's own
@@ -75,7 +75,7 @@ def run_tool(tool, weft, source, rows, folder):
     folder.mkdir(parents=True)
     if tool == "weft":
         manifest = folder / "pipeline.yaml"
-        manifest.write_text(weft_manifest(PLUGINS, source, folder / "out", rows))
+        manifest.write_text(weft_manifest(PLUGINS, source, folder / "out"))
         # A fresh output folder: no run is answered from the output cache.
         # Without --no-cache, the plugins come compiled from weft's on-disk
         # cache (filled by the agreement run), as on a user's second run.
@@ -113,7 +113,7 @@ def check_agreement(args, rows):
     outputs = {}
     for tool, folder in folders.items():
         try:
-            outputs[tool] = run_tool(tool, args.weft, source, rows, folder)[2]
+            outputs[tool] = run_tool(tool, args.weft, source, folder)[2]
         except RuntimeError as e:
             sys.exit(f"e2e: {tool} {e.args[0]} at {label(rows)} rows, so nothing is timed:\n{e.args[1]}")
     diffs, failed = {}, False
@@ -148,7 +148,7 @@ def time_size(args, rows):
                 continue
             folder = WORK / f"{tool}-{rows}"
             try:
-                wall, rss, _ = run_tool(tool, args.weft, source, rows, folder)
+                wall, rss, _ = run_tool(tool, args.weft, source, folder)
                 results[tool].append((wall, rss))
                 print(f"{label(rows)} rows, round {round_ + 1}: {tool} {wall:.2f} s, {rss:.0f} MiB",
                       file=sys.stderr)

@@ -20,7 +20,7 @@ NUM = [f"n{i}" for i in range(6)]
 CAT = ["c5", "c40"]
 
 
-def weft_manifest(plugins, source, out, rows):
+def weft_manifest(plugins, source, out):
     """The weft Pipeline manifest (YAML) of the pipeline, all paths absolute.
 
     The numbers and the text columns are filled in two steps that both read
@@ -30,12 +30,12 @@ def weft_manifest(plugins, source, out, rows):
     of both branches, and the raw c5 and c40, which `encode` drops, would
     come back through `scale`'s branch, nulls and all.)
 
-    Median imputation keeps its columns whole on the host until fit ends
-    (about 49 bytes a row for six float64 columns with nulls, plus the batch
-    at hand), which passes the default host budget (twice the 512Mi memory)
-    from about 21M rows, so fill-num gets a host budget sized to the input.
+    Median imputation keeps its columns on the host until fit ends (about
+    49 bytes a row for six float64 columns with nulls); past a quarter of
+    the default host budget (256 MiB) weft moves them to a spill file in
+    $TMPDIR and reads them back a column at a time, so every step runs
+    with weft's default limits whatever the row count.
     """
-    host_mib = max(1024, rows * 100 >> 20)
     num, cat = ", ".join(NUM), ", ".join(CAT)
     return f"""apiVersion: weft.dev/v1alpha1
 kind: Pipeline
@@ -50,7 +50,6 @@ spec:
   steps:
     - name: fill-num
       plugin: impute
-      limits: {{ hostMemory: {host_mib}Mi }}
       config: {{ columns: [{num}], strategy: median }}
     - name: fill-cat
       plugin: impute

@@ -23,7 +23,9 @@ pub use digitize::digitize;
 pub use elementwise::{affine, fill_nulls};
 pub use histogram::{bin_of, check_edges, histogram};
 pub use matrix::{matmul, matmul_f32, matmul_with};
-pub use quantile::{quantiles, quantiles_with, quantiles_working_bytes};
+pub use quantile::{
+    quantiles, quantiles_of, quantiles_with, quantiles_working_bytes, ColumnSource,
+};
 pub use stats::column_stats;
 pub use weft_types::{Dtype, Indicator, QuantileMethod, Scalar, Stats, UnknownPolicy};
 

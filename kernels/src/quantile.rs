@@ -33,12 +33,43 @@ pub fn quantiles_with(
     qs: &[f64],
     method: QuantileMethod,
 ) -> Result<Vec<f64>> {
+    quantiles_of(&columns, qs, method)
+}
+
+/// Numeric columns a kernel reads one after another, wherever they lie:
+/// in memory, or read back one at a time from where the host moved them.
+pub trait ColumnSource {
+    /// Rows of all the columns together.
+    fn rows(&self) -> usize;
+
+    /// Call `f` with each column in turn, stopping at the first error.
+    fn try_for_each(&self, f: &mut dyn FnMut(&dyn Array) -> Result<()>) -> Result<()>;
+}
+
+impl ColumnSource for &[&dyn Array] {
+    fn rows(&self) -> usize {
+        self.iter().map(|c| c.len()).sum()
+    }
+
+    fn try_for_each(&self, f: &mut dyn FnMut(&dyn Array) -> Result<()>) -> Result<()> {
+        self.iter().try_for_each(|c| f(*c))
+    }
+}
+
+/// [`quantiles_with`] of columns read from `columns` as they are needed:
+/// more than 1M values are read once per pass of a radix select, fewer
+/// are copied once.
+pub fn quantiles_of(
+    columns: &dyn ColumnSource,
+    qs: &[f64],
+    method: QuantileMethod,
+) -> Result<Vec<f64>> {
     if let Some(q) = qs.iter().find(|q| !(0.0..=1.0).contains(*q)) {
         return Err(KernelError::Invalid(format!(
             "quantile {q} is outside [0, 1]"
         )));
     }
-    if selects_in_place(columns, qs.len()) {
+    if selects_in_place(columns.rows(), qs.len()) {
         let (len, at) = radix::select(columns, |len| ranks(len, qs, method))?;
         if len == 0 {
             return Ok(vec![f64::NAN; qs.len()]);
@@ -47,9 +78,7 @@ pub fn quantiles_with(
         return Ok(qs.iter().map(|q| quantile(&found, *q, method)).collect());
     }
     let mut values = Vec::new();
-    for col in columns {
-        each_valid(*col, "quantiles", |v| values.push(v))?;
-    }
+    columns.try_for_each(&mut |c| each_valid(c, "quantiles", |v| values.push(v)).map(drop))?;
     if values.is_empty() {
         return Ok(vec![f64::NAN; qs.len()]);
     }
@@ -61,21 +90,20 @@ pub fn quantiles_with(
         .collect())
 }
 
-/// The most bytes of working space `quantiles_with` holds for `quantiles`
-/// quantiles of `columns`: a copy of their values, or for more values than
-/// are worth copying, a bounded selection's histograms and copies.
-pub fn quantiles_working_bytes(columns: &[&dyn Array], quantiles: usize) -> usize {
-    match selects_in_place(columns, quantiles) {
+/// The most bytes of working space `quantiles_of` holds for `quantiles`
+/// quantiles of `rows` values: a copy of them, or for more values than are
+/// worth copying, a bounded selection's histograms and copies.
+pub fn quantiles_working_bytes(rows: usize, quantiles: usize) -> usize {
+    match selects_in_place(rows, quantiles) {
         // Each quantile reads at most two order statistics.
         true => radix::working_bytes(2 * quantiles),
-        false => columns.iter().map(|c| c.len()).sum::<usize>() * size_of::<f64>(),
+        false => rows * size_of::<f64>(),
     }
 }
 
 /// Whether the quantiles are selected where the values lie: more rows than
 /// are worth copying, and few enough order statistics to look for.
-fn selects_in_place(columns: &[&dyn Array], quantiles: usize) -> bool {
-    let rows: usize = columns.iter().map(|c| c.len()).sum();
+fn selects_in_place(rows: usize, quantiles: usize) -> bool {
     rows > radix::COPY_AT_MOST && 2 * quantiles <= SELECT_AT_MOST
 }
 

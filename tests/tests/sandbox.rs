@@ -512,13 +512,34 @@ fn host_columns_kept_across_calls_hit_the_host_memory_limit() {
     let spec = [
         "batchRows: 1",
         "workers: 1",
-        "limits: { memory: 64Mi, maxOutput: 64Mi }",
+        "limits: { memory: 64Mi, maxOutput: 64Mi, spill: \"0\" }",
     ];
     let (dir, run) = attack_run("hoard", 4 << 20, 12, &spec);
     run.failed().stderr_has(&[
         "step \"evil\" failed in transform: step would hold more than 134217728 bytes of host memory",
         "(limits.hostMemory): 1006",
         "held, 33554432 more asked",
+    ]);
+    assert_no_outputs(&dir.join("out"));
+    assert!(
+        run.peak_rss < 600 << 20,
+        "peak RSS {} MiB",
+        run.peak_rss >> 20
+    );
+
+    // Spilled past a quarter of hostMemory (32 MiB), the hoard stops at
+    // limits.spill instead: 3 columns written, the 4th refused.
+    let spill = [
+        spec[0],
+        spec[1],
+        "limits: { memory: 64Mi, maxOutput: 64Mi, spill: 100Mi }",
+    ];
+    let (dir, run) = attack_run("hoard", 4 << 20, 12, &spill);
+    run.failed().stderr_has(&[
+        "step \"evil\" failed in transform: step keeps more columns than a quarter of its host memory",
+        "would pass limits.spill (104857600 bytes): 1006",
+        "written, 3355",
+        "more asked",
     ]);
     assert_no_outputs(&dir.join("out"));
     assert!(
@@ -602,7 +623,9 @@ fn a_kernels_working_space_counts_against_host_memory() {
         let pipeline = |host_memory: &str| {
             Pipeline::new("in.csv")
                 .plugin("p", &plugin(package))
-                .spec(&format!("limits: {{ hostMemory: {host_memory} }}"))
+                .spec(&format!(
+                    "limits: {{ hostMemory: {host_memory}, spill: \"0\" }}"
+                ))
                 .step("fit", "p", config.clone(), "")
                 .write(&dir, "pipeline.yaml")
         };
@@ -632,7 +655,7 @@ fn a_median_of_millions_of_rows_needs_no_copy_of_them() {
     dir.write("in.csv", &csv);
     let pipeline = Pipeline::new("in.csv")
         .plugin("p", &plugin("impute"))
-        .spec("limits: { hostMemory: 40Mi }")
+        .spec("limits: { hostMemory: 40Mi, spill: \"0\" }")
         .step(
             "fit",
             "p",
@@ -651,6 +674,75 @@ fn a_median_of_millions_of_rows_needs_no_copy_of_them() {
         .as_any()
         .downcast_ref::<Float64Array>();
     assert_eq!(x.map(|x| x.value(0)), Some(499.5));
+}
+
+#[test]
+fn a_median_of_more_rows_than_host_memory_holds_spills_them() {
+    // 3M rows of an int64 and a float64 column (48 MB held) under
+    // hostMemory 16Mi: past a quarter of it the kept columns move to the
+    // spill file, and the medians read them back a column at a time.
+    let dir = Workdir::new();
+    let y = |i: u64| (i * 7919 % 1_000_003) as f64 / 7.0;
+    let mut csv = String::from("x,y\n,\n");
+    for i in 0..3_000_000u64 {
+        let y = if i % 50 == 0 {
+            String::new()
+        } else {
+            y(i).to_string()
+        };
+        csv.push_str(&format!("{},{y}\n", i % 1000));
+    }
+    dir.write("in.csv", &csv);
+    let mut ys: Vec<f64> = (0..3_000_000u64).filter(|i| i % 50 != 0).map(y).collect();
+    ys.sort_unstable_by(f64::total_cmp);
+    let median_y = (ys[ys.len() / 2 - 1] + ys[ys.len() / 2]) / 2.0;
+    let pipeline = |limits: &str| {
+        Pipeline::new("in.csv")
+            .plugin("p", &plugin("impute"))
+            .spec(&format!("limits: {{ hostMemory: 16Mi{limits} }}"))
+            .step(
+                "fit",
+                "p",
+                json!({ "columns": ["x", "y"], "strategy": "median" }),
+                "",
+            )
+            .write(&dir, "pipeline.yaml")
+    };
+    dir.run(&pipeline(""), &[]).ok();
+    let report = read_json(&dir.join("out/report.json"));
+    let step = &report["steps"][0];
+    let (peak, spilled) = (
+        step["peakHostBytes"].as_u64(),
+        step["spilledBytes"].as_u64(),
+    );
+    assert!(peak.unwrap() < 16 << 20, "{peak:?}");
+    assert!(spilled.unwrap() > 40_000_000, "{spilled:?}");
+    let out = read_parquet(&dir.join("out/data.parquet"));
+    let first = |name: &str| {
+        let column = out.column_by_name(name).unwrap();
+        column
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .map(|c| c.value(0))
+    };
+    assert_eq!((first("x"), first("y")), (Some(499.5), Some(median_y)));
+    std::fs::remove_dir_all(dir.join("out")).unwrap();
+
+    // Without spilling, the same run stops at hostMemory; with too little
+    // spill, at limits.spill; neither leaves an output.
+    dir.run(&pipeline(", spill: \"0\""), &[])
+        .failed()
+        .stderr_has(&[
+            "step \"fit\" failed in fit: step would hold more than 16777216 bytes of host memory",
+        ]);
+    assert_no_outputs(&dir.join("out"));
+    dir.run(&pipeline(", spill: 8Mi"), &[])
+        .failed()
+        .stderr_has(&[
+            "step \"fit\" failed in fit: step keeps more columns than a quarter of its host memory",
+            "limits.spill (8388608 bytes)",
+        ]);
+    assert_no_outputs(&dir.join("out"));
 }
 
 #[test]

@@ -37,6 +37,13 @@ pub struct LimitsSpec {
     /// twice `memory`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_memory: Option<String>,
+    /// Bytes of columns the step keeps that the host may move to a
+    /// temporary file (in `$TMPDIR`) once the step holds more than a
+    /// quarter of `hostMemory`, e.g. `20Gi` (default 8Gi; `0` keeps them
+    /// all in memory). What lets an exact median of more rows than memory
+    /// holds run in bounded memory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spill: Option<String>,
     /// Buffers one custom GPU kernel (`run-wgsl`) may bind (default 8).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gpu_buffers: Option<usize>,
@@ -67,6 +74,8 @@ pub struct Limits {
     pub output_bytes: u64,
     /// Bytes of host columns and batches a step may hold at once.
     pub host_bytes: u64,
+    /// Bytes of kept columns the host may move to disk (0: none).
+    pub spill_bytes: u64,
     /// Buffers one custom GPU kernel may bind.
     pub gpu_buffers: usize,
     /// Bytes of all buffers of one custom GPU kernel.
@@ -79,7 +88,7 @@ pub struct Limits {
 
 impl Default for Limits {
     /// 512 MiB of memory, 60 s per call, no fuel, 1 GiB of output per
-    /// call, twice the memory on the host, 8 GPU buffers of 256 MiB in
+    /// call, twice the memory on the host, 8 GiB of spill, 8 GPU buffers of 256 MiB in
     /// all, 2^20 workgroups, 1000 metric series.
     fn default() -> Self {
         Limits {
@@ -88,6 +97,7 @@ impl Default for Limits {
             fuel: None,
             output_bytes: 1 << 30,
             host_bytes: 2 * (512 << 20),
+            spill_bytes: 8 << 30,
             gpu_buffers: 8,
             gpu_bytes: 256 << 20,
             gpu_workgroups: 1 << 20,
@@ -128,6 +138,7 @@ impl Limits {
     fn apply(&mut self, spec: &LimitsSpec) -> Result<(), LimitError> {
         self.memory_bytes = bytes("memory", &spec.memory)?.unwrap_or(self.memory_bytes);
         self.output_bytes = bytes("maxOutput", &spec.max_output)?.unwrap_or(self.output_bytes);
+        self.spill_bytes = bytes("spill", &spec.spill)?.unwrap_or(self.spill_bytes);
         self.gpu_bytes = bytes("gpuMemory", &spec.gpu_memory)?.unwrap_or(self.gpu_bytes);
         if let Some(t) = spec.timeout_seconds {
             if !(t > 0.0 && t.is_finite()) {

@@ -80,6 +80,27 @@ fn bad_limits_and_names() {
 }
 
 #[test]
+fn spill_limit_defaults_parses_and_turns_off() {
+    let limits = |spill: &str| {
+        let spec = crate::LimitsSpec {
+            spill: (!spill.is_empty()).then(|| spill.to_owned()),
+            ..Default::default()
+        };
+        crate::Limits::resolve(Some(&spec), None)
+    };
+    assert_eq!(limits("").unwrap().spill_bytes, 8 << 30);
+    assert_eq!(limits("20Gi").unwrap().spill_bytes, 20 << 30);
+    assert_eq!(limits("0").unwrap().spill_bytes, 0);
+    let e = limits("a lot").unwrap_err();
+    assert_eq!(e.field, "spill", "{e}");
+    let e = parse(&format!(
+        "{HEAD}    - {{ name: a, plugin: id, limits: {{ spill: lots }} }}\n"
+    ))
+    .unwrap_err();
+    assert!(e.message.contains("limits.spill"), "{e}");
+}
+
+#[test]
 fn metric_series_limit_is_read_bounded_and_located() {
     let m = parse(&format!(
         "{HEAD}    - {{ name: a, plugin: id, limits: {{ maxMetricSeries: 5000 }} }}\n"

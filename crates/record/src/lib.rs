@@ -187,6 +187,10 @@ pub struct StepReport {
     /// once, in one worker (`limits.hostMemory` bounds it).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub peak_host_bytes: u64,
+    /// Most bytes of columns the step kept that the host moved to a
+    /// temporary file, in one worker (`limits.spill` bounds it).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub spilled_bytes: u64,
 }
 
 /// The whole run.

@@ -7,8 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use arrow::array::Array;
-
+use super::ColumnSource;
 use crate::stats::each_valid;
 use crate::Result;
 
@@ -78,7 +77,7 @@ struct Search {
 /// that many. One full read of the columns per pass; the first pass counts
 /// the values as it builds the first histogram.
 pub(super) fn select(
-    columns: &[&dyn Array],
+    columns: &dyn ColumnSource,
     ranks_of: impl FnOnce(usize) -> Vec<usize>,
 ) -> Result<(usize, HashMap<usize, f64>)> {
     let whole = Range {
@@ -139,10 +138,8 @@ fn plan(open: &[(usize, Search)]) -> Vec<(Range, Work)> {
 }
 
 /// Call `f` with the key of each valid value of `columns`.
-fn visit(columns: &[&dyn Array], mut f: impl FnMut(u64)) -> Result<()> {
-    columns
-        .iter()
-        .try_for_each(|c| each_valid(*c, "quantiles", |v| f(key(v))).map(drop))
+fn visit(columns: &dyn ColumnSource, mut f: impl FnMut(u64)) -> Result<()> {
+    columns.try_for_each(&mut |c| each_valid(c, "quantiles", |v| f(key(v))).map(drop))
 }
 
 /// The value `s` looks for if the last pass found it; else narrow `s` to
@@ -177,7 +174,7 @@ fn narrow(s: &mut Search, ranges: &mut [(Range, Work)]) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow::array::Float64Array;
+    use arrow::array::{Array, Float64Array};
 
     fn oracle(values: &[f64], ranks: &[usize]) -> Vec<f64> {
         let mut sorted = values.to_vec();
@@ -187,7 +184,8 @@ mod tests {
 
     fn radix(values: &[f64], ranks: &[usize]) -> Vec<f64> {
         let column = Float64Array::from(values.to_vec());
-        let (len, found) = select(&[&column], |len| {
+        let columns: &[&dyn Array] = &[&column];
+        let (len, found) = select(&columns, |len| {
             assert_eq!(len, values.len());
             ranks.to_vec()
         })

@@ -31,14 +31,17 @@ pub struct StepStats {
     pub devices: BTreeSet<String>,
     /// Most bytes of host columns one worker's instance held at once.
     pub peak_host_bytes: u64,
+    /// Most bytes of columns one worker's instance moved to disk.
+    pub spilled_bytes: u64,
 }
 
 impl StepStats {
-    /// Take from `instance` the devices its kernels ran on and the most
-    /// host memory it held.
+    /// Take from `instance` the devices its kernels ran on, the most host
+    /// memory it held and the most it spilled.
     pub fn drain(&mut self, instance: &mut Instance) {
         self.devices.append(&mut instance.take_devices());
         self.peak_host_bytes = self.peak_host_bytes.max(instance.peak_host_bytes());
+        self.spilled_bytes = self.spilled_bytes.max(instance.spilled_bytes());
     }
 
     /// Add another worker's counters.
@@ -50,6 +53,7 @@ impl StepStats {
         self.busy += other.busy;
         self.devices.extend(other.devices);
         self.peak_host_bytes = self.peak_host_bytes.max(other.peak_host_bytes);
+        self.spilled_bytes = self.spilled_bytes.max(other.spilled_bytes);
     }
 }
 
@@ -107,6 +111,7 @@ pub(super) fn build(
                 gates: super::gate::check(&plan.gates, &m),
                 compute: s.devices,
                 peak_host_bytes: s.peak_host_bytes,
+                spilled_bytes: s.spilled_bytes,
                 metrics: m,
                 dropped_metric_series: recorded.dropped,
             }

@@ -1,6 +1,7 @@
 //! Columns and batches as the host holds them between and inside steps: Arrow
-//! arrays, or f32 values a compute kernel left on the device, copied to the
-//! host only when a step reads them or an output is written.
+//! arrays, f32 values a compute kernel left on the device (copied to the
+//! host only when a step reads them or an output is written), or values a
+//! step kept past its memory, moved to its spill file.
 
 use std::sync::{Arc, OnceLock};
 
@@ -12,13 +13,17 @@ use arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use weft_gpu::{GpuError, Values};
 use weft_types::edit;
 
-/// A column: host memory, or values kept on the device.
+use super::spill::{SpillError, Spilled};
+
+/// A column: host memory, values kept on the device, or values on disk.
 #[derive(Clone)]
 pub enum Column {
     /// An Arrow array.
     Host(ArrayRef),
     /// f32 values on the device, with their nulls.
     Kept(Arc<Kept>),
+    /// Values in a step's spill file, read back whenever they are used.
+    Spilled(Arc<Spilled>),
 }
 
 /// f32 values a kernel left on the device, and their host copy once made.
@@ -38,10 +43,12 @@ impl Column {
         }))
     }
 
-    /// The values on the host, copied back from the device on first use.
-    pub fn array(&self) -> Result<ArrayRef, GpuError> {
+    /// The values on the host, copied back from the device on first use,
+    /// read back from the spill file on every use.
+    pub fn array(&self) -> Result<ArrayRef, BatchError> {
         let kept = match self {
             Column::Host(array) => return Ok(array.clone()),
+            Column::Spilled(spilled) => return Ok(spilled.read()?),
             Column::Kept(kept) => kept,
         };
         if let Some(array) = kept.host.get() {
@@ -52,11 +59,19 @@ impl Column {
         Ok(kept.host.get_or_init(|| array).clone())
     }
 
+    /// The column with its values in memory: a spilled column read back.
+    pub fn loaded(&self) -> Result<Column, BatchError> {
+        match self {
+            Column::Spilled(spilled) => Ok(Column::Host(spilled.read()?)),
+            _ => Ok(self.clone()),
+        }
+    }
+
     /// The values a kernel left, if this column holds such.
     pub fn kept(&self) -> Option<&Values> {
         match self {
             Column::Kept(kept) => Some(&kept.values),
-            Column::Host(_) => None,
+            Column::Host(_) | Column::Spilled(_) => None,
         }
     }
 
@@ -65,6 +80,7 @@ impl Column {
         match self {
             Column::Host(array) => array.len(),
             Column::Kept(kept) => kept.values.len(),
+            Column::Spilled(spilled) => spilled.rows(),
         }
     }
 
@@ -78,34 +94,42 @@ impl Column {
         match self {
             Column::Host(array) => array.data_type().clone(),
             Column::Kept(_) => DataType::Float32,
+            Column::Spilled(spilled) => spilled.data_type().clone(),
         }
     }
 
     /// Which rows are null, if any are.
-    pub fn nulls(&self) -> Option<NullBuffer> {
+    pub fn nulls(&self) -> Result<Option<NullBuffer>, BatchError> {
         match self {
-            Column::Host(array) => array.logical_nulls(),
-            Column::Kept(kept) => kept.nulls.clone(),
+            Column::Host(array) => Ok(array.logical_nulls()),
+            Column::Kept(kept) => Ok(kept.nulls.clone()),
+            Column::Spilled(spilled) => Ok(spilled.read()?.logical_nulls()),
         }
     }
 
     /// Per row, whether it is valid (not null); `None` when none is null.
-    pub fn validity(&self) -> Option<Vec<bool>> {
-        self.nulls().map(|n| n.iter().collect())
+    pub fn validity(&self) -> Result<Option<Vec<bool>>, BatchError> {
+        Ok(self.nulls()?.map(|n| n.iter().collect()))
     }
 
     /// How many rows are null.
     pub fn null_count(&self) -> usize {
-        self.nulls().map_or(0, |n| n.null_count())
+        match self {
+            Column::Host(array) => array.logical_null_count(),
+            Column::Kept(kept) => kept.nulls.as_ref().map_or(0, |n| n.null_count()),
+            Column::Spilled(spilled) => spilled.null_count(),
+        }
     }
 
-    /// Bytes the column takes (on whichever side it lives).
+    /// Bytes the column takes in memory (on whichever side it lives); a
+    /// spilled column takes none until it is read back.
     pub fn memory_size(&self) -> usize {
         match self {
             Column::Host(array) => array.get_array_memory_size(),
             Column::Kept(kept) => {
                 kept.values.len() * 4 + kept.nulls.as_ref().map_or(0, |n| n.buffer().len())
             }
+            Column::Spilled(_) => 0,
         }
     }
 
@@ -114,6 +138,7 @@ impl Column {
         match self {
             Column::Host(array) => Arc::as_ptr(array) as *const u8 as usize,
             Column::Kept(kept) => Arc::as_ptr(kept) as usize,
+            Column::Spilled(spilled) => Arc::as_ptr(spilled) as usize,
         }
     }
 }
@@ -173,6 +198,11 @@ impl Batch {
         &self.columns
     }
 
+    /// The columns, to swap one for its copy elsewhere (same values).
+    pub(crate) fn columns_mut(&mut self) -> &mut [Column] {
+        &mut self.columns
+    }
+
     /// The column called `name`.
     pub fn column_by_name(&self, name: &str) -> Option<&Column> {
         let at = self.fields.iter().position(|f| f.name() == name)?;
@@ -202,12 +232,15 @@ impl From<RecordBatch> for Batch {
     }
 }
 
-/// Why a batch could not be brought to the host.
+/// Why a column or batch could not be brought to host memory.
 #[derive(Debug, thiserror::Error)]
 pub enum BatchError {
     /// Reading kept values back from the device failed.
     #[error("reading a column back from the GPU: {0}")]
     Device(#[from] GpuError),
+    /// Reading spilled values back from disk failed.
+    #[error("reading a column back from the spill file: {0}")]
+    Spill(#[from] SpillError),
     /// The columns do not make an Arrow batch.
     #[error("{0}")]
     Arrow(#[from] ArrowError),

@@ -13,6 +13,7 @@ use weft_gpu::Shared;
 use super::columns::Column;
 use super::ledger;
 use super::series::StepSeries;
+use super::spill::SpillFile;
 use super::stdio::{Bucket, LogPipe};
 use super::{Grant, Limits};
 
@@ -35,6 +36,11 @@ pub struct StepCtx {
     output_bytes: u64,
     /// Host memory the step holds.
     pub(super) held: ledger::Ledger,
+    /// Handles of the columns and batches the step holds (table indices).
+    pub(super) column_handles: BTreeSet<u32>,
+    pub(super) batch_handles: BTreeSet<u32>,
+    /// Where kept columns go past a quarter of the host memory.
+    pub(super) spill: SpillFile,
     timeout: Duration,
     /// When the current call's time is up; kernels check it as they go.
     deadline: Instant,
@@ -102,6 +108,9 @@ impl StepCtx {
             created_bytes: 0,
             output_bytes: limits.output_bytes,
             held: ledger::Ledger::new(limits.host_bytes),
+            column_handles: BTreeSet::new(),
+            batch_handles: BTreeSet::new(),
+            spill: SpillFile::new(limits.spill_bytes),
             timeout: limits.timeout,
             deadline: Instant::now() + limits.timeout,
             compute,
@@ -154,6 +163,11 @@ impl StepCtx {
     /// Most bytes of host memory the step held at once.
     pub fn peak_host_bytes(&self) -> u64 {
         self.held.peak()
+    }
+
+    /// Bytes of columns the step moved to its spill file.
+    pub fn spilled_bytes(&self) -> u64 {
+        self.spill.written()
     }
 
     /// End of a call: log what the guest left unfinished on stdout and

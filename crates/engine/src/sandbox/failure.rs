@@ -103,6 +103,15 @@ pub(super) fn guest_text(message: &str) -> String {
     sanitise(message, MAX_MESSAGE)
 }
 
+/// Why the host could not lend a step its input: past its host memory,
+/// or a failure of the host's own.
+pub(super) fn lend_failure(error: wasmtime::Error) -> Failure {
+    match error.downcast_ref::<HostMemoryLimit>() {
+        Some(limit) => Failure::Output(limit.to_string()),
+        None => Failure::Host(error.to_string()),
+    }
+}
+
 /// Turn a trap into a failure a person can act on.
 pub(super) fn classify(
     error: wasmtime::Error,

@@ -10,9 +10,9 @@ use wasmtime::Store;
 use weft_gpu::{Choice, Shared};
 
 use super::bindings::{self, Metadata, Metric, PluginPre, StepError};
-use super::failure::{classify, guest_text, Failure, StepFailure};
+use super::failure::{classify, guest_text, lend_failure, Failure, StepFailure};
 use super::series::StepSeries;
-use super::{Batch, Grant, Limits, StepCtx, TICK};
+use super::{Batch, Grant, Limits, SpillError, StepCtx, TICK};
 
 /// How a step is set up: everything needed to (re)make an instance.
 #[derive(Debug, Clone)]
@@ -39,6 +39,8 @@ pub struct Instance {
     devices: BTreeSet<String>,
     /// Most host memory any of its stores held.
     peak_host_bytes: u64,
+    /// Most bytes of columns one of its stores moved to its spill file.
+    spilled_bytes: u64,
     /// When calls must end by, besides `limits.timeoutSeconds` (a served
     /// request's deadline).
     deadline: Option<Instant>,
@@ -72,6 +74,7 @@ impl Instance {
             series,
             devices: BTreeSet::new(),
             peak_host_bytes: 0,
+            spilled_bytes: 0,
             deadline: None,
         };
         instance.revive()?;
@@ -187,13 +190,29 @@ impl Instance {
         let handle = store
             .data_mut()
             .lend_batch(batch)
-            .map_err(|e| self.fail(call, Failure::Host(e.to_string())))?;
+            .map_err(|e| self.fail(call, lend_failure(e)))?;
         let borrowed = wasmtime::component::Resource::new_borrow(handle.rep());
         let result = self.call(call, |b, s| f(b, s, borrowed));
         if let Some((store, _)) = self.live.as_mut() {
             let _ = store.data_mut().take_batch(handle);
         }
-        result
+        let value = result?;
+        self.spill(call)?;
+        Ok(value)
+    }
+
+    /// After a call: move what the step keeps past a quarter of its host
+    /// memory to its spill file.
+    fn spill(&mut self, call: &'static str) -> Result<(), StepFailure> {
+        let Some((store, _)) = self.live.as_mut() else {
+            return Ok(());
+        };
+        let spilled = store.data_mut().spill_if_over();
+        self.spilled_bytes = self.spilled_bytes.max(store.data().spilled_bytes());
+        spilled.map_err(|e| match e {
+            SpillError::Limit(limit) => self.fail(call, Failure::Output(limit.to_string())),
+            e => self.fail(call, Failure::Host(e.to_string())),
+        })
     }
 
     /// The fitted state.
@@ -228,6 +247,11 @@ impl Instance {
     /// Most host memory any of the step's stores held.
     pub fn peak_host_bytes(&self) -> u64 {
         self.peak_host_bytes
+    }
+
+    /// Most bytes of columns one of the step's stores moved to disk.
+    pub fn spilled_bytes(&self) -> u64 {
+        self.spilled_bytes
     }
 }
 

@@ -100,9 +100,13 @@ impl Ledger {
     }
 
     /// Bytes held now.
-    #[cfg(test)]
     pub(crate) fn held(&self) -> u64 {
         self.held
+    }
+
+    /// The most bytes it allows.
+    pub(crate) fn limit(&self) -> u64 {
+        self.limit
     }
 
     /// Most bytes held at once so far.

@@ -16,6 +16,7 @@ mod guest;
 mod instance;
 mod ledger;
 pub mod series;
+mod spill;
 pub mod stdio;
 
 use std::path::PathBuf;
@@ -31,6 +32,7 @@ pub use ctx::{KernelDeadline, OutputLimit, StepCtx};
 pub use failure::{Failure, StepFailure};
 pub use instance::{describe, Instance, StepSetup};
 pub use ledger::HostMemoryLimit;
+pub use spill::{SpillError, SpillLimit, Spilled};
 pub use weft_manifest::Limits;
 
 /// Length of one epoch tick: the granularity of step deadlines.

@@ -33,7 +33,9 @@ pub(crate) fn batch_of(
 impl StepCtx {
     pub(crate) fn new_column(&mut self, column: Column) -> wasmtime::Result<Resource<Column>> {
         self.held.hold([&column]);
-        Ok(self.table.push(column)?)
+        let handle = self.table.push(column)?;
+        self.column_handles.insert(handle.rep());
+        Ok(handle)
     }
 
     /// Hand a column the host made for the step over, charged to its
@@ -46,6 +48,7 @@ impl StepCtx {
     /// Take a batch the step handed back out of its table; what only the
     /// batch held is no longer the step's.
     pub fn take_batch(&mut self, batch: Resource<Batch>) -> wasmtime::Result<Batch> {
+        self.batch_handles.remove(&batch.rep());
         let batch = self.table.delete(batch)?;
         self.held.release(batch.columns());
         Ok(batch)
@@ -79,8 +82,31 @@ impl StepCtx {
         Ok(self.table.get(column)?.array()?)
     }
 
+    /// The columns' values on the host; spilled ones read back must fit
+    /// the step's host memory while the call uses them.
     pub(crate) fn arrays(&self, columns: &[Resource<Column>]) -> wasmtime::Result<Vec<ArrayRef>> {
+        self.working_space(self.spilled_size(columns)?)?;
         columns.iter().map(|c| self.array(c)).collect()
+    }
+
+    /// The columns with their values in memory, as [`StepCtx::arrays`].
+    pub(crate) fn loaded(&self, columns: &[Resource<Column>]) -> wasmtime::Result<Vec<Column>> {
+        self.working_space(self.spilled_size(columns)?)?;
+        columns
+            .iter()
+            .map(|c| Ok(self.table.get(c)?.loaded()?))
+            .collect()
+    }
+
+    /// Bytes the spilled columns among `columns` take once read back.
+    pub(crate) fn spilled_size(&self, columns: &[Resource<Column>]) -> wasmtime::Result<u64> {
+        let mut bytes = 0;
+        for column in columns {
+            if let Column::Spilled(spilled) = self.table.get(column)? {
+                bytes += spilled.memory_size() as u64;
+            }
+        }
+        Ok(bytes)
     }
 
     fn batch(&self, batch: &Resource<Batch>) -> wasmtime::Result<&Batch> {
@@ -91,7 +117,9 @@ impl StepCtx {
         Ok(match made {
             Ok(b) => {
                 self.held.hold(b.columns());
-                Ok(self.table.push(b)?)
+                let handle = self.table.push(b)?;
+                self.batch_handles.insert(handle.rep());
+                Ok(handle)
             }
             Err(e) => Err(e),
         })
@@ -177,7 +205,7 @@ impl types::HostColumn for StepCtx {
         Ok(self.table.get(&c)?.null_count() as u64)
     }
     fn validity(&mut self, c: Resource<Column>) -> wasmtime::Result<Option<Vec<bool>>> {
-        Ok(self.table.get(&c)?.validity())
+        Ok(self.table.get(&c)?.validity()?)
     }
     fn to_f64s(&mut self, c: Resource<Column>) -> Fallible<Vec<f64>> {
         self.read(&c, weft_kernels::to_f64s)
@@ -195,6 +223,7 @@ impl types::HostColumn for StepCtx {
         self.read(&c, weft_kernels::to_strings)
     }
     fn drop(&mut self, c: Resource<Column>) -> wasmtime::Result<()> {
+        self.column_handles.remove(&c.rep());
         let column = self.table.delete(c)?;
         self.held.release([&column]);
         Ok(())

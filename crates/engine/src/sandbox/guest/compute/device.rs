@@ -17,7 +17,15 @@ use weft_gpu::{Choice, Device, GpuError, Input, KeepAlive, Kind};
 
 use crate::sandbox::bindings::weft::step::compute::{DeviceInfo, DeviceKind};
 use crate::sandbox::bindings::weft::step::types::StepError;
-use crate::sandbox::{Column, StepCtx};
+use crate::sandbox::{BatchError, Column, StepCtx};
+
+/// A column that could not be read back, as the step sees it.
+pub(super) fn read_error(kernel: &str, e: BatchError) -> StepError {
+    match e {
+        BatchError::Device(e) => step_error(kernel, e),
+        e => StepError::Internal(format!("{kernel}: {e}")),
+    }
+}
 
 /// Under `auto`, calls over fewer values stay on the CPU: moving them to a
 /// device costs more than it saves.
@@ -74,10 +82,12 @@ pub(super) fn info(device: Option<&Device>) -> DeviceInfo {
 /// on the device, or host memory whose device copy the device may keep for
 /// later kernels while the column's buffer lives.
 ///
-/// Panics unless `column` is f32 (callers check with [`all_f32`]).
+/// Panics unless `column` is f32 in memory (callers check with [`all_f32`]).
 pub(super) fn input(column: &Column) -> Input<'_> {
     match column {
-        Column::Kept(_) => Input::from(column.kept().expect("a kept column")),
+        Column::Kept(_) | Column::Spilled(_) => {
+            Input::from(column.kept().expect("a kept column, not a spilled one"))
+        }
         Column::Host(array) => {
             let f = array.as_primitive::<Float32Type>();
             let keep: KeepAlive = Arc::new(f.values().inner().clone());
@@ -86,9 +96,12 @@ pub(super) fn input(column: &Column) -> Input<'_> {
     }
 }
 
-/// Whether every column is f32.
+/// Whether every column is f32, in memory or on the device.
 pub(super) fn all_f32(columns: &[Column]) -> bool {
-    columns.iter().all(|c| c.data_type() == DataType::Float32)
+    let in_memory = |c: &Column| !matches!(c, Column::Spilled(_));
+    columns
+        .iter()
+        .all(|c| in_memory(c) && c.data_type() == DataType::Float32)
 }
 
 impl StepCtx {

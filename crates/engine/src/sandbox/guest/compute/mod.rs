@@ -2,6 +2,7 @@
 //! GPU, see its `device` module) over the host-resident columns a step names by handle.
 
 mod device;
+mod held;
 
 use arrow::array::{Array, ArrayRef};
 use wasmtime::component::Resource;
@@ -16,7 +17,9 @@ use crate::sandbox::bindings::weft::step::compute::{
 };
 use crate::sandbox::bindings::weft::step::types::{Scalar, StepError};
 use crate::sandbox::{Column, KernelDeadline, StepCtx};
+use held::Held;
 use weft_kernels as k;
+use weft_kernels::ColumnSource;
 
 type Fallible<T> = wasmtime::Result<Result<T, StepError>>;
 
@@ -52,24 +55,29 @@ impl StepCtx {
         space: impl FnOnce(&[&dyn Array]) -> usize,
         f: impl FnOnce(&[&dyn Array]) -> weft_kernels::Result<T>,
     ) -> Fallible<T> {
+        let spilled = self.spilled_size(columns)?;
         let arrays = self.arrays(columns)?;
         let arrays = refs(&arrays);
-        self.working_space(space(&arrays) as u64)?;
+        self.working_space(spilled + space(&arrays) as u64)?;
         self.on_cpu();
         Ok(f(&arrays).map_err(StepError::from))
     }
 
-    /// Quantiles by `method`, charged the working space they hold.
+    /// Quantiles by `method`, charged the working space they hold; spilled
+    /// columns are read back one at a time, once per pass.
     fn quantile_kernel(
         &mut self,
         columns: &[Resource<Column>],
         qs: &[f64],
         method: weft_kernels::QuantileMethod,
     ) -> Fallible<Vec<f64>> {
-        let space = |a: &[&dyn Array]| weft_kernels::quantiles_working_bytes(a, qs.len());
-        self.kernel_in(columns, space, |a| {
-            weft_kernels::quantiles_with(a, qs, method)
-        })
+        let held = Held::new(self.columns(columns)?);
+        let space = weft_kernels::quantiles_working_bytes(held.rows(), qs.len());
+        self.working_space((space + held.largest_spilled()) as u64)?;
+        self.on_cpu();
+        let found = weft_kernels::quantiles_of(&held, qs, method);
+        held.unread()?;
+        Ok(found.map_err(StepError::from))
     }
 
     /// Hand the columns a kernel made to the step, charged to its output budget.
@@ -126,12 +134,13 @@ impl Host for StepCtx {
 
     /// On the GPU, the result stays there until something reads it.
     fn affine(&mut self, column: Resource<Column>, a: f64, b: f64) -> Fallible<Resource<Column>> {
-        let held = self.column(&column)?;
+        let held = self.loaded(std::slice::from_ref(&column))?.remove(0);
         self.reserve(held.memory_size() as u64)?;
+        let nulls = held.nulls()?;
         let made = match self.offload_f32(std::slice::from_ref(&held)) {
             Some(gpu) => gpu
                 .affine_kept(device::input(&held), a as f32, b as f32)
-                .map(|values| Column::from_kernel(values, held.nulls()))
+                .map(|values| Column::from_kernel(values, nulls))
                 .map_err(|e| device::step_error("affine", e)),
             None => weft_kernels::affine(held.array()?.as_ref(), a, b)
                 .map(Column::Host)
@@ -210,7 +219,7 @@ impl Host for StepCtx {
     }
 
     fn histogram(&mut self, columns: Vec<Resource<Column>>, edges: Vec<f64>) -> Fallible<Vec<u64>> {
-        let held = self.columns(&columns)?;
+        let held = self.loaded(&columns)?;
         let narrow: Vec<f32> = edges.iter().map(|&e| e as f32).collect();
         let exact = narrow.iter().zip(&edges).all(|(&n, &e)| f64::from(n) == e);
         match self.offload_f32(&held).filter(|_| exact) {
@@ -281,13 +290,13 @@ impl StepCtx {
     /// Statistics of the columns, on the GPU when they are all f32 and
     /// [`StepCtx::offload`] says so.
     fn stats_of(&mut self, columns: &[Resource<Column>]) -> Fallible<weft_kernels::Stats> {
-        let held = self.columns(columns)?;
+        let held = self.loaded(columns)?;
         let Some(gpu) = self.offload_f32(&held) else {
             return self.kernel(columns, weft_kernels::column_stats);
         };
         let mut total: Option<weft_kernels::Stats> = None;
         for column in &held {
-            let valid = column.validity();
+            let valid = column.validity()?;
             let s = match gpu.column_stats(device::input(column), valid.as_deref()) {
                 Ok(s) => s,
                 Err(e) => return Ok(Err(device::step_error("column-stats", e))),
@@ -384,7 +393,7 @@ fn gpu_histogram(
             _ => {
                 let array = column
                     .array()
-                    .map_err(|e| device::step_error("histogram", e))?;
+                    .map_err(|e| device::read_error("histogram", e))?;
                 let values = weft_kernels::to_f32s(array.as_ref()).map_err(StepError::from)?;
                 gpu.histogram(&values, edges)
             }
