@@ -726,8 +726,8 @@ pub fn assert_close(label: &str, got: &[Option<f64>], want: &[Option<f64>], rel:
 
 /// The Python of the parity tests: `<workspace>/.venv`, created on first use
 /// (`python3 -m venv`, then `pip install -r tests/python/requirements.txt`)
-/// when it is missing or lacks scikit-learn, SciPy, pandas, PyArrow or
-/// kubernetes-validate (the chart tests).
+/// when it is missing or lacks scikit-learn, SciPy, pandas, PyArrow,
+/// kubernetes-validate (the chart tests) or componentize-py (Python steps).
 pub fn python() -> PathBuf {
     static READY: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     let ready = READY.get_or_init(|| {
@@ -737,7 +737,7 @@ pub fn python() -> PathBuf {
             Command::new(py)
                 .args([
                     "-c",
-                    "import sklearn, scipy, pandas, pyarrow, kubernetes_validate",
+                    "import sklearn, scipy, pandas, pyarrow, kubernetes_validate, componentize_py",
                 ])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())

@@ -40,10 +40,13 @@ pub(super) enum Command {
         #[arg(long)]
         workers: Option<usize>,
         /// Run even when the output folder holds this very run's outputs
-        /// (same input, plugins, configs and states: its report's cacheKey),
-        /// and compile plugins without the on-disk cache.
+        /// (same input, plugins, configs and states: its report's cacheKey).
         #[arg(long)]
         no_cache: bool,
+        /// Compile plugins without the on-disk compile cache (neither read
+        /// nor written; $WEFT_CACHE_DIR, default ~/.cache/weft/aot).
+        #[arg(long)]
+        no_compile_cache: bool,
         /// No progress bar and no summary table.
         #[arg(long, short)]
         quiet: bool,

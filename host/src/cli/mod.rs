@@ -39,6 +39,7 @@ impl Cli {
                 state,
                 workers,
                 no_cache,
+                no_compile_cache,
                 quiet,
                 pushgateway,
                 compute,
@@ -51,6 +52,7 @@ impl Cli {
                     workers,
                     cache: None,
                     no_cache,
+                    no_compile_cache,
                     compute,
                     ..RunOptions::default()
                 };

@@ -156,8 +156,10 @@ pub struct RunOptions {
     pub workers: Option<usize>,
     /// Compile cache.
     pub cache: Option<PathBuf>,
-    /// Skip the compile cache.
+    /// Run even when the output folder holds this run's outputs.
     pub no_cache: bool,
+    /// Compile plugins without the on-disk compile cache.
+    pub no_compile_cache: bool,
     /// Where kernels run, over `WEFT_COMPUTE` and the manifest.
     pub compute: Option<Choice>,
     /// Read only this share of the input folder's files.

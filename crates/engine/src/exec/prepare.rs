@@ -200,13 +200,13 @@ fn configured(
 }
 
 /// Every plugin of the manifest, loaded and compiled (from `options.cache`
-/// unless `options.no_cache`).
+/// unless `options.no_compile_cache`).
 fn load_plugins<'m>(
     manifest: &'m Manifest,
     sandbox: &Sandbox,
     options: &RunOptions,
 ) -> Result<BTreeMap<&'m str, Arc<Plugin>>, RunError> {
-    let cache = if options.no_cache {
+    let cache = if options.no_compile_cache {
         Cache::new(None)
     } else {
         options

@@ -74,18 +74,25 @@ pub struct PoolSize {
 /// anyway; this keeps at most this much per slot after it is freed.
 const KEEP_RESIDENT: usize = 4 << 20;
 
+/// What one component may use of the pool: a Rust step has 3 core
+/// instances, 1 memory and 1 table, a componentize-py (CPython) step 14, 1
+/// and 2. Every live instance may use as much at once.
+const CORE_INSTANCES_PER_COMPONENT: u32 = 32;
+const MEMORIES_PER_COMPONENT: u32 = 2;
+const TABLES_PER_COMPONENT: u32 = 4;
+
 impl Sandbox {
     /// An engine whose pool holds `pool.instances` instances.
     pub fn new(pool: PoolSize) -> wasmtime::Result<Sandbox> {
         let mut pooling = PoolingAllocationConfig::new();
         pooling
             .total_component_instances(pool.instances)
-            .total_core_instances(pool.instances * 4)
-            .max_core_instances_per_component(16)
-            .total_memories(pool.instances * 2)
-            .max_memories_per_component(2)
-            .total_tables(pool.instances * 4)
-            .max_tables_per_component(4)
+            .total_core_instances(pool.instances * CORE_INSTANCES_PER_COMPONENT)
+            .max_core_instances_per_component(CORE_INSTANCES_PER_COMPONENT)
+            .total_memories(pool.instances * MEMORIES_PER_COMPONENT)
+            .max_memories_per_component(MEMORIES_PER_COMPONENT)
+            .total_tables(pool.instances * TABLES_PER_COMPONENT)
+            .max_tables_per_component(TABLES_PER_COMPONENT)
             .total_stacks(pool.instances)
             .max_memory_size(pool.max_memory_bytes as usize)
             .linear_memory_keep_resident(KEEP_RESIDENT)

@@ -1,0 +1,125 @@
+//! Steps written in Python (`sdk/python`, built by componentize-py against
+//! `wit/step.wit`) run in weft as the Rust steps do: the Python `scale`
+//! (`plugins-py/scale`) gives the Rust `scale`'s output and state, bit for
+//! bit, in `weft run`; the SDK's and the plugin's own tests pass under
+//! CPython (its native backend against scikit-learn).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use serde_json::json;
+use weft_tests::{
+    f64s, output, plugin, python, read_json, read_parquet, target_dir, workspace, Pipeline, Workdir,
+};
+
+/// `plugins-py/<name>` built into a component, once per test process.
+fn python_plugin(name: &str) -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    assert_eq!(name, "scale", "only scale is built here");
+    BUILT
+        .get_or_init(|| {
+            let out = target_dir().join("py-plugins");
+            std::fs::create_dir_all(&out).unwrap();
+            let wasm = out.join(format!("{name}.wasm"));
+            let source = workspace().join("plugins-py").join(name);
+            output(
+                Command::new(componentize_py())
+                    .current_dir(workspace())
+                    .args(["-d", "wit", "-w", "plugin", "componentize", name, "-p"])
+                    .arg(&source)
+                    .arg("-p")
+                    .arg(workspace().join("sdk/python"))
+                    .arg("-o")
+                    .arg(&wasm),
+            );
+            wasm
+        })
+        .clone()
+}
+
+/// componentize-py from the test venv (tests/python/requirements.txt).
+fn componentize_py() -> PathBuf {
+    python().with_file_name("componentize-py")
+}
+
+/// Run the unittest suite under `tests` with `paths` importable.
+fn unittest(tests: &Path, paths: &[&str]) {
+    let root = workspace();
+    let pythonpath: Vec<String> = paths
+        .iter()
+        .map(|p| root.join(p).display().to_string())
+        .collect();
+    output(
+        Command::new(python())
+            .current_dir(root)
+            .env("PYTHONPATH", pythonpath.join(":"))
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .args(["-m", "unittest", "discover", "-s"])
+            .arg(root.join(tests)),
+    );
+}
+
+#[test]
+fn the_sdk_and_the_plugin_pass_their_own_tests_under_cpython() {
+    unittest(Path::new("sdk/python/tests"), &["sdk/python"]);
+    unittest(
+        Path::new("plugins-py/scale/tests"),
+        &["sdk/python", "plugins-py/scale"],
+    );
+}
+
+/// 3000 rows in batches of 1000: x with NaN and nulls, y constant, t text.
+fn input(dir: &Workdir) {
+    let mut csv = String::from("x,y,t\n");
+    for i in 0..3000u32 {
+        let x = match i % 97 {
+            0 => String::new(),
+            1 => "NaN".into(),
+            _ => format!("{}", (f64::from(i) * 0.37).sin() * 1e3),
+        };
+        csv.push_str(&format!("{x},2.5,r{}\n", i % 7));
+    }
+    dir.write("in.csv", csv);
+}
+
+#[test]
+fn python_scale_equals_rust_scale_bit_for_bit() {
+    let dir = Workdir::new();
+    input(&dir);
+    let wasm = python_plugin("scale");
+    let configs = [
+        json!({ "columns": ["x", "y"], "method": "standard" }),
+        json!({ "columns": ["x", "y"], "method": "minmax", "feature_range": [-1.0, 2.0] }),
+    ];
+    for config in configs {
+        let run = |path: &Path, out: &str| {
+            let manifest = Pipeline::new("in.csv")
+                .plugin("scale", path)
+                .output(out)
+                .spec("batchRows: 1000")
+                .step("s", "scale", config.clone(), "")
+                .write(&dir, "pipeline.yaml");
+            dir.run(&manifest, &[]).ok();
+            let report = read_json(&dir.join(out).join("report.json"));
+            let state = report["steps"][0]["state"]["sha256"].clone();
+            (read_parquet(&dir.join(out).join("data.parquet")), state)
+        };
+        let (rust, rust_state) = run(&plugin("scale"), "rust/");
+        let (py, py_state) = run(&wasm, "py/");
+        for column in ["x", "y"] {
+            let bits = |b| {
+                f64s(b, column)
+                    .iter()
+                    .map(|v| v.map(f64::to_bits))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(bits(&py), bits(&rust), "{config}: column {column}");
+        }
+        assert_eq!(py.schema(), rust.schema(), "{config}");
+        assert!(rust_state.is_string(), "{rust_state}");
+        assert_eq!(py_state, rust_state, "{config}: state bytes differ");
+        std::fs::remove_dir_all(dir.join("rust")).unwrap();
+        std::fs::remove_dir_all(dir.join("py")).unwrap();
+    }
+}
