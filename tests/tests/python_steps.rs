@@ -1,16 +1,23 @@
 //! Steps written in Python (`sdk/python`, built by componentize-py against
 //! `wit/step.wit`) run in weft as the Rust steps do: the Python `scale`
 //! (`plugins-py/scale`) gives the Rust `scale`'s output and state, bit for
-//! bit, in `weft run`; the SDK's and the plugin's own tests pass under
-//! CPython (its native backend against scikit-learn).
+//! bit, in `weft run`, answers `weft serve` requests with the batch run's
+//! numbers, and its mistakes name the field, the column and the Python
+//! line; the SDK's and the plugin's own tests pass under CPython (its native
+//! backend against scikit-learn).
+
+#[path = "served/mod.rs"]
+mod served;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use serde_json::json;
+use serde_json::{json, Value};
+use served::{request_columns, training, Served};
 use weft_tests::{
-    f64s, output, plugin, python, read_json, read_parquet, target_dir, workspace, Pipeline, Workdir,
+    assert_close, f64s, output, plugin, python, read_json, read_parquet, target_dir, workspace,
+    Pipeline, Workdir,
 };
 
 /// `plugins-py/<name>` built into a component, once per test process.
@@ -122,4 +129,59 @@ fn python_scale_equals_rust_scale_bit_for_bit() {
         std::fs::remove_dir_all(dir.join("rust")).unwrap();
         std::fs::remove_dir_all(dir.join("py")).unwrap();
     }
+}
+
+#[test]
+fn weft_serve_answers_with_the_python_step_as_the_batch_run_wrote() {
+    let dir = Workdir::new();
+    training(&dir);
+    let manifest = Pipeline::new("train.parquet")
+        .plugin("scale", &python_plugin("scale"))
+        .step(
+            "norm",
+            "scale",
+            json!({ "columns": ["x", "y"], "method": "standard" }),
+            "",
+        )
+        .write(&dir, "pipeline.yaml");
+    dir.run(&manifest, &[]).ok();
+    let batch = read_parquet(&dir.join("out/data.parquet"));
+    let served = Served::start(&dir, &manifest, &["--workers", "2"]);
+    for _ in 0..3 {
+        let (status, body) = served.json(&request_columns());
+        assert_eq!(status, 200, "{body}");
+        for column in ["x", "y"] {
+            let got: Vec<Option<f64>> = body["columns"][column]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(Value::as_f64)
+                .collect();
+            let want = f64s(&batch, column)[10..20].to_vec();
+            assert_close(column, &got, &want, 0.0, 0.0);
+        }
+    }
+}
+
+#[test]
+fn python_mistakes_name_the_field_the_column_and_the_line() {
+    let dir = Workdir::new();
+    input(&dir);
+    let wasm = python_plugin("scale");
+    let run = |config: serde_json::Value| {
+        let manifest = Pipeline::new("in.csv")
+            .plugin("scale", &wasm)
+            .step("s", "scale", config, "")
+            .write(&dir, "pipeline.yaml");
+        dir.run(&manifest, &[])
+    };
+    run(json!({ "columns": ["x"], "method": "robust" }))
+        .failed()
+        .stderr_has(&["step \"s\"", "method", "robust"]);
+    run(json!({ "columns": ["x"], "method": "minmax", "feature_range": [1.0, 0.0] }))
+        .failed()
+        .stderr_has(&["feature_range: minimum not below maximum"]);
+    run(json!({ "columns": ["t"], "method": "standard" }))
+        .failed()
+        .stderr_has(&["step \"s\" failed in fit", "\"t\"", "scale.py:"]);
 }

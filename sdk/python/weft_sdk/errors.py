@@ -69,8 +69,10 @@ def where(traceback: TracebackType | None, frames: int = FRAMES) -> list[str]:
 
 
 def _short(path: str) -> str:
-    """The last two components of ``path``: enough to find the file."""
-    return "/".join(path.replace("\\", "/").split("/")[-2:])
+    """The last two components of ``path``, enough to find the file; the
+    numbered folders componentize-py files an app's sources under drop."""
+    parts = path.replace("\\", "/").split("/")[-2:]
+    return "/".join(p for p in parts if not p.isdigit())
 
 
 def as_step_error(error: BaseException) -> StepError:
@@ -84,6 +86,7 @@ def as_step_error(error: BaseException) -> StepError:
     traceback = error.__traceback__
     frames = where(traceback.tb_next if traceback else None)  # not the frame that caught it
     if frames:
-        message += "\n  at " + "\n  at ".join(reversed(frames))
+        # One line: the host shows step errors on one line.
+        message += "; raised at " + ", from ".join(reversed(frames))
     kind = error.kind if isinstance(error, StepError) else Internal.kind
     return _BY_KIND.get(kind, Internal)(message)

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The Python `scale` step (plugins-py/scale) against the Rust `scale` and
+# scikit-learn, whole process (bench/python_steps.py). Builds weft and the
+# Rust plugin in release (skip with --no-build) and passes the rest on:
+#   ./bench/python_steps.sh                    # 10M rows x 8 f32, 3 rounds
+#   ./bench/python_steps.sh --rows 1000000 --repeats 1
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=1
+args=()
+for arg in "$@"; do
+  if [ "$arg" = --no-build ]; then build=0; else args+=("$arg"); fi
+done
+if [ "$build" = 1 ]; then
+  cargo build --release -p weft
+  cargo build --release --target wasm32-wasip2 -p scale
+fi
+./scripts/setup.sh --test >/dev/null
+export PYTHONDONTWRITEBYTECODE=1
+exec .venv/bin/python bench/python_steps.py "${args[@]}"
