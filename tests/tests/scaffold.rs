@@ -186,3 +186,80 @@ fn weft_new_and_build_refuse_bad_folders_clearly() {
         .failed()
         .stderr_has(&["nowhere: no Cargo.toml"]);
 }
+
+#[test]
+fn a_new_python_plugin_tests_builds_and_runs_outside_the_repository() {
+    let outside = tempfile::tempdir().expect("a temporary folder");
+    let dir = outside.path().join("py-center");
+    weft_in(
+        outside.path(),
+        ["new", dir.to_str().unwrap(), "--lang", "python"],
+    )
+    .ok();
+    for file in [
+        "pyproject.toml",
+        "py_center.py",
+        "tests/test_py_center.py",
+        "data/sample.csv",
+        "pipeline.yaml",
+    ] {
+        assert!(dir.join(file).is_file(), "weft new wrote no {file}");
+    }
+    let sdk = workspace().join("sdk/python");
+    let tests = std::process::Command::new(python())
+        .current_dir(&dir)
+        .env("PYTHONPATH", format!("{}:{}", sdk.display(), dir.display()))
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .args(["-m", "unittest", "discover", "-s", "tests"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&tests.stderr);
+    assert!(
+        tests.status.success() && said.contains("Ran 4 tests"),
+        "{said}"
+    );
+    // weft build finds componentize-py on PATH (the test venv's).
+    let path = format!(
+        "{}:{}",
+        python().parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let env = [("PATH", std::ffi::OsStr::new(&path))];
+    let built = weft_with(&dir, ["build", "."], &env);
+    built.ok();
+    let wasm = PathBuf::from(built.stdout.lines().last().expect("a path"));
+    assert_eq!(
+        wasm,
+        dir.canonicalize().unwrap().join("build/py-center.wasm")
+    );
+    weft_in(&dir, ["run", "pipeline.yaml", "--quiet"]).ok();
+    let out = read_parquet(&dir.join("out/data.parquet"));
+    // As the Rust scaffold: mean 3.45, population variance 2.31.
+    let sd = 2.31_f64.sqrt();
+    let want: Vec<Option<f64>> = [Some(1.5), Some(2.5), None, Some(4.0), Some(6.0), Some(3.25)]
+        .iter()
+        .map(|x| x.map(|x| (x - 3.45) / sd))
+        .collect();
+    assert_close("x", &f64s(&out, "x"), &want, 1e-12, 1e-12);
+
+    // Build errors name the file and line, or say why an import cannot be
+    // bundled.
+    let source = dir.join("py_center.py");
+    let good = std::fs::read_to_string(&source).unwrap();
+    let broken = good.replace(
+        "class Center(weft.Transform):",
+        "class Center(weft.Transform)",
+    );
+    std::fs::write(&source, broken).unwrap();
+    weft_with(&dir, ["build", "."], &env).failed().stderr_has(&[
+        "SyntaxError",
+        "py_center.py, line",
+        "componentize-py could not build py_center.py",
+    ]);
+    let numpy = good.replace("import math\n", "import math\nimport numpy\n");
+    std::fs::write(&source, numpy).unwrap();
+    weft_with(&dir, ["build", "."], &env).failed().stderr_has(&[
+        "numpy",
+        "C extension (numpy, pyarrow, ...), which cannot run in a component",
+    ]);
+}

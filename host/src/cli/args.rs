@@ -127,9 +127,11 @@ pub(super) enum Command {
         #[arg(short = 'n', long, default_value_t = 10)]
         rows: usize,
     },
-    /// Create a plugin crate in DIR, anywhere on disk: a step written with
-    /// weft-sdk, its native tests, sample data and a pipeline.yaml that
-    /// runs it. Then: cargo test, weft build DIR, weft run DIR/pipeline.yaml.
+    /// Create a plugin in DIR, anywhere on disk: a step written with
+    /// weft-sdk (a Rust crate, or with --lang python a Python module), its
+    /// native tests, sample data and a pipeline.yaml that runs it. Then:
+    /// cargo test (or python -m unittest), weft build DIR, weft run
+    /// DIR/pipeline.yaml.
     New {
         /// The folder to create; its name is the plugin's (e.g. my-scaler).
         dir: PathBuf,
@@ -137,14 +139,18 @@ pub(super) enum Command {
         /// evaluate them into metrics.
         #[arg(long, value_enum, default_value = "transform")]
         kind: super::author::Kind,
+        /// The language of the step: a Rust crate, or a Python module built
+        /// with componentize-py (transform steps so far).
+        #[arg(long, value_enum, default_value = "rust")]
+        lang: super::author::Lang,
         /// Where weft-sdk comes from (default: this weft's source tree if
         /// it is still where weft was built, else crates.io).
         #[command(flatten)]
         sdk: super::author::SdkSource,
     },
-    /// Build the plugin crate in DIR for wasm32-wasip2 (release), check
-    /// that the component is a weft step, and print its path as the last
-    /// line. `cargo wasm` in the folder builds the same file.
+    /// Build the plugin in DIR (a crate for wasm32-wasip2, release; or a
+    /// Python step with componentize-py into DIR/build/), check that the
+    /// component is a weft step, and print its path as the last line.
     Build {
         /// The plugin crate's folder.
         #[arg(default_value = ".")]

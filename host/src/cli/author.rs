@@ -6,6 +6,15 @@ use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context, Result};
 
+/// The language of the step `weft new` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Lang {
+    /// A crate on the Rust weft-sdk.
+    Rust,
+    /// A module on the Python weft-sdk, built with componentize-py.
+    Python,
+}
+
 /// The kind of step `weft new` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Kind {
@@ -121,9 +130,9 @@ fn check_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-/// `weft new`: write a plugin crate at `dir` (its last component names the
+/// `weft new`: write a plugin at `dir` (its last component names the
 /// plugin); refuses a folder that exists and is not empty.
-pub fn new(dir: &Path, kind: Kind, sdk: &SdkSource) -> Result<()> {
+pub fn new(dir: &Path, kind: Kind, lang: Lang, sdk: &SdkSource) -> Result<()> {
     let name = dir.file_name().and_then(|n| n.to_str()).with_context(|| {
         format!(
             "{}: the folder's name is the plugin's name; give one",
@@ -141,6 +150,12 @@ pub fn new(dir: &Path, kind: Kind, sdk: &SdkSource) -> Result<()> {
             "{}: exists and is not empty; pick a new folder",
             dir.display()
         );
+    }
+    if lang == Lang::Python {
+        if kind != Kind::Transform {
+            bail!("weft new --lang python writes transform steps so far; for an evaluate step, derive from weft_sdk.Evaluate (sdk/python/README.md)");
+        }
+        return super::author_py::new(dir, name);
     }
     let sdk = sdk.dependency()?;
     let kind_name = format!("{kind:?}").to_lowercase();
@@ -167,11 +182,15 @@ pub fn new(dir: &Path, kind: Kind, sdk: &SdkSource) -> Result<()> {
 }
 
 /// `weft build`: build the plugin crate in `dir` for wasm32-wasip2
-/// (release) and return the component's path.
+/// (release), or the Python step there with componentize-py, and return
+/// the component's path.
 pub fn build(dir: &Path) -> Result<PathBuf> {
     if !dir.join("Cargo.toml").is_file() {
+        if dir.join("pyproject.toml").is_file() {
+            return super::author_py::build(dir);
+        }
         bail!(
-            "{}: no Cargo.toml; give a plugin crate's folder (weft new makes one)",
+            "{}: no Cargo.toml or pyproject.toml; give a plugin's folder (weft new makes one)",
             dir.display()
         );
     }
@@ -258,7 +277,7 @@ not json
         let target = dir.join("taken");
         std::fs::create_dir_all(&target).unwrap();
         std::fs::write(target.join("x"), "").unwrap();
-        let err = new(&target, Kind::Transform, &SdkSource::default()).unwrap_err();
+        let err = new(&target, Kind::Transform, Lang::Rust, &SdkSource::default()).unwrap_err();
         assert!(err.to_string().contains("not empty"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -2,6 +2,7 @@
 
 mod args;
 mod author;
+mod author_py;
 mod operate;
 mod progress;
 mod registry;
@@ -72,9 +73,12 @@ impl Cli {
                 ran.map(|(code, _)| code)
             }
             Command::Validate { manifest, rows } => validate(&manifest, rows),
-            Command::New { dir, kind, sdk } => {
-                author::new(&dir, kind, &sdk).map(|()| ExitCode::SUCCESS)
-            }
+            Command::New {
+                dir,
+                kind,
+                lang,
+                sdk,
+            } => author::new(&dir, kind, lang, &sdk).map(|()| ExitCode::SUCCESS),
             Command::Build { dir } => build(&dir),
             Command::MergeStates {
                 manifest,
