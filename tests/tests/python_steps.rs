@@ -181,6 +181,22 @@ fn python_mistakes_name_the_field_the_column_and_the_line() {
     run(json!({ "columns": ["x"], "method": "minmax", "feature_range": [1.0, 0.0] }))
         .failed()
         .stderr_has(&["feature_range: minimum not below maximum"]);
+    // Too little memory for the interpreter's heap: said at load, with
+    // what to set.
+    let small = Pipeline::new("in.csv")
+        .plugin("scale", &wasm)
+        .spec("limits: { memory: 8Mi }")
+        .step(
+            "s",
+            "scale",
+            json!({ "columns": ["x"], "method": "standard" }),
+            "",
+        )
+        .write(&dir, "pipeline.yaml");
+    dir.run(&small, &[]).failed().stderr_has(&[
+        "its linear memory starts larger than limits.memory allows (8388608 bytes",
+        "a Python step starts at about 13 MiB",
+    ]);
     run(json!({ "columns": ["t"], "method": "standard" }))
         .failed()
         .stderr_has(&["step \"s\" failed in fit", "\"t\"", "scale.py:"]);

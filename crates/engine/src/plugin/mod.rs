@@ -97,6 +97,22 @@ pub struct Plugin {
     schema: Arc<jsonschema::Validator>,
 }
 
+/// Why a component would not compile for the sandbox; a memory that
+/// starts larger than the pool allows (a Python step's interpreter heap
+/// starts at about 13 MiB) is `limits.memory`'s to raise.
+fn unloadable(error: &wasmtime::Error, sandbox: &Sandbox) -> String {
+    let text = format!("{error:#}");
+    if text.contains("memory") && text.contains("pooling allocator") {
+        return format!(
+            "its linear memory starts larger than limits.memory allows ({} bytes, the largest \
+             of any step's): raise the step's limits.memory (a Python step starts at about \
+             13 MiB and needs room for its data: 64Mi at least; the default is 512Mi); {text}",
+            sandbox.max_memory_bytes()
+        );
+    }
+    format!("not a loadable component: {text}")
+}
+
 /// sha256 of `bytes`, hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
@@ -136,7 +152,7 @@ impl Plugin {
         };
         let component = cache
             .component(sandbox.engine(), &digest, &bytes)
-            .map_err(|e| invalid(format!("not a loadable component: {e:#}")))?;
+            .map_err(|e| invalid(unloadable(&e, sandbox)))?;
         let (imports, exports) = names(sandbox, &component);
         check_version(path, imports.iter().chain(&exports))?;
         let instance_pre = sandbox.linker().instantiate_pre(&component).map_err(|e| {

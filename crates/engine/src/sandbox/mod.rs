@@ -52,6 +52,7 @@ pub struct Grant {
 pub struct Sandbox {
     engine: Engine,
     linker: Arc<Linker<StepCtx>>,
+    max_memory_bytes: u64,
     _ticker: Arc<Ticker>,
 }
 
@@ -112,6 +113,7 @@ impl Sandbox {
         Ok(Sandbox {
             engine,
             linker: Arc::new(linker),
+            max_memory_bytes: pool.max_memory_bytes,
             _ticker: ticker,
         })
     }
@@ -119,6 +121,12 @@ impl Sandbox {
     /// The wasmtime engine.
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// The largest linear memory an instance may have (the largest
+    /// `limits.memory` of any step).
+    pub fn max_memory_bytes(&self) -> u64 {
+        self.max_memory_bytes
     }
 
     /// The linker with WASI and the weft host interfaces.
