@@ -129,10 +129,11 @@ fn a_new_evaluate_plugin_builds_tests_and_reports_its_metric() {
     assert!((value - 0.625).abs() < 1e-15, "{value}");
 }
 
-/// The files of `docs/tutorial.md`: each fenced block right after a line
-/// that is a file name in bold code (`**`src/lib.rs`**`), as (path, text).
-fn tutorial_files() -> Vec<(String, String)> {
-    let text = std::fs::read_to_string(workspace().join("docs/tutorial.md")).unwrap();
+/// The files of the tutorial `page` (under docs/): each fenced block right
+/// after a line that is a file name in bold code (`**`src/lib.rs`**`), as
+/// (path, text).
+fn tutorial_files(page: &str) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(workspace().join("docs").join(page)).unwrap();
     let mut lines = text.lines();
     let mut files = Vec::new();
     while let Some(line) = lines.next() {
@@ -153,7 +154,7 @@ fn tutorial_files() -> Vec<(String, String)> {
 
 #[test]
 fn the_tutorial_is_a_plugin_that_builds_tests_and_runs() {
-    let files = tutorial_files();
+    let files = tutorial_files("tutorial.md");
     let paths: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
     assert_eq!(paths, ["src/lib.rs", "src/tests.rs", "pipeline.yaml"]);
     let (_keep, dir, wasm) = scaffold("clip", "transform", &files);
@@ -187,51 +188,83 @@ fn weft_new_and_build_refuse_bad_folders_clearly() {
         .stderr_has(&["nowhere: no Cargo.toml"]);
 }
 
-#[test]
-fn a_new_python_plugin_tests_builds_and_runs_outside_the_repository() {
+/// A new Python plugin named `name` in a fresh temporary folder, with
+/// `files` written over the scaffold's; its native tests pass (`tests`
+/// of them) and `weft build` prints `build/NAME.wasm` last. Returns the
+/// folder (kept alive by the TempDir) and the PATH that finds the test
+/// venv's componentize-py.
+fn python_scaffold(
+    name: &str,
+    files: &[(String, String)],
+    tests: usize,
+) -> (tempfile::TempDir, PathBuf, String) {
     let outside = tempfile::tempdir().expect("a temporary folder");
-    let dir = outside.path().join("py-center");
+    let dir = outside.path().join(name);
     weft_in(
         outside.path(),
         ["new", dir.to_str().unwrap(), "--lang", "python"],
     )
     .ok();
-    for file in [
-        "pyproject.toml",
-        "py_center.py",
-        "tests/test_py_center.py",
-        "data/sample.csv",
-        "pipeline.yaml",
-    ] {
-        assert!(dir.join(file).is_file(), "weft new wrote no {file}");
+    for (path, text) in files {
+        std::fs::write(dir.join(path), text).unwrap();
     }
     let sdk = workspace().join("sdk/python");
-    let tests = std::process::Command::new(python())
+    let ran = std::process::Command::new(python())
         .current_dir(&dir)
         .env("PYTHONPATH", format!("{}:{}", sdk.display(), dir.display()))
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .args(["-m", "unittest", "discover", "-s", "tests"])
         .output()
         .unwrap();
-    let said = String::from_utf8_lossy(&tests.stderr);
-    assert!(
-        tests.status.success() && said.contains("Ran 4 tests"),
-        "{said}"
-    );
-    // weft build finds componentize-py on PATH (the test venv's).
+    let said = String::from_utf8_lossy(&ran.stderr);
+    let count = format!("Ran {tests} tests");
+    assert!(ran.status.success() && said.contains(&count), "{said}");
     let path = format!(
         "{}:{}",
         python().parent().unwrap().display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let env = [("PATH", std::ffi::OsStr::new(&path))];
-    let built = weft_with(&dir, ["build", "."], &env);
+    let built = weft_with(
+        &dir,
+        ["build", "."],
+        &[("PATH", std::ffi::OsStr::new(&path))],
+    );
     built.ok();
     let wasm = PathBuf::from(built.stdout.lines().last().expect("a path"));
-    assert_eq!(
-        wasm,
-        dir.canonicalize().unwrap().join("build/py-center.wasm")
-    );
+    let want = dir
+        .canonicalize()
+        .unwrap()
+        .join(format!("build/{name}.wasm"));
+    assert_eq!(wasm, want);
+    (outside, dir, path)
+}
+
+#[test]
+fn the_python_tutorial_is_a_step_that_tests_builds_and_runs() {
+    let files = tutorial_files("tutorial-python.md");
+    let paths: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(paths, ["clip.py", "tests/test_clip.py", "pipeline.yaml"]);
+    let (_keep, dir, _) = python_scaffold("clip", &files, 3);
+    weft_in(&dir, ["validate", "pipeline.yaml"]).ok();
+    weft_in(&dir, ["run", "pipeline.yaml", "--quiet"]).ok();
+    // The Rust tutorial's oracle: x clipped to mean ± 1 population sd.
+    let x = [1.5, 2.5, 4.0, 6.0, 3.25];
+    let mean = x.iter().sum::<f64>() / 5.0;
+    let sd = (x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / 5.0).sqrt();
+    let clip = |v: f64| Some(v.clamp(mean - sd, mean + sd));
+    let want = [clip(1.5), clip(2.5), None, clip(4.0), clip(6.0), clip(3.25)];
+    let out = read_parquet(&dir.join("out/data.parquet"));
+    assert_close("x", &f64s(&out, "x"), &want, 1e-12, 1e-12);
+    assert!(dir.join("out/state/clip.bin").is_file());
+}
+
+#[test]
+fn a_new_python_plugin_tests_builds_and_runs_outside_the_repository() {
+    let (_keep, dir, path) = python_scaffold("py-center", &[], 4);
+    for file in ["pyproject.toml", "py_center.py", "data/sample.csv"] {
+        assert!(dir.join(file).is_file(), "weft new wrote no {file}");
+    }
+    let env = [("PATH", std::ffi::OsStr::new(&path))];
     weft_in(&dir, ["run", "pipeline.yaml", "--quiet"]).ok();
     let out = read_parquet(&dir.join("out/data.parquet"));
     // As the Rust scaffold: mean 3.45, population variance 2.31.
