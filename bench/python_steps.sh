@@ -12,9 +12,12 @@ for arg in "$@"; do
   if [ "$arg" = --no-build ]; then build=0; else args+=("$arg"); fi
 done
 if [ "$build" = 1 ]; then
-  cargo build --release -p weft
+  cargo build --release -p weft -p weft-bench
   cargo build --release --target wasm32-wasip2 -p scale
 fi
 ./scripts/setup.sh --test >/dev/null
 export PYTHONDONTWRITEBYTECODE=1
-exec .venv/bin/python bench/python_steps.py "${args[@]}"
+# Builds target/bench-python/scale.wasm, then times whole runs.
+.venv/bin/python bench/python_steps.py "${args[@]}"
+# Instantiation and the 1-row hop, Python step beside Rust step.
+target/release/weft-bench --only "python step"

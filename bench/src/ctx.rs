@@ -101,10 +101,18 @@ impl Ctx {
         if !path.exists() {
             bail!("{file} is not built (./bench/run.sh builds it)");
         }
+        self.plugin_at(&path)
+    }
+
+    /// Load the component at `path`.
+    pub fn plugin_at(&self, path: &Path) -> Result<Arc<Plugin>> {
+        if !path.exists() {
+            bail!("{} is not built", path.display());
+        }
         Ok(Arc::new(Plugin::load(
             &self.sandbox,
             &self.cache,
-            &path,
+            path,
             None,
         )?))
     }

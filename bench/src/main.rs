@@ -10,6 +10,7 @@ mod data;
 #[path = "../plugins/guest-loop/src/math.rs"]
 mod math;
 mod overhead;
+mod python;
 mod rss;
 mod scale;
 mod table;
@@ -56,11 +57,12 @@ impl Options {
 
 type Section = fn(&Ctx) -> Result<Vec<Row>>;
 
-const SECTIONS: [(&str, Section); 4] = [
+const SECTIONS: [(&str, Section); 5] = [
     ("step overheads", overhead::hops),
     ("scale", scale::run),
     ("wide batch", overhead::wide),
     ("peak RSS", rss::run),
+    ("python step", python::run),
 ];
 
 fn main() -> Result<()> {

@@ -1,0 +1,72 @@
+//! What a Python step costs beside the Rust one: a ready instance of the
+//! Python `scale` (`plugins-py/scale`, built into `target/bench-python/` by
+//! `bench/python_steps.sh`) and of the Rust `scale`, each loading a fitted
+//! state, and one transform of a 1-row batch.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Result};
+use arrow::array::{ArrayRef, Float64Array};
+use arrow::record_batch::RecordBatch;
+use serde_json::json;
+use weft_engine::plugin::Plugin;
+
+use crate::ctx::{self, count, micros, Ctx};
+use crate::table::Row;
+
+/// Instantiation (with `configure` and `load-state`) and the 1-row hop of
+/// both steps.
+pub fn run(ctx: &Ctx) -> Result<Vec<Row>> {
+    let python = ctx.plugin_at(&ctx.root.join("target/bench-python/scale.wasm"))?;
+    let rust = ctx.plugin("scale.wasm")?;
+    let mut rows = Vec::new();
+    for (label, plugin) in [("Python", python), ("Rust", rust)] {
+        let (new, hop) = costs(ctx, &plugin)?;
+        let what = format!("`scale` ({label}), standard, 1 column");
+        rows.push(Row::new(
+            format!(
+                "{what}: `Instance::new` with a fitted state, median of {}",
+                count(ctx.sizes.instantiations)
+            ),
+            micros(new),
+        ));
+        rows.push(Row::new(
+            format!(
+                "{what}: transform of 1 row, median of {}",
+                count(ctx.sizes.hops)
+            ),
+            micros(hop),
+        ));
+    }
+    Ok(rows)
+}
+
+/// Median instantiation and 1-row transform of `plugin`.
+fn costs(ctx: &Ctx, plugin: &Arc<Plugin>) -> Result<(Duration, Duration)> {
+    let setup = ctx::setup("scale", json!({"columns": ["x"], "method": "standard"}));
+    let tiny = RecordBatch::try_from_iter([(
+        "x",
+        Arc::new(Float64Array::from(vec![1.0, 3.0])) as ArrayRef,
+    )])?;
+    let mut fitting = ctx::instance(plugin, &setup, None)?;
+    fitting.fit(tiny.clone().into())?;
+    let state = fitting.state()?;
+    let new = ctx::median_of(ctx.sizes.instantiations, || {
+        let start = Instant::now();
+        let instance = ctx::instance(plugin, &setup, Some(state.clone()))?;
+        let took = start.elapsed();
+        drop(instance);
+        Ok(took)
+    })?;
+    let mut instance = ctx::instance(plugin, &setup, Some(state))?;
+    let one = tiny.slice(0, 1);
+    let hop = ctx::median_of(ctx.sizes.hops, || {
+        let start = Instant::now();
+        let out = instance.transform(one.clone().into())?;
+        let took = start.elapsed();
+        ensure!(out.num_rows() == 1, "scale changed the row count");
+        Ok(took)
+    })?;
+    Ok((new, hop))
+}
