@@ -188,13 +188,14 @@ fn weft_new_and_build_refuse_bad_folders_clearly() {
         .stderr_has(&["nowhere: no Cargo.toml"]);
 }
 
-/// A new Python plugin named `name` in a fresh temporary folder, with
+/// A new Python plugin of `kind` named `name` in a fresh temporary folder, with
 /// `files` written over the scaffold's; its native tests pass (`tests`
 /// of them) and `weft build` prints `build/NAME.wasm` last. Returns the
 /// folder (kept alive by the TempDir) and the PATH that finds the test
 /// venv's componentize-py.
 fn python_scaffold(
     name: &str,
+    kind: &str,
     files: &[(String, String)],
     tests: usize,
 ) -> (tempfile::TempDir, PathBuf, String) {
@@ -202,7 +203,14 @@ fn python_scaffold(
     let dir = outside.path().join(name);
     weft_in(
         outside.path(),
-        ["new", dir.to_str().unwrap(), "--lang", "python"],
+        [
+            "new",
+            dir.to_str().unwrap(),
+            "--lang",
+            "python",
+            "--kind",
+            kind,
+        ],
     )
     .ok();
     for (path, text) in files {
@@ -244,7 +252,7 @@ fn the_python_tutorial_is_a_step_that_tests_builds_and_runs() {
     let files = tutorial_files("tutorial-python.md");
     let paths: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
     assert_eq!(paths, ["clip.py", "tests/test_clip.py", "pipeline.yaml"]);
-    let (_keep, dir, _) = python_scaffold("clip", &files, 3);
+    let (_keep, dir, _) = python_scaffold("clip", "transform", &files, 3);
     weft_in(&dir, ["validate", "pipeline.yaml"]).ok();
     weft_in(&dir, ["run", "pipeline.yaml", "--quiet"]).ok();
     // The Rust tutorial's oracle: x clipped to mean ± 1 population sd.
@@ -260,7 +268,7 @@ fn the_python_tutorial_is_a_step_that_tests_builds_and_runs() {
 
 #[test]
 fn a_new_python_plugin_tests_builds_and_runs_outside_the_repository() {
-    let (_keep, dir, path) = python_scaffold("py-center", &[], 4);
+    let (_keep, dir, path) = python_scaffold("py-center", "transform", &[], 4);
     for file in ["pyproject.toml", "py_center.py", "data/sample.csv"] {
         assert!(dir.join(file).is_file(), "weft new wrote no {file}");
     }
@@ -295,4 +303,16 @@ fn a_new_python_plugin_tests_builds_and_runs_outside_the_repository() {
         "numpy",
         "C extension (numpy, pyarrow, ...), which cannot run in a component",
     ]);
+}
+
+#[test]
+fn a_new_python_evaluate_plugin_reports_its_metric() {
+    let (_keep, dir, _) = python_scaffold("py-mae", "evaluate", &[], 2);
+    weft_in(&dir, ["run", "pipeline.yaml", "--quiet"]).ok();
+    let report = read_json(&dir.join("out/report.json"));
+    let metric = &report["steps"][0]["metrics"][0];
+    assert_eq!(metric["name"], "mean_absolute_error");
+    // data/sample.csv: |y - p| = 0.25, 0.5, 1, 0.5, 1, 0.5 over 6 rows.
+    let value = metric["value"].as_f64().unwrap();
+    assert!((value - 0.625).abs() < 1e-15, "{value}");
 }

@@ -140,7 +140,7 @@ pub(super) enum Command {
         #[arg(long, value_enum, default_value = "transform")]
         kind: super::author::Kind,
         /// The language of the step: a Rust crate, or a Python module built
-        /// with componentize-py (transform steps so far).
+        /// with componentize-py.
         #[arg(long, value_enum, default_value = "rust")]
         lang: super::author::Lang,
         /// Where weft-sdk comes from (default: this weft's source tree if

@@ -152,10 +152,7 @@ pub fn new(dir: &Path, kind: Kind, lang: Lang, sdk: &SdkSource) -> Result<()> {
         );
     }
     if lang == Lang::Python {
-        if kind != Kind::Transform {
-            bail!("weft new --lang python writes transform steps so far; for an evaluate step, derive from weft_sdk.Evaluate (sdk/python/README.md)");
-        }
-        return super::author_py::new(dir, name);
+        return super::author_py::new(dir, name, kind);
     }
     let sdk = sdk.dependency()?;
     let kind_name = format!("{kind:?}").to_lowercase();

@@ -7,33 +7,44 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
+use super::author::Kind;
+
 /// The contract the component is built against: this weft's own.
 const WIT: &str = include_str!("../../../wit/step.wit");
 
 /// The componentize-py release the SDK is tested with.
 const COMPONENTIZE_PY: &str = "componentize-py==0.25.1";
 
-/// The files of a new Python transform step: `(path, contents)`.
-fn files(module: &str) -> [(String, &'static str); 7] {
+/// The files of a new Python step of `kind`: `(path, contents)`.
+fn files(module: &str, kind: Kind) -> [(String, &'static str); 7] {
     macro_rules! template {
         ($file:literal) => {
             include_str!(concat!("../../templates/python/", $file))
         };
     }
+    let (step, tests, pipeline) = match kind {
+        Kind::Transform => (
+            template!("transform.py"),
+            template!("test_transform.py"),
+            template!("transform-pipeline.yaml"),
+        ),
+        Kind::Evaluate => (
+            template!("evaluate.py"),
+            template!("test_evaluate.py"),
+            template!("evaluate-pipeline.yaml"),
+        ),
+    };
     [
         ("pyproject.toml".into(), template!("pyproject.toml")),
         (".gitignore".into(), template!("gitignore")),
         ("README.md".into(), template!("README.md")),
-        (format!("{module}.py"), template!("transform.py")),
-        (
-            format!("tests/test_{module}.py"),
-            template!("test_transform.py"),
-        ),
+        (format!("{module}.py"), step),
+        (format!("tests/test_{module}.py"), tests),
         (
             "data/sample.csv".into(),
             include_str!("../../templates/plugin/sample.csv"),
         ),
-        ("pipeline.yaml".into(), template!("pipeline.yaml")),
+        ("pipeline.yaml".into(), pipeline),
     ]
 }
 
@@ -55,11 +66,11 @@ fn sdk() -> Option<PathBuf> {
         .flatten()
 }
 
-/// Write a Python transform step named `name` into the empty folder `dir`.
-pub fn new(dir: &Path, name: &str) -> Result<()> {
+/// Write a Python step of `kind` named `name` into the empty folder `dir`.
+pub fn new(dir: &Path, name: &str, kind: Kind) -> Result<()> {
     let module = module_of(name);
     let sdk = sdk().map_or_else(|| "weft-sdk".into(), |d| d.display().to_string());
-    for (path, text) in files(&module) {
+    for (path, text) in files(&module, kind) {
         let text = text
             .replace("{{name}}", name)
             .replace("{{module}}", &module)
@@ -69,8 +80,9 @@ pub fn new(dir: &Path, name: &str) -> Result<()> {
             .and_then(|()| std::fs::write(&file, text))
             .with_context(|| format!("writing {}", file.display()))?;
     }
+    let kind_name = format!("{kind:?}").to_lowercase();
     eprintln!(
-        "created Python transform plugin {name} in {}",
+        "created Python {kind_name} plugin {name} in {}",
         dir.display()
     );
     eprintln!(
