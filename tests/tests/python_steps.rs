@@ -9,9 +9,10 @@
 #[path = "served/mod.rs"]
 mod served;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
+use std::sync::Mutex;
 
 use serde_json::{json, Value};
 use served::{request_columns, training, Served};
@@ -22,27 +23,31 @@ use weft_tests::{
 
 /// `plugins-py/<name>` built into a component, once per test process.
 fn python_plugin(name: &str) -> PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    assert_eq!(name, "scale", "only scale is built here");
-    BUILT
-        .get_or_init(|| {
-            let out = target_dir().join("py-plugins");
-            std::fs::create_dir_all(&out).unwrap();
-            let wasm = out.join(format!("{name}.wasm"));
-            let source = workspace().join("plugins-py").join(name);
-            output(
-                Command::new(componentize_py())
-                    .current_dir(workspace())
-                    .args(["-d", "wit", "-w", "plugin", "componentize", name, "-p"])
-                    .arg(&source)
-                    .arg("-p")
-                    .arg(workspace().join("sdk/python"))
-                    .arg("-o")
-                    .arg(&wasm),
-            );
-            wasm
-        })
-        .clone()
+    static BUILT: Mutex<BTreeMap<String, PathBuf>> = Mutex::new(BTreeMap::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(wasm) = built.get(name) {
+        return wasm.clone();
+    }
+    let out = target_dir().join("py-plugins");
+    std::fs::create_dir_all(&out).unwrap();
+    let wasm = out.join(format!("{name}.wasm"));
+    let source = workspace().join("plugins-py").join(name);
+    output(
+        Command::new(componentize_py())
+            .current_dir(workspace())
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .args(["-d", "wit", "-w", "plugin", "componentize"])
+            .arg(name.replace('-', "_"))
+            .arg("-p")
+            .arg(&source)
+            .arg("-p")
+            .arg(workspace().join("sdk/python"))
+            .arg("-o")
+            .arg(&wasm),
+    );
+    std::fs::remove_dir_all(source.join("__pycache__")).ok();
+    built.insert(name.to_owned(), wasm.clone());
+    wasm
 }
 
 /// componentize-py from the test venv (tests/python/requirements.txt).
@@ -70,10 +75,10 @@ fn unittest(tests: &Path, paths: &[&str]) {
 #[test]
 fn the_sdk_and_the_plugin_pass_their_own_tests_under_cpython() {
     unittest(Path::new("sdk/python/tests"), &["sdk/python"]);
-    unittest(
-        Path::new("plugins-py/scale/tests"),
-        &["sdk/python", "plugins-py/scale"],
-    );
+    for plugin in ["scale", "classification-metrics"] {
+        let folder = format!("plugins-py/{plugin}");
+        unittest(&Path::new(&folder).join("tests"), &["sdk/python", &folder]);
+    }
 }
 
 /// 3000 rows in batches of 1000: x with NaN and nulls, y constant, t text.
@@ -200,4 +205,41 @@ fn python_mistakes_name_the_field_the_column_and_the_line() {
     run(json!({ "columns": ["t"], "method": "standard" }))
         .failed()
         .stderr_has(&["step \"s\" failed in fit", "\"t\"", "scale.py:"]);
+}
+
+#[test]
+fn python_classification_metrics_report_what_the_rust_step_reports() {
+    let dir = Workdir::new();
+    let mut csv = String::from("y,score,kind,guess\n");
+    for i in 0..2000u32 {
+        let y = u32::from((i * 7919) % 13 < 6);
+        let score = ((f64::from(i) * 0.61).sin() + 1.0) / 2.0 * 0.9 + f64::from(y) * 0.1;
+        let kinds = ["cat", "dog", "eel"];
+        let kind = kinds[(i % 3) as usize];
+        let guess = kinds[((i * 5 + i / 7) % 3) as usize];
+        csv.push_str(&format!("{y},{score},{kind},{guess}\n"));
+    }
+    dir.write("in.csv", csv);
+    let configs = [
+        json!({ "label": "y", "score": "score" }),
+        json!({ "label": "y", "score": "score", "threshold": 0.3 }),
+        json!({ "label": "kind", "prediction": "guess" }),
+    ];
+    let wasm = python_plugin("classification-metrics");
+    for config in configs {
+        let metrics = |path: &Path| {
+            let manifest = Pipeline::new("in.csv")
+                .plugin("m", path)
+                .spec("batchRows: 300")
+                .step("m", "m", config.clone(), "")
+                .write(&dir, "pipeline.yaml");
+            dir.run(&manifest, &[]).ok();
+            let report = read_json(&dir.join("out/report.json"));
+            std::fs::remove_dir_all(dir.join("out")).unwrap();
+            report["steps"][0]["metrics"].clone()
+        };
+        let (rust, python) = (metrics(&plugin("classification-metrics")), metrics(&wasm));
+        assert!(rust.as_array().is_some_and(|m| m.len() > 3), "{rust}");
+        assert_eq!(python, rust, "{config}");
+    }
 }
