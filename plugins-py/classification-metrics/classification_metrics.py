@@ -12,7 +12,7 @@ from decimal import Decimal
 from functools import partial, reduce
 from itertools import accumulate, compress, repeat
 from operator import add, eq, mul, ne, not_
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 import weft_sdk as weft
 from weft_sdk import Batch, Dtype, InvalidConfig, InvalidInput, Metric
@@ -35,13 +35,10 @@ class Config:
     """Multiclass: column of predicted classes."""
     threshold: Optional[float] = None
     """Binary: predict positive when score >= threshold (default 0.5)."""
-    positive: Any = None
+    positive: Optional[Union[bool, int, float, str]] = None
     """Binary: the positive label (default 1)."""
 
     def __post_init__(self) -> None:
-        if not isinstance(self.positive, (type(None), bool, int, float, str)):
-            got = json.dumps(self.positive)
-            raise InvalidConfig(f"`positive` must be a number, a boolean or a string, not {got}")
         if (self.score is None) == (self.prediction is None):
             raise InvalidConfig("give exactly one of `score` (binary: a score column) or "
                                 "`prediction` (multiclass: a predicted-class column)")

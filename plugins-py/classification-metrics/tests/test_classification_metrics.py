@@ -222,7 +222,7 @@ class Errors(unittest.TestCase):
             '{"label": "y", "prediction": "p", "positive": "a"}': "`threshold` and `positive`",
             '{"label": "y", "score": "s", "treshold": 0.3}': 'unknown field "treshold"',
             '{"label": "y", "score": "s", "threshold": "x"}': "threshold: expected a number",
-            '{"label": "y", "score": "s", "positive": [1]}': "`positive` must be a number",
+            '{"label": "y", "score": "s", "positive": [1]}': "positive: expected a boolean, an integer, a number or a string (or null), got array [1]",
         }
         for config, message in cases.items():
             with self.assertRaises(StepError, msg=config) as caught:

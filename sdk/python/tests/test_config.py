@@ -3,7 +3,7 @@
 import enum
 import unittest
 from dataclasses import dataclass, field
-from typing import Literal, Optional
+from typing import Literal, Optional, Union
 
 import weft_sdk as weft
 from weft_sdk import InvalidConfig, config_schema, parse_config
@@ -100,6 +100,28 @@ class Parse(unittest.TestCase):
             with self.assertRaises(InvalidConfig, msg=text) as caught:
                 parse_config(Config, text)
             self.assertIn(message, caught.exception.message, text)
+
+
+@dataclass
+class Labelled:
+    """A field that takes any scalar, as a class label does."""
+
+    positive: Optional[Union[bool, int, float, str]] = None
+
+
+class Unions(unittest.TestCase):
+    def test_a_union_of_scalars_is_one_type_list(self) -> None:
+        schema = config_schema(Labelled)["properties"]["positive"]
+        self.assertEqual(schema["type"], ["boolean", "integer", "number", "string", "null"])
+
+    def test_each_value_keeps_its_own_type(self) -> None:
+        for text, value in [("true", True), ("1", 1), ("2.5", 2.5), ('"a"', "a"), ("null", None)]:
+            got = parse_config(Labelled, f'{{"positive": {text}}}').positive
+            self.assertEqual((type(got), got), (type(value), value), text)
+
+    def test_other_values_are_refused_naming_the_field(self) -> None:
+        with self.assertRaisesRegex(InvalidConfig, r"positive: expected a boolean, an integer, a number or a string \(or null\), got array"):
+            parse_config(Labelled, '{"positive": [1]}')
 
 
 if __name__ == "__main__":

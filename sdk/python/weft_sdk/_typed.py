@@ -74,6 +74,8 @@ def from_plain(tp: Any, value: Any, path: str = "") -> Any:
     inner = optional_of(tp)
     if inner is not None:
         return None if value is None else from_plain(inner, value, path)
+    if typing.get_origin(tp) in (Union, types.UnionType):
+        return _union(typing.get_args(tp), value, path)
     if isinstance(tp, type) and issubclass(tp, Enum):
         return _choice(tp, [m.value for m in tp], value, path)
     origin = typing.get_origin(tp)
@@ -123,6 +125,23 @@ _SCALARS: dict[Any, tuple[tuple[type, ...], str]] = {
     str: ((str,), "a string"),
     bytes: ((bytes,), "bytes"),
 }
+
+
+def _union(members: tuple[Any, ...], value: Any, path: str) -> Any:
+    """``value`` as the first of the scalar ``members`` that takes it as it
+    is (``True`` stays a boolean, ``1`` an integer where both are allowed)."""
+    if value is None and type(None) in members:
+        return None
+    scalars = [m for m in members if m in _SCALARS]
+    for member in sorted(scalars, key=list(_SCALARS).index):
+        try:
+            return _scalar(member, value, path)
+        except Mismatch:
+            continue
+    names = [_SCALARS[m][1] for m in scalars]
+    listed = ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else "".join(names)
+    nullable = " (or null)" if type(None) in members else ""
+    raise Mismatch(path, f"expected {listed}{nullable}, got {kind_of(value)} {shown(value)}")
 
 
 def _scalar(tp: Any, value: Any, path: str) -> Any:

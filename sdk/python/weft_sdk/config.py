@@ -32,6 +32,7 @@ import dataclasses
 import inspect
 import json
 import textwrap
+import types
 import typing
 from enum import Enum
 from typing import Any, Literal, TypeVar
@@ -146,6 +147,8 @@ def schema_of(tp: Any, defs: dict[str, Any]) -> dict[str, Any]:
     inner = optional_of(tp)
     if inner is not None:
         return _nullable(schema_of(inner, defs))
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        return _union(typing.get_args(tp), defs)
     if isinstance(tp, type) and issubclass(tp, Enum):
         return _enum([m.value for m in tp])
     origin, args = typing.get_origin(tp), typing.get_args(tp)
@@ -166,6 +169,14 @@ def _array(origin: Any, args: tuple[Any, ...], defs: dict[str, Any]) -> dict[str
     else:
         items = {"prefixItems": [schema_of(a, defs) for a in args]}
     return {"type": "array", **items, "minItems": len(args), "maxItems": len(args)}
+
+
+def _union(members: tuple[Any, ...], defs: dict[str, Any]) -> dict[str, Any]:
+    """One ``type`` list for a union of plain types, else ``anyOf``."""
+    schemas = [{"type": "null"} if m is type(None) else schema_of(m, defs) for m in members]
+    if all(set(s) == {"type"} or set(s) == {"type", "format"} for s in schemas):
+        return {"type": list(dict.fromkeys(s["type"] for s in schemas))}
+    return {"anyOf": schemas}
 
 
 def _enum(values: list[Any]) -> dict[str, Any]:
