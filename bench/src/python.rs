@@ -1,7 +1,7 @@
 //! What a Python step costs beside the Rust one: a ready instance of the
 //! Python `scale` (`plugins-py/scale`, built into `target/bench-python/` by
-//! `bench/python_steps.sh`) and of the Rust `scale`, each loading a fitted
-//! state, and one transform of a 1-row batch.
+//! `bench/python_steps.sh`) and of the Rust `scale`, without and with a
+//! fitted state, and one transform of a 1-row batch.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,15 +15,22 @@ use weft_engine::plugin::Plugin;
 use crate::ctx::{self, count, micros, Ctx};
 use crate::table::Row;
 
-/// Instantiation (with `configure` and `load-state`) and the 1-row hop of
-/// both steps.
+/// Instantiation (with `configure`, then also `load-state`) and the 1-row
+/// hop of both steps.
 pub fn run(ctx: &Ctx) -> Result<Vec<Row>> {
     let python = ctx.plugin_at(&ctx.root.join("target/bench-python/scale.wasm"))?;
     let rust = ctx.plugin("scale.wasm")?;
     let mut rows = Vec::new();
     for (label, plugin) in [("Python", python), ("Rust", rust)] {
-        let (new, hop) = costs(ctx, &plugin)?;
+        let (fresh, new, hop) = costs(ctx, &plugin)?;
         let what = format!("`scale` ({label}), standard, 1 column");
+        rows.push(Row::new(
+            format!(
+                "{what}: `Instance::new` without a state, median of {}",
+                count(ctx.sizes.instantiations)
+            ),
+            micros(fresh),
+        ));
         rows.push(Row::new(
             format!(
                 "{what}: `Instance::new` with a fitted state, median of {}",
@@ -42,8 +49,9 @@ pub fn run(ctx: &Ctx) -> Result<Vec<Row>> {
     Ok(rows)
 }
 
-/// Median instantiation and 1-row transform of `plugin`.
-fn costs(ctx: &Ctx, plugin: &Arc<Plugin>) -> Result<(Duration, Duration)> {
+/// Median instantiation without and with a state, and 1-row transform,
+/// of `plugin`.
+fn costs(ctx: &Ctx, plugin: &Arc<Plugin>) -> Result<(Duration, Duration, Duration)> {
     let setup = ctx::setup("scale", json!({"columns": ["x"], "method": "standard"}));
     let tiny = RecordBatch::try_from_iter([(
         "x",
@@ -52,13 +60,16 @@ fn costs(ctx: &Ctx, plugin: &Arc<Plugin>) -> Result<(Duration, Duration)> {
     let mut fitting = ctx::instance(plugin, &setup, None)?;
     fitting.fit(tiny.clone().into())?;
     let state = fitting.state()?;
-    let new = ctx::median_of(ctx.sizes.instantiations, || {
-        let start = Instant::now();
-        let instance = ctx::instance(plugin, &setup, Some(state.clone()))?;
-        let took = start.elapsed();
-        drop(instance);
-        Ok(took)
-    })?;
+    let instantiate = |state: Option<Vec<u8>>| {
+        ctx::median_of(ctx.sizes.instantiations, || {
+            let start = Instant::now();
+            let instance = ctx::instance(plugin, &setup, state.clone())?;
+            let took = start.elapsed();
+            drop(instance);
+            Ok(took)
+        })
+    };
+    let (fresh, new) = (instantiate(None)?, instantiate(Some(state.clone()))?);
     let mut instance = ctx::instance(plugin, &setup, Some(state))?;
     let one = tiny.slice(0, 1);
     let hop = ctx::median_of(ctx.sizes.hops, || {
@@ -68,5 +79,5 @@ fn costs(ctx: &Ctx, plugin: &Arc<Plugin>) -> Result<(Duration, Duration)> {
         ensure!(out.num_rows() == 1, "scale changed the row count");
         Ok(took)
     })?;
-    Ok((new, hop))
+    Ok((fresh, new, hop))
 }
