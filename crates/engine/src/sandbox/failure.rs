@@ -103,13 +103,20 @@ pub(super) fn guest_text(message: &str) -> String {
     sanitise(message, MAX_MESSAGE)
 }
 
-/// Why the host could not lend a step its input: past its host memory,
-/// or a failure of the host's own.
-pub(super) fn lend_failure(error: wasmtime::Error) -> Failure {
-    match error.downcast_ref::<HostMemoryLimit>() {
-        Some(limit) => Failure::Output(limit.to_string()),
-        None => Failure::Host(error.to_string()),
+/// A host-side limit the step went past (`maxOutput`, `hostMemory`), if
+/// `error` is one.
+fn host_limit(error: &wasmtime::Error) -> Option<Failure> {
+    if let Some(limit) = error.downcast_ref::<OutputLimit>() {
+        return Some(Failure::Output(limit.to_string()));
     }
+    let limit = error.downcast_ref::<HostMemoryLimit>()?;
+    Some(Failure::Output(limit.to_string()))
+}
+
+/// Why the host could not lend a step its input: past a host limit, or a
+/// failure of the host's own.
+pub(super) fn lend_failure(error: wasmtime::Error) -> Failure {
+    host_limit(&error).unwrap_or_else(|| Failure::Host(error.to_string()))
 }
 
 /// Turn a trap into a failure a person can act on.
@@ -121,11 +128,8 @@ pub(super) fn classify(
     if error.downcast_ref::<KernelDeadline>().is_some() {
         return Failure::Timeout(limits.timeout);
     }
-    if let Some(limit) = error.downcast_ref::<OutputLimit>() {
-        return Failure::Output(limit.to_string());
-    }
-    if let Some(limit) = error.downcast_ref::<HostMemoryLimit>() {
-        return Failure::Output(limit.to_string());
+    if let Some(failure) = host_limit(&error) {
+        return failure;
     }
     match error.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) => return Failure::Timeout(limits.timeout),
