@@ -38,14 +38,35 @@ pub struct SdkSource {
     sdk_rev: Option<String>,
 }
 
-/// The SDK of the source tree this binary was built from, if it is still
-/// there.
-fn built_from() -> Option<PathBuf> {
-    let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk");
-    sdk.join("Cargo.toml")
+/// The folder `folder` of the source tree this binary was built from, if
+/// it is still there and holds `marker` (e.g. `sdk`, `Cargo.toml`).
+pub(super) fn built_from(folder: &str, marker: &str) -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(folder);
+    dir.join(marker)
         .is_file()
-        .then(|| sdk.canonicalize().ok())
+        .then(|| dir.canonicalize().ok())
         .flatten()
+}
+
+/// Write `files` (path under `dir`, template) into `dir`, each
+/// `{{key}}` of `vars` replaced by its value.
+pub(super) fn write_templates<P: AsRef<Path>>(
+    dir: &Path,
+    files: impl IntoIterator<Item = (P, &'static str)>,
+    vars: &[(&str, &str)],
+) -> Result<()> {
+    for (path, template) in files {
+        let text = vars.iter().fold(template.to_owned(), |text, (key, value)| {
+            text.replace(&format!("{{{{{key}}}}}"), value)
+        });
+        let file = dir.join(path);
+        std::fs::create_dir_all(file.parent().expect("a file in a folder"))
+            .and_then(|()| std::fs::write(&file, text))
+            .with_context(|| format!("writing {}", file.display()))?;
+    }
+    Ok(())
 }
 
 impl SdkSource {
@@ -62,7 +83,7 @@ impl SdkSource {
         }
         let path = match &self.sdk_path {
             Some(dir) => Some(checked_sdk(dir)?),
-            None => built_from(),
+            None => built_from("sdk", "Cargo.toml"),
         };
         Ok(match path {
             Some(dir) => format!("weft-sdk = {{ path = {} }}", toml(&dir.to_string_lossy())),
@@ -156,17 +177,14 @@ pub fn new(dir: &Path, kind: Kind, lang: Lang, sdk: &SdkSource) -> Result<()> {
     }
     let sdk = sdk.dependency()?;
     let kind_name = format!("{kind:?}").to_lowercase();
-    for (path, text) in files(kind) {
-        let text = text
-            .replace("{{name}}", name)
-            .replace("{{crate}}", &name.replace('-', "_"))
-            .replace("{{sdk}}", &sdk)
-            .replace("{{kind}}", &kind_name);
-        let file = dir.join(path);
-        std::fs::create_dir_all(file.parent().expect("a file in a folder"))
-            .and_then(|()| std::fs::write(&file, text))
-            .with_context(|| format!("writing {}", file.display()))?;
-    }
+    let crate_name = name.replace('-', "_");
+    let vars = [
+        ("name", name),
+        ("crate", &crate_name),
+        ("sdk", &sdk),
+        ("kind", &kind_name),
+    ];
+    write_templates(dir, files(kind), &vars)?;
     eprintln!(
         "created {kind_name} plugin {name} in {} ({sdk})",
         dir.display()

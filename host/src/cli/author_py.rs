@@ -7,7 +7,7 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
-use super::author::Kind;
+use super::author::{built_from, write_templates, Kind};
 
 /// The contract the component is built against: this weft's own.
 const WIT: &str = include_str!("../../../wit/step.wit");
@@ -59,27 +59,15 @@ fn sdk() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("WEFT_PYTHON_SDK") {
         return Some(PathBuf::from(dir));
     }
-    let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk/python");
-    sdk.join("pyproject.toml")
-        .is_file()
-        .then(|| sdk.canonicalize().ok())
-        .flatten()
+    built_from("sdk/python", "pyproject.toml")
 }
 
 /// Write a Python step of `kind` named `name` into the empty folder `dir`.
 pub fn new(dir: &Path, name: &str, kind: Kind) -> Result<()> {
     let module = module_of(name);
     let sdk = sdk().map_or_else(|| "weft-sdk".into(), |d| d.display().to_string());
-    for (path, text) in files(&module, kind) {
-        let text = text
-            .replace("{{name}}", name)
-            .replace("{{module}}", &module)
-            .replace("{{sdk}}", &sdk);
-        let file = dir.join(path);
-        std::fs::create_dir_all(file.parent().expect("a file in a folder"))
-            .and_then(|()| std::fs::write(&file, text))
-            .with_context(|| format!("writing {}", file.display()))?;
-    }
+    let vars = [("name", name), ("module", &module), ("sdk", &sdk)];
+    write_templates(dir, files(&module, kind), &vars)?;
     let kind_name = format!("{kind:?}").to_lowercase();
     eprintln!(
         "created Python {kind_name} plugin {name} in {}",
