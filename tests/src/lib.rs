@@ -778,6 +778,52 @@ pub fn python() -> PathBuf {
     }
 }
 
+/// The unittest suite under `tests` (relative to `cwd`) run by the test
+/// venv's Python with `pythonpath` importable; its report (stderr), once
+/// it passed.
+pub fn python_unittests(cwd: &Path, tests: &str, pythonpath: &[PathBuf]) -> String {
+    let pythonpath: Vec<String> = pythonpath.iter().map(|p| p.display().to_string()).collect();
+    let out = Command::new(python())
+        .current_dir(cwd)
+        .env("PYTHONPATH", pythonpath.join(":"))
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .args(["-m", "unittest", "discover", "-s", tests])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", python().display()));
+    let report = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "{tests} under {}:\n{report}",
+        cwd.display()
+    );
+    report
+}
+
+/// `weft build DIR` of a Python step, with the test venv's componentize-py
+/// first on PATH: the component's path (the last line it printed).
+pub fn weft_build_python(dir: &Path) -> PathBuf {
+    let path = venv_path();
+    let built = weft_with(dir, ["build", "."], &[("PATH", OsStr::new(&path))]);
+    built.ok();
+    PathBuf::from(
+        built
+            .stdout
+            .lines()
+            .last()
+            .expect("weft build printed a path"),
+    )
+}
+
+/// PATH with the test venv's `bin` (componentize-py) first.
+pub fn venv_path() -> String {
+    let bin = python()
+        .parent()
+        .expect("the venv's bin")
+        .display()
+        .to_string();
+    format!("{bin}:{}", std::env::var("PATH").unwrap_or_default())
+}
+
 /// The tool at `path` under the folder where `scripts/setup.sh --test`
 /// caches tools (`~/.cache/weft/tools`); `what` says how setup gets it.
 pub fn tool(path: &str, what: &str) -> Command {

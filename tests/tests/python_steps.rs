@@ -11,73 +11,33 @@ mod served;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Mutex;
 
 use serde_json::{json, Value};
 use served::{request_columns, training, Served};
 use weft_tests::{
-    assert_close, f64s, output, plugin, python, read_json, read_parquet, target_dir, workspace,
-    Pipeline, Workdir,
+    assert_close, f64s, plugin, python_unittests, read_json, read_parquet, weft_build_python,
+    workspace, Pipeline, Workdir,
 };
 
-/// `plugins-py/<name>` built into a component, once per test process.
+/// `plugins-py/<name>` built into a component by `weft build` (into its
+/// `build/`), once per test process.
 fn python_plugin(name: &str) -> PathBuf {
     static BUILT: Mutex<BTreeMap<String, PathBuf>> = Mutex::new(BTreeMap::new());
     let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(wasm) = built.get(name) {
-        return wasm.clone();
-    }
-    let out = target_dir().join("py-plugins");
-    std::fs::create_dir_all(&out).unwrap();
-    let wasm = out.join(format!("{name}.wasm"));
-    let source = workspace().join("plugins-py").join(name);
-    output(
-        Command::new(componentize_py())
-            .current_dir(workspace())
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-            .args(["-d", "wit", "-w", "plugin", "componentize"])
-            .arg(name.replace('-', "_"))
-            .arg("-p")
-            .arg(&source)
-            .arg("-p")
-            .arg(workspace().join("sdk/python"))
-            .arg("-o")
-            .arg(&wasm),
-    );
-    std::fs::remove_dir_all(source.join("__pycache__")).ok();
-    built.insert(name.to_owned(), wasm.clone());
-    wasm
-}
-
-/// componentize-py from the test venv (tests/python/requirements.txt).
-fn componentize_py() -> PathBuf {
-    python().with_file_name("componentize-py")
-}
-
-/// Run the unittest suite under `tests` with `paths` importable.
-fn unittest(tests: &Path, paths: &[&str]) {
-    let root = workspace();
-    let pythonpath: Vec<String> = paths
-        .iter()
-        .map(|p| root.join(p).display().to_string())
-        .collect();
-    output(
-        Command::new(python())
-            .current_dir(root)
-            .env("PYTHONPATH", pythonpath.join(":"))
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-            .args(["-m", "unittest", "discover", "-s"])
-            .arg(root.join(tests)),
-    );
+    let wasm = built
+        .entry(name.to_owned())
+        .or_insert_with(|| weft_build_python(&workspace().join("plugins-py").join(name)));
+    wasm.clone()
 }
 
 #[test]
 fn the_sdk_and_the_plugin_pass_their_own_tests_under_cpython() {
-    unittest(Path::new("sdk/python/tests"), &["sdk/python"]);
+    let sdk = workspace().join("sdk/python");
+    python_unittests(&sdk, "tests", std::slice::from_ref(&sdk));
     for plugin in ["scale", "classification-metrics"] {
-        let folder = format!("plugins-py/{plugin}");
-        unittest(&Path::new(&folder).join("tests"), &["sdk/python", &folder]);
+        let folder = workspace().join("plugins-py").join(plugin);
+        python_unittests(&folder, "tests", &[sdk.clone(), folder.clone()]);
     }
 }
 

@@ -93,14 +93,7 @@ fn a_new_transform_plugin_builds_tests_and_runs_outside_the_repository() {
     );
     weft_in(&dir, ["run", "pipeline.yaml", "--quiet"]).ok();
     let out = read_parquet(&dir.join("out/data.parquet"));
-    // data/sample.csv's x: 1.5, 2.5, (missing), 4.0, 6.0, 3.25: mean 3.45,
-    // population variance 11.55 / 5 = 2.31.
-    let sd = 2.31_f64.sqrt();
-    let want: Vec<Option<f64>> = [Some(1.5), Some(2.5), None, Some(4.0), Some(6.0), Some(3.25)]
-        .iter()
-        .map(|x| x.map(|x| (x - 3.45) / sd))
-        .collect();
-    assert_close("x", &f64s(&out, "x"), &want, 1e-12, 1e-12);
+    assert_close("x", &f64s(&out, "x"), &sample_centred(), 1e-12, 1e-12);
     assert_eq!(f64s(&out, "y").len(), 6, "other columns pass through");
     // What the step emitted in `state()` reached the report, once.
     let report = read_json(&dir.join("out/report.json"));
@@ -120,11 +113,39 @@ fn a_new_transform_plugin_builds_tests_and_runs_outside_the_repository() {
 #[test]
 fn a_new_evaluate_plugin_builds_tests_and_reports_its_metric() {
     let (_keep, dir, _) = scaffold("my-mae", "evaluate", &[]);
-    weft_in(&dir, ["run", "pipeline.yaml", "--quiet"]).ok();
+    assert_reports_the_sample_mae(&dir);
+}
+
+/// data/sample.csv's x: 1.5, 2.5, (missing), 4.0, 6.0, 3.25.
+const SAMPLE_X: [Option<f64>; 6] = [Some(1.5), Some(2.5), None, Some(4.0), Some(6.0), Some(3.25)];
+
+/// The scaffold's transform of SAMPLE_X: centred on its mean 3.45 and
+/// divided by its population sd, sqrt(11.55 / 5).
+fn sample_centred() -> Vec<Option<f64>> {
+    let sd = 2.31_f64.sqrt();
+    SAMPLE_X
+        .iter()
+        .map(|x| x.map(|x| (x - 3.45) / sd))
+        .collect()
+}
+
+/// The tutorial's `clip` of SAMPLE_X (fold 1): clipped to mean ± 1
+/// population sd, and that lower bound.
+fn sample_clipped() -> (Vec<Option<f64>>, f64) {
+    let x: Vec<f64> = SAMPLE_X.iter().flatten().copied().collect();
+    let mean = x.iter().sum::<f64>() / 5.0;
+    let sd = (x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / 5.0).sqrt();
+    let clip = |v: &Option<f64>| v.map(|v| v.clamp(mean - sd, mean + sd));
+    (SAMPLE_X.iter().map(clip).collect(), mean - sd)
+}
+
+/// The mean absolute error the evaluate scaffold reports in `dir`'s run:
+/// |y - p| over data/sample.csv is .25 + .5 + 1 + .5 + 1 + .5 = 3.75, / 6.
+fn assert_reports_the_sample_mae(dir: &Path) {
+    weft_in(dir, ["run", "pipeline.yaml", "--quiet"]).ok();
     let report = read_json(&dir.join("out/report.json"));
     let metric = &report["steps"][0]["metrics"][0];
     assert_eq!(metric["name"], "mean_absolute_error");
-    // |y - p| over data/sample.csv: .25 + .5 + 1 + .5 + 1 + .5 = 3.75, / 6
     let value = metric["value"].as_f64().expect("a value");
     assert!((value - 0.625).abs() < 1e-15, "{value}");
 }
@@ -161,15 +182,10 @@ fn the_tutorial_is_a_plugin_that_builds_tests_and_runs() {
     assert!(wasm.ends_with("wasm32-wasip2/release/clip.wasm"));
     weft_in(&dir, ["validate", "pipeline.yaml"]).ok();
     weft_in(&dir, ["run", "pipeline.yaml", "--quiet"]).ok();
-    // The oracle: data/sample.csv's x, clipped to mean ± 1 population sd.
-    let x = [1.5, 2.5, 4.0, 6.0, 3.25];
-    let mean = x.iter().sum::<f64>() / 5.0;
-    let sd = (x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / 5.0).sqrt();
-    let clip = |v: f64| Some(v.clamp(mean - sd, mean + sd));
-    let want = [clip(1.5), clip(2.5), None, clip(4.0), clip(6.0), clip(3.25)];
+    let (want, low) = sample_clipped();
     let out = read_parquet(&dir.join("out/data.parquet"));
     assert_close("x", &f64s(&out, "x"), &want, 1e-12, 1e-12);
-    assert_eq!(want[0], Some(mean - sd), "1.5 lies below the bound");
+    assert_eq!(want[0], Some(low), "1.5 lies below the bound");
     assert!(dir.join("out/state/clip.bin").is_file());
 }
 
@@ -216,35 +232,16 @@ fn python_scaffold(
     for (path, text) in files {
         std::fs::write(dir.join(path), text).unwrap();
     }
-    let sdk = workspace().join("sdk/python");
-    let ran = std::process::Command::new(python())
-        .current_dir(&dir)
-        .env("PYTHONPATH", format!("{}:{}", sdk.display(), dir.display()))
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .args(["-m", "unittest", "discover", "-s", "tests"])
-        .output()
-        .unwrap();
-    let said = String::from_utf8_lossy(&ran.stderr);
-    let count = format!("Ran {tests} tests");
-    assert!(ran.status.success() && said.contains(&count), "{said}");
-    let path = format!(
-        "{}:{}",
-        python().parent().unwrap().display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let built = weft_with(
-        &dir,
-        ["build", "."],
-        &[("PATH", std::ffi::OsStr::new(&path))],
-    );
-    built.ok();
-    let wasm = PathBuf::from(built.stdout.lines().last().expect("a path"));
+    let pythonpath = [workspace().join("sdk/python"), dir.clone()];
+    let said = python_unittests(&dir, "tests", &pythonpath);
+    assert!(said.contains(&format!("Ran {tests} tests")), "{said}");
+    let wasm = weft_build_python(&dir);
     let want = dir
         .canonicalize()
         .unwrap()
         .join(format!("build/{name}.wasm"));
     assert_eq!(wasm, want);
-    (outside, dir, path)
+    (outside, dir, venv_path())
 }
 
 #[test]
@@ -255,12 +252,8 @@ fn the_python_tutorial_is_a_step_that_tests_builds_and_runs() {
     let (_keep, dir, _) = python_scaffold("clip", "transform", &files, 3);
     weft_in(&dir, ["validate", "pipeline.yaml"]).ok();
     weft_in(&dir, ["run", "pipeline.yaml", "--quiet"]).ok();
-    // The Rust tutorial's oracle: x clipped to mean ± 1 population sd.
-    let x = [1.5, 2.5, 4.0, 6.0, 3.25];
-    let mean = x.iter().sum::<f64>() / 5.0;
-    let sd = (x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / 5.0).sqrt();
-    let clip = |v: f64| Some(v.clamp(mean - sd, mean + sd));
-    let want = [clip(1.5), clip(2.5), None, clip(4.0), clip(6.0), clip(3.25)];
+    // The Rust tutorial's oracle.
+    let (want, _) = sample_clipped();
     let out = read_parquet(&dir.join("out/data.parquet"));
     assert_close("x", &f64s(&out, "x"), &want, 1e-12, 1e-12);
     assert!(dir.join("out/state/clip.bin").is_file());
@@ -275,13 +268,7 @@ fn a_new_python_plugin_tests_builds_and_runs_outside_the_repository() {
     let env = [("PATH", std::ffi::OsStr::new(&path))];
     weft_in(&dir, ["run", "pipeline.yaml", "--quiet"]).ok();
     let out = read_parquet(&dir.join("out/data.parquet"));
-    // As the Rust scaffold: mean 3.45, population variance 2.31.
-    let sd = 2.31_f64.sqrt();
-    let want: Vec<Option<f64>> = [Some(1.5), Some(2.5), None, Some(4.0), Some(6.0), Some(3.25)]
-        .iter()
-        .map(|x| x.map(|x| (x - 3.45) / sd))
-        .collect();
-    assert_close("x", &f64s(&out, "x"), &want, 1e-12, 1e-12);
+    assert_close("x", &f64s(&out, "x"), &sample_centred(), 1e-12, 1e-12);
 
     // Build errors name the file and line, or say why an import cannot be
     // bundled.
@@ -308,11 +295,5 @@ fn a_new_python_plugin_tests_builds_and_runs_outside_the_repository() {
 #[test]
 fn a_new_python_evaluate_plugin_reports_its_metric() {
     let (_keep, dir, _) = python_scaffold("py-mae", "evaluate", &[], 2);
-    weft_in(&dir, ["run", "pipeline.yaml", "--quiet"]).ok();
-    let report = read_json(&dir.join("out/report.json"));
-    let metric = &report["steps"][0]["metrics"][0];
-    assert_eq!(metric["name"], "mean_absolute_error");
-    // data/sample.csv: |y - p| = 0.25, 0.5, 1, 0.5, 1, 0.5 over 6 rows.
-    let value = metric["value"].as_f64().unwrap();
-    assert!((value - 0.625).abs() < 1e-15, "{value}");
+    assert_reports_the_sample_mae(&dir);
 }
