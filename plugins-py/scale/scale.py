@@ -13,20 +13,29 @@ EPSILON = 2.0**-52  # numpy's finfo(float).eps
 
 
 @dataclass
-class Config:
-    """The scaler and its options (scikit-learn's names and defaults)."""
+class Columns:
     columns: list[str] = weft.field(min_items=1)
     """Numeric columns to scale; the others pass through."""
-    method: Literal["standard", "minmax"]
-    """`StandardScaler` or `MinMaxScaler`."""
+
+
+@dataclass
+class Standard(Columns):
+    """`StandardScaler`: `(x - mean) / std`."""
+    method: Literal["standard"]
     with_mean: bool = True
-    """standard: subtract the mean."""
+    """Subtract the mean."""
     with_std: bool = True
-    """standard: divide by the standard deviation."""
+    """Divide by the standard deviation."""
+
+
+@dataclass
+class MinMax(Columns):
+    """`MinMaxScaler`: `[min, max]` onto `feature_range`."""
+    method: Literal["minmax"]
     feature_range: tuple[float, float] = (0.0, 1.0)
-    """minmax: the range `[min, max]` values are scaled to."""
+    """The range `[min, max]` values are scaled to."""
     clip: bool = False
-    """minmax: clip values outside the fitted range to `feature_range`."""
+    """Clip values outside the fitted range to `feature_range`."""
 
     def __post_init__(self) -> None:
         if self.feature_range[0] >= self.feature_range[1]:
@@ -54,7 +63,7 @@ class Scale(weft.Transform):
     """The step: its config, what fit has seen so far, and the fitted `(a, b)`."""
     meta = weft.Meta("scale", "0.1.0", "Standard or min-max scaling (scikit-learn)", stateful=True)
 
-    def configure(self, config: Config) -> None:
+    def configure(self, config: Standard | MinMax) -> None:
         self.config = config
         self.seen = [Stats() for _ in config.columns]
 
@@ -80,13 +89,13 @@ class Scale(weft.Transform):
         scaled = {}
         for name, (a, b) in zip(self.config.columns, self.params):
             scaled[name] = compute.affine(batch.numeric(name), a, b)
-            if self.config.method == "minmax" and self.config.clip:
+            if isinstance(self.config, MinMax) and self.config.clip:
                 scaled[name] = clip(scaled[name], *self.config.feature_range)
         return batch.with_columns(scaled)
 
     def scaling(self, s: Stats) -> tuple[float, float]:
         """`(a, b)` such that the scaled value is `(x - a) * b`."""
-        if self.config.method == "standard":
+        if isinstance(self.config, Standard):
             var, n, drift = s.variance(), float(s.count), s.count * s.mean * EPSILON
             constant = var <= n * EPSILON * var + drift * drift  # sklearn's _is_constant_feature
             scale = 1.0 if not self.config.with_std or constant else nonzero(math.sqrt(var))

@@ -128,6 +128,9 @@ class Errors(unittest.TestCase):
             '{"columns": ["x"], "method": "minmax", "feature_range": [1, 0]}': "feature_range: minimum",
             '{"columns": ["x"], "method": "minmax", "feature_range": [0, "a"]}': "feature_range[1]",
             '{"columns": ["x"], "method": "minmax", "with_men": true}': 'unknown field "with_men"',
+            '{"columns": ["x"], "method": "standard", "clip": true}': 'unknown field "clip"',
+            '{"columns": ["x"], "method": "minmax", "with_std": false}': 'unknown field "with_std"',
+            '{"columns": ["x"]}': 'method: missing (a required field): one of "standard", "minmax"',
         }
         for config, message in cases.items():
             error = self.configure(config)

@@ -1,6 +1,7 @@
 """Configs: the JSON Schema of a dataclass, and errors that name the field."""
 
 import enum
+import json
 import unittest
 from dataclasses import dataclass, field
 from typing import Literal, Optional, Union
@@ -122,6 +123,82 @@ class Unions(unittest.TestCase):
     def test_other_values_are_refused_naming_the_field(self) -> None:
         with self.assertRaisesRegex(InvalidConfig, r"positive: expected a boolean, an integer, a number or a string \(or null\), got array"):
             parse_config(Labelled, '{"positive": [1]}')
+
+
+@dataclass
+class Shared:
+    columns: list[str]
+    """Columns to use."""
+
+
+@dataclass
+class Add(Shared):
+    """Add a constant."""
+
+    op: Literal["add", "plus"]
+    by: float = 1.0
+
+
+@dataclass
+class Clip(Shared):
+    """Clip to a range."""
+
+    op: Literal["clip"]
+    low: float
+    by: str = "row"
+
+
+class Tagged(unittest.TestCase):
+    """A union of dataclasses told apart by a ``Literal`` field, read flat."""
+
+    def test_the_tag_picks_the_member(self) -> None:
+        add = parse_config(Add | Clip, '{"columns": ["a"], "op": "plus", "by": 2}')
+        clip = parse_config(Add | Clip, '{"columns": ["a"], "op": "clip", "low": 0}')
+        self.assertEqual((type(add), add.by, type(clip), clip.low), (Add, 2.0, Clip, 0.0))
+
+    def test_mistakes_name_the_field(self) -> None:
+        cases = {
+            '{"columns": ["a"]}': 'op: missing (a required field): one of "add", "plus", "clip"',
+            '{"columns": ["a"], "op": "mul"}': 'op: "mul" is not one of "add", "plus", "clip"',
+            '{"columns": ["a"], "op": "add", "low": 1}': 'unknown field "low"; the fields are: columns, op, by',
+            '{"columns": ["a"], "op": "clip"}': "low: missing (a required field)",
+            '{"columns": ["a"], "op": "clip", "low": 0, "by": 1}': "by: expected a string, got integer 1",
+            '[1]': "expected an object, got array",
+        }
+        for text, message in cases.items():
+            with self.assertRaises(InvalidConfig, msg=text) as caught:
+                parse_config(Add | Clip, text)
+            self.assertIn(message, caught.exception.message, text)
+
+    def test_the_schema_refuses_what_parsing_refuses(self) -> None:
+        import jsonschema
+
+        schema = config_schema(Add | Clip, title="op")
+        jsonschema.Draft202012Validator.check_schema(schema)
+        self.assertEqual(schema["properties"]["columns"]["description"], "Columns to use.")
+        self.assertEqual(schema["properties"]["op"]["enum"], ["add", "plus", "clip"])
+        self.assertEqual(schema["required"], ["columns", "op"])
+        good = ['{"columns": ["a"], "op": "plus", "by": 2}', '{"columns": ["a"], "op": "clip", "low": 0, "by": "col"}']
+        bad = [
+            '{"columns": ["a"]}',
+            '{"columns": ["a"], "op": "mul"}',
+            '{"columns": ["a"], "op": "add", "low": 1}',
+            '{"columns": ["a"], "op": "clip"}',
+            '{"columns": ["a"], "op": "clip", "low": 0, "by": 1}',
+            '{"columns": ["a"], "op": "add", "by": "row"}',
+        ]
+        for text in good:
+            jsonschema.validate(json.loads(text), schema)
+            parse_config(Add | Clip, text)
+        for text in bad:
+            with self.assertRaises(jsonschema.ValidationError, msg=text):
+                jsonschema.validate(json.loads(text), schema)
+            with self.assertRaises(InvalidConfig, msg=text):
+                parse_config(Add | Clip, text)
+
+    def test_members_without_a_tag_are_refused_when_described(self) -> None:
+        with self.assertRaisesRegex(TypeError, "needs a Literal field"):
+            config_schema(Inner | Labelled)
 
 
 if __name__ == "__main__":

@@ -3,8 +3,9 @@ type annotations: how configs are read and states are written and read.
 
 Supported annotations: ``bool``, ``int``, ``float``, ``str``, ``bytes``,
 ``list[T]``, ``tuple[T, ...]``, ``tuple[A, B]``, ``dict[str, T]``,
-``Optional[T]``, ``Literal[...]``, ``Enum`` subclasses, dataclasses and
-``Any``. A mistake is a :class:`Mismatch` naming the path to the value,
+``Optional[T]``, ``Literal[...]``, ``Enum`` subclasses, dataclasses, unions
+of scalars, unions of dataclasses told apart by a ``Literal`` field they
+all have (a tag, as serde's ``#[serde(tag = "...")]``), and ``Any``. A mistake is a :class:`Mismatch` naming the path to the value,
 e.g. ``feature_range[1]: expected a number, got "x"``.
 """
 
@@ -75,6 +76,8 @@ def from_plain(tp: Any, value: Any, path: str = "") -> Any:
     if inner is not None:
         return None if value is None else from_plain(inner, value, path)
     if typing.get_origin(tp) in (Union, types.UnionType):
+        if tag_of(typing.get_args(tp)) is not None:
+            return _tagged(typing.get_args(tp), value, path)
         return _union(typing.get_args(tp), value, path)
     if isinstance(tp, type) and issubclass(tp, Enum):
         return _choice(tp, [m.value for m in tp], value, path)
@@ -125,6 +128,39 @@ _SCALARS: dict[Any, tuple[tuple[type, ...], str]] = {
     str: ((str,), "a string"),
     bytes: ((bytes,), "bytes"),
 }
+
+
+def tag_of(members: tuple[Any, ...]) -> tuple[str, dict[str, type]] | None:
+    """For a union of dataclasses: the field that tells them apart (each
+    member declares it ``Literal[...]`` with values of its own) and which
+    member each value selects; ``None`` for other unions."""
+    classes = [m for m in members if m is not type(None)]
+    if not classes or not all(dataclasses.is_dataclass(m) and isinstance(m, type) for m in classes):
+        return None
+    hints = [dict((f.name, tp) for f, tp in fields_of(m)) for m in classes]
+    for name in hints[0]:
+        literals = [h.get(name) for h in hints]
+        if not all(typing.get_origin(t) is Literal for t in literals):
+            continue
+        chosen = {v: m for m, t in zip(classes, literals) for v in typing.get_args(t)}
+        if len(chosen) == sum(len(typing.get_args(t)) for t in literals):
+            return name, chosen
+    names = ", ".join(m.__name__ for m in classes)
+    raise TypeError(f"the union of {names} needs a Literal field with other values in each to tell them apart")
+
+
+def _tagged(members: tuple[Any, ...], value: Any, path: str) -> Any:
+    tag, chosen = typing.cast(tuple[str, dict[str, type]], tag_of(members))
+    if value is None and type(None) in members:
+        return None
+    if not isinstance(value, dict):
+        raise Mismatch(path, f"expected an object, got {kind_of(value)} {shown(value)}")
+    at = f"{path}.{tag}" if path else tag
+    if tag not in value:
+        choices = ", ".join(shown(v) for v in chosen)
+        raise Mismatch(at, f"missing (a required field): one of {choices}")
+    member = _choice(None, list(chosen), value[tag], at)
+    return _dataclass(chosen[member], value, path)
 
 
 def _union(members: tuple[Any, ...], value: Any, path: str) -> Any:

@@ -20,7 +20,10 @@ configs against, shaped as the Rust SDK's ``schemars`` output: ``title``,
 ``description``, ``properties`` with ``type``/``format``/``default``,
 ``enum`` for ``Literal`` and ``Enum`` fields, ``required``, nested
 dataclasses under ``$defs``. Unknown fields are refused
-(``additionalProperties: false``). :func:`parse_config` reads a config
+(``additionalProperties: false``). A union of dataclasses with a ``Literal``
+tag field (``Standard | MinMax``, each with its own ``method: Literal[...]``)
+is one flat object whose tag picks the member, as serde's internally tagged
+enums read: another member's options are refused by name. :func:`parse_config` reads a config
 document, raising :class:`~weft_sdk.errors.InvalidConfig` naming the field.
 A ``ValueError`` raised in the dataclass's ``__post_init__`` becomes one too.
 """
@@ -37,7 +40,7 @@ import typing
 from enum import Enum
 from typing import Any, Literal, TypeVar
 
-from ._typed import META, Mismatch, fields_of, from_plain, has_default, optional_of, to_plain
+from ._typed import META, Mismatch, fields_of, from_plain, has_default, optional_of, tag_of, to_plain
 from .errors import InvalidConfig
 
 C = TypeVar("C")
@@ -84,10 +87,11 @@ def parse_config(cls: type[C], text: str) -> C:
 
 
 def config_schema(cls: type, title: str | None = None) -> dict[str, Any]:
-    """The JSON Schema of the config dataclass ``cls``."""
+    """The JSON Schema of the config dataclass (or tagged union of them) ``cls``."""
     defs: dict[str, Any] = {}
-    root = {"$schema": SCHEMA_DRAFT, "title": title or cls.__name__}
-    root.update(_object(cls, defs))
+    root = {"$schema": SCHEMA_DRAFT, "title": title or getattr(cls, "__name__", "Config")}
+    members = typing.get_args(cls) if typing.get_origin(cls) in (typing.Union, types.UnionType) else ()
+    root.update(_tagged(members, defs) if members else _object(cls, defs))
     if defs:
         root["$defs"] = defs
     return root
@@ -148,7 +152,11 @@ def schema_of(tp: Any, defs: dict[str, Any]) -> dict[str, Any]:
     if inner is not None:
         return _nullable(schema_of(inner, defs))
     if typing.get_origin(tp) in (typing.Union, types.UnionType):
-        return _union(typing.get_args(tp), defs)
+        members = typing.get_args(tp)
+        if tag_of(members) is None:
+            return _union(members, defs)
+        tagged = _tagged(members, defs)
+        return {"anyOf": [tagged, {"type": "null"}]} if type(None) in members else tagged
     if isinstance(tp, type) and issubclass(tp, Enum):
         return _enum([m.value for m in tp])
     origin, args = typing.get_origin(tp), typing.get_args(tp)
@@ -169,6 +177,34 @@ def _array(origin: Any, args: tuple[Any, ...], defs: dict[str, Any]) -> dict[str
     else:
         items = {"prefixItems": [schema_of(a, defs) for a in args]}
     return {"type": "array", **items, "minItems": len(args), "maxItems": len(args)}
+
+
+def _tagged(members: tuple[Any, ...], defs: dict[str, Any]) -> dict[str, Any]:
+    """One object for a tagged union of dataclasses: the properties of all
+    members, and for each tag value an ``if``/``then`` that refuses the
+    fields of the others and requires its own."""
+    tag, chosen = typing.cast(tuple[str, dict[str, type]], tag_of(members))
+    classes = list(dict.fromkeys(chosen.values()))
+    shapes = [_object(c, defs) for c in classes]
+    names = list(dict.fromkeys(n for shape in shapes for n in shape["properties"]))
+    merged = {}
+    for name in names:
+        found = [shape["properties"][name] for shape in shapes if name in shape["properties"]]
+        merged[name] = found[0] if all(f == found[0] for f in found) else {}
+    merged[tag] = _enum(list(chosen))
+    branches = []
+    for c, shape in zip(classes, shapes):
+        own = shape["properties"]
+        then: dict[str, Any] = {n: own[n] if n in own else False for n in names if merged[n] != own.get(n)}
+        then.pop(tag, None)
+        values = [v for v, m in chosen.items() if m is c]
+        branch = {"properties": then, "required": shape.get("required", [])}
+        branches.append({"if": {"properties": {tag: {"enum": values}}, "required": [tag]}, "then": branch})
+    docs = [f"{c.__name__}: {_class_doc(c)}" for c in classes if _class_doc(c)]
+    schema: dict[str, Any] = {"description": "\n".join(docs)} if docs else {}
+    common = [n for n in shapes[0].get("required", []) if all(n in s.get("required", []) for s in shapes)]
+    schema.update(type="object", properties=merged, required=list(dict.fromkeys([*common, tag])))
+    return {**schema, "additionalProperties": False, "allOf": branches}
 
 
 def _union(members: tuple[Any, ...], defs: dict[str, Any]) -> dict[str, Any]:
@@ -200,8 +236,17 @@ def _class_doc(cls: type) -> str | None:
 
 
 def field_docs(cls: type) -> dict[str, str]:
-    """Docstrings written under the fields of ``cls``; none where its source
-    cannot be read (read configs before building a component, where it can)."""
+    """Docstrings written under the fields of ``cls`` and the dataclasses it
+    derives from; none where a source cannot be read (read configs before
+    building a component, where it can)."""
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if dataclasses.is_dataclass(klass):
+            docs.update(_own_field_docs(klass))
+    return docs
+
+
+def _own_field_docs(cls: type) -> dict[str, str]:
     try:
         tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
     except (OSError, TypeError, SyntaxError):
