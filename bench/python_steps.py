@@ -4,10 +4,11 @@ target/bench-data/). Run by bench/python_steps.sh, which builds everything:
 
     .venv/bin/python bench/python_steps.py [--rows 10000000] [--repeats 3]
 
-Prints a markdown table: component size and build time, first compile
-(`--no-compile-cache`), then each tool's wall time and peak RSS (median of
-the repeats, run in rotating order), after checking that the three outputs
-agree.
+Prints a markdown table: component size and build time, the first run
+(`--no-compile-cache`) with Winch (weft's default for a component this
+large) and with Cranelift, then each tool's wall time and peak RSS (median
+of the repeats, run in rotating order; the Python step under both
+compilers), after checking that the outputs agree.
 """
 
 import argparse
@@ -22,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "target/bench-data"
 WORK = ROOT / "target/bench-python"
 WASM = {"rust": ROOT / "target/wasm32-wasip2/release/scale.wasm", "python": WORK / "scale.wasm"}
+COMPILERS = {"python": "auto", "python-cranelift": "cranelift", "rust": "auto"}
 COLUMNS = [f"f{i}" for i in range(8)]
 
 
@@ -78,7 +80,9 @@ def command(tool, source, weft):
     """The command that runs `tool` on `source`."""
     if tool == "sklearn":
         return [sys.executable, "-c", SKLEARN, str(source), str(WORK / "sklearn.parquet")]
-    return [str(weft), "run", "-q", "--no-cache", "--compute", "cpu", str(manifest(tool, source))]
+    plugin = "python" if tool.startswith("python") else tool
+    return [str(weft), "run", "-q", "--no-cache", "--compute", "cpu", "--compiler", COMPILERS[tool],
+            str(manifest(plugin, source))]
 
 
 def outputs_agree():
@@ -105,22 +109,26 @@ def main():
              "-p", "plugins-py/scale", "-p", "sdk/python", "-o", str(WASM["python"])]
     built, _ = timed(build, cwd=ROOT)
     source = data(args.rows)
-    first, _ = timed([args.weft, "run", "-q", "--no-compile-cache", "--compute", "cpu", str(manifest("python", source))])
-    tools = ["python", "rust", "sklearn"]
+    first = {compiler: timed([args.weft, "run", "-q", "--no-compile-cache", "--compute", "cpu", "--compiler",
+                              compiler, str(manifest("python", source))])[0] for compiler in ("winch", "cranelift")}
+    tools = ["python", "python-cranelift", "rust", "sklearn"]
     for tool in tools:
         timed(command(tool, source, args.weft))
     diff = outputs_agree()
     runs = {tool: [] for tool in tools}
     for round_ in range(args.repeats):
-        for tool in tools[round_ % 3:] + tools[:round_ % 3]:
+        for tool in tools[round_ % len(tools):] + tools[:round_ % len(tools)]:
             runs[tool].append(timed(command(tool, source, args.weft)))
     size = WASM["python"].stat().st_size / 1e6
     print(f"Python `scale` component: {size:.1f} MB, built in {built:.1f} s; first `weft run` "
-          f"of it (compile included, `--no-compile-cache`) {first:.1f} s; outputs agree to {diff:.1e}.\n")
+          f"of it (compile included, `--no-compile-cache`) {first['winch']:.1f} s with Winch (the default), "
+          f"{first['cranelift']:.1f} s with Cranelift; outputs agree to {diff:.1e}.\n")
     print(f"| {args.rows:,} rows x 8 f32, standard scaling | wall (median of {args.repeats}) | peak RSS | vs Rust step |")
     print("| --- | ---: | ---: | ---: |")
     rust = statistics.median(w for w, _ in runs["rust"])
-    for tool, label in [("python", "weft, Python step"), ("rust", "weft, Rust step"), ("sklearn", "scikit-learn")]:
+    labels = [("python", "weft, Python step (Winch)"), ("python-cranelift", "weft, Python step (Cranelift)"),
+              ("rust", "weft, Rust step"), ("sklearn", "scikit-learn")]
+    for tool, label in labels:
         wall = statistics.median(w for w, _ in runs[tool])
         rss = statistics.median(r for _, r in runs[tool])
         print(f"| {label} | {wall:.2f} s | {rss:.0f} MiB | {wall / rust:.2f}x |")

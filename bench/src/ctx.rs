@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 use weft_engine::exec::{Instance, StepSetup};
 use weft_engine::plugin::{Cache, Plugin};
-use weft_engine::sandbox::{Limits, PoolSize, Sandbox};
+use weft_engine::sandbox::{CompilerChoice, Limits, PoolSize, Sandbox};
 
 /// How much work each benchmark does.
 #[derive(Debug, Clone, Copy)]
@@ -106,15 +106,22 @@ impl Ctx {
 
     /// Load the component at `path`.
     pub fn plugin_at(&self, path: &Path) -> Result<Arc<Plugin>> {
+        self.compile(path, CompilerChoice::Auto, &self.cache)
+    }
+
+    /// Load the component at `path` compiled as `choice` says, through
+    /// `cache` (`Cache::new(None)` compiles it).
+    pub fn compile(
+        &self,
+        path: &Path,
+        choice: CompilerChoice,
+        cache: &Cache,
+    ) -> Result<Arc<Plugin>> {
         if !path.exists() {
             bail!("{} is not built", path.display());
         }
-        Ok(Arc::new(Plugin::load(
-            &self.sandbox,
-            &self.cache,
-            path,
-            None,
-        )?))
+        let sandbox = self.sandbox.clone().with_compiler(choice);
+        Ok(Arc::new(Plugin::load(&sandbox, cache, path, None)?))
     }
 }
 

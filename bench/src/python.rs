@@ -1,6 +1,7 @@
-//! What a Python step costs beside the Rust one: a ready instance of the
-//! Python `scale` (`plugins-py/scale`, built into `target/bench-python/` by
-//! `bench/python_steps.sh`) and of the Rust `scale`, without and with a
+//! What a Python step costs beside the Rust one: compiling the Python
+//! `scale` (`plugins-py/scale`, built into `target/bench-python/` by
+//! `bench/python_steps.sh`) with Cranelift and with Winch, then a ready
+//! instance of it (each way) and of the Rust `scale`, without and with a
 //! fitted state, and one transform of a 1-row batch.
 
 use std::sync::Arc;
@@ -10,18 +11,27 @@ use anyhow::{ensure, Result};
 use arrow::array::{ArrayRef, Float64Array};
 use arrow::record_batch::RecordBatch;
 use serde_json::json;
-use weft_engine::plugin::Plugin;
+use weft_engine::plugin::{Cache, Plugin};
+use weft_engine::sandbox::{Compiler, CompilerChoice};
 
-use crate::ctx::{self, count, micros, Ctx};
+use crate::ctx::{self, count, micros, millis, Ctx};
 use crate::table::Row;
 
-/// Instantiation (with `configure`, then also `load-state`) and the 1-row
-/// hop of both steps.
+/// Compile times of the Python step, then instantiation (with `configure`,
+/// then also `load-state`) and the 1-row hop of each build of both steps.
 pub fn run(ctx: &Ctx) -> Result<Vec<Row>> {
-    let python = ctx.plugin_at(&ctx.root.join("target/bench-python/scale.wasm"))?;
-    let rust = ctx.plugin("scale.wasm")?;
+    let path = ctx.root.join("target/bench-python/scale.wasm");
     let mut rows = Vec::new();
-    for (label, plugin) in [("Python", python), ("Rust", rust)] {
+    let mut plugins = Vec::new();
+    for compiler in [Compiler::Cranelift, Compiler::Winch] {
+        let start = Instant::now();
+        let plugin = ctx.compile(&path, CompilerChoice::Only(compiler), &Cache::new(None))?;
+        let what = format!("`scale` (Python, {}): compile, no cache", compiler.name());
+        rows.push(Row::new(what, millis(start.elapsed())));
+        plugins.push((format!("Python, {}", compiler.name()), plugin));
+    }
+    plugins.push(("Rust".to_owned(), ctx.plugin("scale.wasm")?));
+    for (label, plugin) in plugins {
         let (fresh, new, hop) = costs(ctx, &plugin)?;
         let what = format!("`scale` ({label}), standard, 1 column");
         rows.push(Row::new(

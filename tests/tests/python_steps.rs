@@ -65,34 +65,45 @@ fn python_scale_equals_rust_scale_bit_for_bit() {
         json!({ "columns": ["x", "y"], "method": "minmax", "feature_range": [-1.0, 2.0] }),
     ];
     for config in configs {
-        let run = |path: &Path, out: &str| {
+        let run = |path: &Path, out: &str, args: &[&str]| {
             let manifest = Pipeline::new("in.csv")
                 .plugin("scale", path)
                 .output(out)
                 .spec("batchRows: 1000")
                 .step("s", "scale", config.clone(), "")
                 .write(&dir, "pipeline.yaml");
-            dir.run(&manifest, &[]).ok();
+            dir.run(&manifest, args).ok();
             let report = read_json(&dir.join(out).join("report.json"));
             let state = report["steps"][0]["state"]["sha256"].clone();
             (read_parquet(&dir.join(out).join("data.parquet")), state)
         };
-        let (rust, rust_state) = run(&plugin("scale"), "rust/");
-        let (py, py_state) = run(&wasm, "py/");
-        for column in ["x", "y"] {
-            let bits = |b| {
-                f64s(b, column)
-                    .iter()
-                    .map(|v| v.map(f64::to_bits))
-                    .collect::<Vec<_>>()
-            };
-            assert_eq!(bits(&py), bits(&rust), "{config}: column {column}");
+        let (rust, rust_state) = run(&plugin("scale"), "rust/", &[]);
+        // A Python step compiles with Winch by default; Cranelift's code
+        // must give the same bits.
+        for compiler in ["auto", "cranelift"] {
+            let (py, py_state) = run(&wasm, "py/", &["--compiler", compiler]);
+            for column in ["x", "y"] {
+                let bits = |b| {
+                    f64s(b, column)
+                        .iter()
+                        .map(|v| v.map(f64::to_bits))
+                        .collect::<Vec<_>>()
+                };
+                assert_eq!(
+                    bits(&py),
+                    bits(&rust),
+                    "{config} ({compiler}): column {column}"
+                );
+            }
+            assert_eq!(py.schema(), rust.schema(), "{config}");
+            assert!(rust_state.is_string(), "{rust_state}");
+            assert_eq!(
+                py_state, rust_state,
+                "{config} ({compiler}): state bytes differ"
+            );
+            std::fs::remove_dir_all(dir.join("py")).unwrap();
         }
-        assert_eq!(py.schema(), rust.schema(), "{config}");
-        assert!(rust_state.is_string(), "{rust_state}");
-        assert_eq!(py_state, rust_state, "{config}: state bytes differ");
         std::fs::remove_dir_all(dir.join("rust")).unwrap();
-        std::fs::remove_dir_all(dir.join("py")).unwrap();
     }
 }
 
@@ -143,6 +154,10 @@ fn python_mistakes_name_the_field_the_column_and_the_line() {
     run(json!({ "columns": ["x"], "method": "robust" }))
         .failed()
         .stderr_has(&["step \"s\"", "method", "robust"]);
+    // Another method's option, refused by the schema (a tagged union).
+    run(json!({ "columns": ["x"], "method": "standard", "clip": true }))
+        .failed()
+        .stderr_has(&["step \"s\"", "clip"]);
     run(json!({ "columns": ["x"], "method": "minmax", "feature_range": [1.0, 0.0] }))
         .failed()
         .stderr_has(&["feature_range: minimum not below maximum"]);

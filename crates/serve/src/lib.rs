@@ -42,6 +42,7 @@ use problem::Problem;
 pub use routes::router;
 use version::{fingerprint, load, Fingerprint, Loaded};
 use weft_engine::exec;
+use weft_engine::sandbox::CompilerChoice;
 
 /// How much of a body already known to be too large is read before the
 /// 413, and for how long at most.
@@ -71,6 +72,8 @@ pub struct Options {
     /// Time a connection has to send a request's headers (an idle
     /// kept-alive one too) before it is closed.
     pub header_timeout: Duration,
+    /// Which compiler compiles each plugin.
+    pub compiler: CompilerChoice,
 }
 
 /// The server's state, shared by the handlers.

@@ -46,6 +46,7 @@ pub(super) fn load(options: &Options) -> anyhow::Result<Loaded> {
     let manifest = Manifest::load(&options.manifest)?;
     let run = RunOptions {
         workers: Some(options.workers),
+        compiler: options.compiler,
         ..RunOptions::default()
     };
     let online = Online::new(exec::prepare(manifest, &run)?, &options.state)?;

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use weft_engine::sandbox::CompilerChoice;
 use weft_gpu::Choice;
 
 use super::{operate, registry, serving};
@@ -19,6 +20,22 @@ pub struct Cli {
     pub log_json: bool,
     #[command(subcommand)]
     pub(super) command: Command,
+}
+
+/// `--compiler`, of `run` and `serve`.
+#[derive(Debug, clap::Args)]
+pub(super) struct CompilerArg {
+    /// Which compiler turns plugins into machine code: `auto` (Winch, which
+    /// compiles several times faster, for components of 8 MiB and more,
+    /// such as Python steps; Cranelift, which makes faster code, for the
+    /// others), `cranelift` or `winch`.
+    #[arg(
+        long,
+        value_name = "auto|cranelift|winch",
+        default_value = "auto",
+        env = "WEFT_COMPILER"
+    )]
+    pub(super) compiler: CompilerChoice,
 }
 
 #[derive(Debug, Subcommand)]
@@ -47,6 +64,8 @@ pub(super) enum Command {
         /// nor written; $WEFT_CACHE_DIR, default ~/.cache/weft/aot).
         #[arg(long)]
         no_compile_cache: bool,
+        #[command(flatten)]
+        compiler: CompilerArg,
         /// No progress bar and no summary table.
         #[arg(long, short)]
         quiet: bool,

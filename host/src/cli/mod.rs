@@ -41,6 +41,7 @@ impl Cli {
                 workers,
                 no_cache,
                 no_compile_cache,
+                compiler,
                 quiet,
                 pushgateway,
                 compute,
@@ -55,6 +56,7 @@ impl Cli {
                     no_cache,
                     no_compile_cache,
                     compute,
+                    compiler: compiler.compiler,
                     ..RunOptions::default()
                 };
                 let part = Part { stage, shard };

@@ -51,6 +51,8 @@ pub struct Args {
     /// changes, which reload the pipeline (0: only SIGHUP reloads).
     #[arg(long, default_value_t = 2.0, value_name = "SECONDS")]
     watch: f64,
+    #[command(flatten)]
+    compiler: super::args::CompilerArg,
 }
 
 fn seconds(value: f64, flag: &str) -> Result<Duration> {
@@ -83,6 +85,7 @@ pub fn serve(args: Args) -> Result<ExitCode> {
         watch: (!watch.is_zero()).then_some(watch),
         max_connections: args.max_connections,
         header_timeout: positive(args.header_timeout, "--header-timeout")?,
+        compiler: args.compiler.compiler,
     };
     let grace = seconds(args.grace, "--grace")?;
     tokio::runtime::Runtime::new()

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use crate::data::{DataError, Format};
 use crate::plugin::{sha256_hex, Plugin, PluginError, StepKind};
 use crate::sandbox::series::StepSeries;
-use crate::sandbox::Sandbox;
+use crate::sandbox::{CompilerChoice, Sandbox};
 use weft_gpu::{Choice, Shared};
 use weft_manifest::Share;
 use weft_manifest::{Gate, Location, Manifest, ManifestError, StageError};
@@ -162,6 +162,8 @@ pub struct RunOptions {
     pub no_compile_cache: bool,
     /// Where kernels run, over `WEFT_COMPUTE` and the manifest.
     pub compute: Option<Choice>,
+    /// Which compiler compiles each plugin (by default by its size).
+    pub compiler: CompilerChoice,
     /// Read only this share of the input folder's files.
     pub share: Option<Share>,
     /// Fit, write states and the report, and transform nothing.

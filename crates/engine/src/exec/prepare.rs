@@ -75,7 +75,9 @@ pub fn prepare(manifest: Manifest, options: &RunOptions) -> Result<Prepared, Run
         max_memory_bytes: limits.iter().map(|l| l.memory_bytes).max().unwrap_or(0),
         fuel: limits.iter().any(|l| l.fuel.is_some()),
     };
-    let sandbox = Sandbox::new(pool).map_err(|e| RunError::Sandbox(format!("{e:#}")))?;
+    let sandbox = Sandbox::new(pool)
+        .map_err(|e| RunError::Sandbox(format!("{e:#}")))?
+        .with_compiler(options.compiler);
     let compute = compute_of(&manifest, options)?;
     let plugins = load_plugins(&manifest, &sandbox, options)?;
     let index: BTreeMap<&str, usize> = spec

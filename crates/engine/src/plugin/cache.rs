@@ -5,7 +5,8 @@ use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
 
 use wasmtime::component::Component;
-use wasmtime::Engine;
+
+use crate::sandbox::Tier;
 
 /// Where compiled components are kept; `None` compiles every time.
 #[derive(Debug, Clone)]
@@ -27,19 +28,25 @@ impl Cache {
         Cache::new(dir)
     }
 
-    /// The compiled component for `bytes` whose sha256 is `digest`.
+    /// The component for `bytes` whose sha256 is `digest`, compiled by
+    /// `tier`'s engine.
     pub fn component(
         &self,
-        engine: &Engine,
+        tier: &Tier,
         digest: &str,
         bytes: &[u8],
     ) -> wasmtime::Result<Component> {
+        let engine = tier.engine();
         let Some(dir) = &self.dir else {
             return Component::new(engine, bytes);
         };
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
-        let file = dir.join(format!("{digest}-{:016x}.cwasm", hasher.finish()));
+        let compiler = tier.compiler().name();
+        let file = dir.join(format!(
+            "{digest}-{compiler}-{:016x}.cwasm",
+            hasher.finish()
+        ));
         if file.exists() {
             // SAFETY: the file was written by `Component::serialize` of this
             // engine configuration (the name carries both the module digest

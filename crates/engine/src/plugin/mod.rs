@@ -150,12 +150,13 @@ impl Plugin {
             path: path.to_owned(),
             message,
         };
+        let tier = sandbox.tier_for(&bytes);
         let component = cache
-            .component(sandbox.engine(), &digest, &bytes)
+            .component(&tier, &digest, &bytes)
             .map_err(|e| invalid(unloadable(&e, sandbox)))?;
-        let (imports, exports) = names(sandbox, &component);
+        let (imports, exports) = names(&component);
         check_version(path, imports.iter().chain(&exports))?;
-        let instance_pre = sandbox.linker().instantiate_pre(&component).map_err(|e| {
+        let instance_pre = tier.linker().instantiate_pre(&component).map_err(|e| {
             invalid(format!(
                 "imports something the sandbox does not grant: {e:#}"
             ))
@@ -192,9 +193,9 @@ impl Plugin {
     }
 }
 
-fn names(sandbox: &Sandbox, component: &Component) -> (Vec<String>, Vec<String>) {
+fn names(component: &Component) -> (Vec<String>, Vec<String>) {
     let ty = component.component_type();
-    let engine = sandbox.engine();
+    let engine = component.engine();
     let imports = ty.imports(engine).map(|(n, _)| n.to_owned()).collect();
     let exports = ty.exports(engine).map(|(n, _)| n.to_owned()).collect();
     (imports, exports)
