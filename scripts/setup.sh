@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what building weft needs (the wasm32-wasip2 target); with --test,
 # also the Python environment the parity tests compare against (and
-# componentize-py, which builds the Python steps), the
+# componentize-py, which builds the Python steps; ONNX Runtime, skl2onnx,
+# onnxmltools, XGBoost and LightGBM for the model-scoring tests), the
 # Prometheus tools (promtool, Pushgateway) of the monitoring tests, helm v3
 # and v4 for the chart tests, wkg for the OCI tests, and a kube-apiserver built
 # from Debian's source package for the API-server tests. Re-runnable.
@@ -18,7 +19,7 @@ if [ "${1:-}" = "--test" ]; then
     echo "setup: creating .venv for the scikit-learn parity tests"
     python3 -m venv .venv
   fi
-  if ! .venv/bin/python -c 'import sklearn, scipy, pandas, pyarrow, kubernetes_validate, componentize_py' 2>/dev/null; then
+  if ! .venv/bin/python -c 'import sklearn, scipy, pandas, pyarrow, kubernetes_validate, componentize_py, onnxruntime, skl2onnx, onnxmltools, xgboost, lightgbm' 2>/dev/null; then
     echo "setup: installing tests/python/requirements.txt into .venv"
     .venv/bin/pip install --quiet -r tests/python/requirements.txt
   fi

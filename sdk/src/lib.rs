@@ -68,9 +68,9 @@ pub mod bindings {
 #[cfg(target_arch = "wasm32")]
 pub mod __rt;
 
-pub use backend::{compute, f32s_of, log, metrics, Batch, Buffer, Column};
+pub use backend::{compute, f32s_of, log, metrics, model, Batch, Buffer, Column};
 pub use step::{Evaluate, Meta, Metric, Step, Transform};
-pub use types::{DeviceInfo, Result, StepError};
+pub use types::{DeviceInfo, Port, Result, StepError};
 pub use weft_types::{Dtype, Indicator, QuantileMethod, Scalar, Stats, UnknownPolicy};
 
 #[cfg(not(target_arch = "wasm32"))]

@@ -1,4 +1,5 @@
-//! The SDK's own values, shared by both backends: errors and the device.
+//! The SDK's own values, shared by both backends: errors, the device and
+//! a model's ports.
 //! Scalars, dtypes and statistics come from `weft-types` and are
 //! re-exported at the crate root.
 
@@ -37,4 +38,17 @@ pub struct DeviceInfo {
     pub backend: String,
     /// `discrete`, `integrated`, `other`, `software` or `cpu-fallback`.
     pub kind: String,
+}
+
+/// An input or output of a model ([`crate::model::Model`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Port {
+    /// The name in the graph.
+    pub name: String,
+    /// ONNX Runtime's spelling of its type, e.g. `Tensor<f32>(dyn, 8)`.
+    pub onnx_type: String,
+    /// The column type of its values, when the host feeds or reads it.
+    pub dtype: Option<crate::Dtype>,
+    /// Dimensions; -1 where dynamic (the rows).
+    pub shape: Vec<i64>,
 }

@@ -113,7 +113,7 @@ pub fn weft_bin() -> PathBuf {
 }
 
 /// Packages of the plugins the suite uses, with their `.wasm` file names.
-pub const PLUGINS: [(&str, &str); 10] = [
+pub const PLUGINS: [(&str, &str); 11] = [
     ("hostile", "hostile"),
     ("impute", "impute"),
     ("scale", "scale"),
@@ -122,6 +122,7 @@ pub const PLUGINS: [(&str, &str); 10] = [
     ("classification-metrics", "classification_metrics"),
     ("regression-metrics", "regression_metrics"),
     ("linear-model", "linear_model"),
+    ("onnx-model", "onnx_model"),
     ("drift", "drift"),
     ("wgsl", "wgsl"),
 ];
@@ -260,13 +261,38 @@ impl Run {
     }
 }
 
-/// Run `weft` with `args` in `cwd`, with the suite's compile cache.
+/// Run `weft` with `args` in `cwd`, with the suite's compile cache and the
+/// test venv's ONNX Runtime.
 pub fn weft_in<I, S>(cwd: &Path, args: I) -> Run
 where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
-    weft_with(cwd, args, &[("WEFT_CACHE_DIR", cache_dir().as_os_str())])
+    let (runtime, cache) = (onnxruntime_lib(), cache_dir());
+    let mut envs = vec![("WEFT_CACHE_DIR", cache.as_os_str())];
+    envs.extend(
+        runtime
+            .as_deref()
+            .map(|r| ("WEFT_ONNXRUNTIME", r.as_os_str())),
+    );
+    weft_with(cwd, args, &envs)
+}
+
+/// The `libonnxruntime.so.*` of the test venv's `onnxruntime` wheel.
+pub fn onnxruntime_lib() -> Option<PathBuf> {
+    let lib = workspace().join(".venv/lib");
+    let found = std::fs::read_dir(lib).ok()?.flatten().find_map(|python| {
+        let capi = python.path().join("site-packages/onnxruntime/capi");
+        std::fs::read_dir(capi)
+            .ok()?
+            .flatten()
+            .map(|f| f.path())
+            .find(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("libonnxruntime.so."))
+            })
+    });
+    found
 }
 
 /// Run `weft` with `args` in `cwd` and extra environment variables.
@@ -727,7 +753,9 @@ pub fn assert_close(label: &str, got: &[Option<f64>], want: &[Option<f64>], rel:
 /// The Python of the parity tests: `<workspace>/.venv`, created on first use
 /// (`python3 -m venv`, then `pip install -r tests/python/requirements.txt`)
 /// when it is missing or lacks scikit-learn, SciPy, pandas, PyArrow,
-/// kubernetes-validate (the chart tests) or componentize-py (Python steps).
+/// kubernetes-validate (the chart tests), componentize-py (Python steps) or
+/// the model libraries (ONNX Runtime, skl2onnx, onnxmltools, XGBoost,
+/// LightGBM).
 pub fn python() -> PathBuf {
     static READY: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     let ready = READY.get_or_init(|| {
@@ -737,7 +765,8 @@ pub fn python() -> PathBuf {
             Command::new(py)
                 .args([
                     "-c",
-                    "import sklearn, scipy, pandas, pyarrow, kubernetes_validate, componentize_py",
+                    "import sklearn, scipy, pandas, pyarrow, kubernetes_validate, componentize_py, \
+                     onnxruntime, skl2onnx, onnxmltools, xgboost, lightgbm",
                 ])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())

@@ -314,3 +314,47 @@ pub mod metrics {
         });
     }
 }
+
+/// Trained models run only in the weft host (ONNX Runtime behind the
+/// `model` interface): natively every call says so, and the step is tested
+/// with `weft run`.
+pub mod model {
+    use super::Column;
+    use crate::{Port, Result, StepError};
+
+    /// A model; natively none can be loaded.
+    pub struct Model(());
+
+    fn host_only() -> StepError {
+        StepError::Internal(
+            "models run in the weft host only; test this step with `weft run`".into(),
+        )
+    }
+
+    impl Model {
+        /// Natively: an error (models run in the host).
+        pub fn open(_path: &str) -> Result<Model> {
+            Err(host_only())
+        }
+        /// Natively: an error (models run in the host).
+        pub fn from_bytes(_bytes: &[u8]) -> Result<Model> {
+            Err(host_only())
+        }
+        /// sha256 of the model file, hex.
+        pub fn digest(&self) -> String {
+            String::new()
+        }
+        /// The inputs, in the graph's order.
+        pub fn inputs(&self) -> Vec<Port> {
+            Vec::new()
+        }
+        /// The outputs, in the graph's order.
+        pub fn outputs(&self) -> Vec<Port> {
+            Vec::new()
+        }
+        /// Natively: an error (models run in the host).
+        pub fn run(&self, _features: &[&Column], _outputs: &[&str]) -> Result<Vec<Vec<Column>>> {
+            Err(host_only())
+        }
+    }
+}

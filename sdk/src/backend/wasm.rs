@@ -1,6 +1,7 @@
 //! Columns, batches and kernels as WIT handles owned by the host.
 
 use super::{Buffer, Source};
+use crate::bindings::weft::step::model as host_model;
 use crate::bindings::weft::step::types::{self as wit};
 use crate::bindings::weft::step::{compute as host, log as host_log, metrics as host_metrics};
 use crate::{DeviceInfo, Dtype, Indicator, QuantileMethod, Result, Scalar, Stats, UnknownPolicy};
@@ -116,13 +117,14 @@ impl Batch {
     }
 }
 
+fn handles<'a>(columns: &[&'a Column]) -> Vec<&'a wit::Column> {
+    columns.iter().map(|c| &c.0).collect()
+}
+
 /// Kernels the host runs natively.
 pub mod compute {
     use super::*;
 
-    fn handles<'a>(columns: &[&'a Column]) -> Vec<&'a wit::Column> {
-        columns.iter().map(|c| &c.0).collect()
-    }
     /// Statistics of the valid values of all `columns` together.
     pub fn column_stats(columns: &[&Column]) -> Result<Stats> {
         Ok(host::column_stats(&handles(columns))?.into())
@@ -263,5 +265,59 @@ pub mod metrics {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         super::host_metrics::emit(name, value, &labels)
+    }
+}
+
+/// Trained models (ONNX) the host compiles once and runs natively (needs a
+/// host of contract 0.1.4 or later).
+pub mod model {
+    use super::{handles, host_model, Column};
+    use crate::{Port, Result};
+
+    /// A compiled model the host holds for the step.
+    pub struct Model(host_model::Model);
+
+    impl Model {
+        /// The ONNX model at `path`, as the step sees it (in a folder
+        /// mounted into the step, e.g. `/models/churn.onnx`).
+        pub fn open(path: &str) -> Result<Model> {
+            Ok(Model(host_model::Model::open(path)?))
+        }
+        /// The ONNX model in `bytes`.
+        pub fn from_bytes(bytes: &[u8]) -> Result<Model> {
+            Ok(Model(host_model::Model::from_bytes(bytes)?))
+        }
+        /// sha256 of the model file, hex.
+        pub fn digest(&self) -> String {
+            self.0.digest()
+        }
+        /// The inputs, in the graph's order.
+        pub fn inputs(&self) -> Vec<Port> {
+            self.0.inputs().into_iter().map(port).collect()
+        }
+        /// The outputs, in the graph's order.
+        pub fn outputs(&self) -> Vec<Port> {
+            self.0.outputs().into_iter().map(port).collect()
+        }
+        /// Run on `features` (filling the inputs in order: `[N, k]` takes
+        /// `k` columns, `[N]` one); the columns of each output in `outputs`
+        /// (`[N]` gives one, `[N, C]` gives `C`).
+        pub fn run(&self, features: &[&Column], outputs: &[&str]) -> Result<Vec<Vec<Column>>> {
+            let names: Vec<String> = outputs.iter().map(|o| o.to_string()).collect();
+            let made = self.0.run(&handles(features), &names)?;
+            Ok(made
+                .into_iter()
+                .map(|group| group.into_iter().map(Column).collect())
+                .collect())
+        }
+    }
+
+    fn port(p: host_model::Port) -> Port {
+        Port {
+            name: p.name,
+            onnx_type: p.onnx_type,
+            dtype: p.dtype.map(Into::into),
+            shape: p.shape,
+        }
     }
 }

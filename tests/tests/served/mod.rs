@@ -96,6 +96,7 @@ impl Served {
                 &format!("127.0.0.1:{port}"),
             ])
             .args(extra)
+            .envs(onnxruntime_lib().map(|lib| ("WEFT_ONNXRUNTIME", lib)))
             .envs(envs.iter().copied())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())

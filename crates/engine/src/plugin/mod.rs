@@ -17,7 +17,7 @@ pub use cache::Cache;
 pub use config::ConfigProblem;
 
 /// The contract version this host implements.
-pub const CONTRACT_VERSION: &str = "0.1.3";
+pub const CONTRACT_VERSION: &str = "0.1.4";
 const PACKAGE: &str = "weft:step/";
 
 /// Why a plugin could not be loaded.
@@ -271,11 +271,11 @@ mod tests {
             "wasi:cli/env@0.2.0".to_owned(),
         ];
         assert!(check_version(p, ok.iter()).is_ok());
-        for found in ["0.2.0", "0.1.4", "1.1.0"] {
+        for found in ["0.2.0", "0.1.5", "1.1.0"] {
             let bad = [format!("weft:step/step@{found}")];
             let err = check_version(p, bad.iter()).unwrap_err().to_string();
             assert!(
-                err.contains(&format!("weft:step@{found}")) && err.contains("weft:step@0.1.3"),
+                err.contains(&format!("weft:step@{found}")) && err.contains("weft:step@0.1.4"),
                 "{err}"
             );
         }

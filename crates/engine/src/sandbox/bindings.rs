@@ -6,6 +6,7 @@ wasmtime::component::bindgen!({
     with: {
         "weft:step/types.column": super::Column,
         "weft:step/types.batch": super::Batch,
+        "weft:step/model.model": super::ModelHandle,
     },
     imports: { default: trappable },
 });

@@ -48,6 +48,8 @@ pub struct StepCtx {
     pub(super) gpu_limits: weft_gpu::Limits,
     /// Devices the step's kernels ran on since the last call.
     pub(super) devices: BTreeSet<String>,
+    /// The folders the step may read, and where it sees them.
+    pub(super) grants: Vec<Grant>,
 }
 
 /// A step went past one of its limits.
@@ -121,6 +123,7 @@ impl StepCtx {
                 timeout: Some(limits.timeout),
             },
             devices: BTreeSet::new(),
+            grants: grants.to_vec(),
         })
     }
 
@@ -153,6 +156,11 @@ impl StepCtx {
         self.reserve(bytes)?;
         self.created_bytes += bytes;
         Ok(self.held.charge(column, bytes)?)
+    }
+
+    /// When the current call's time is up.
+    pub(super) fn deadline(&self) -> Instant {
+        self.deadline
     }
 
     /// Whether the current call has run past its deadline.

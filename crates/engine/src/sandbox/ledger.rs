@@ -12,7 +12,7 @@ use super::columns::Column;
 /// A step would hold more host memory than `limits.hostMemory` allows.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "step would hold more than {limit} bytes of host memory in columns and batches \
+    "step would hold more than {limit} bytes of host memory in columns, batches and models \
      (limits.hostMemory): {held} held, {asked} more asked; drop handles it no longer needs, \
      or raise the limit"
 )]
@@ -97,6 +97,19 @@ impl Ledger {
                 }
             }
         }
+    }
+
+    /// Charge `bytes` the step holds outside columns (a model it loaded).
+    pub(crate) fn take(&mut self, bytes: u64) -> Result<(), HostMemoryLimit> {
+        self.check(bytes)?;
+        self.held += bytes;
+        self.peak = self.peak.max(self.held);
+        Ok(())
+    }
+
+    /// Release `bytes` charged by [`Ledger::take`].
+    pub(crate) fn give_back(&mut self, bytes: u64) {
+        self.held = self.held.saturating_sub(bytes);
     }
 
     /// Bytes held now.

@@ -30,6 +30,7 @@ use wasmtime::Engine;
 pub use columns::{Batch, BatchError, Column, Kept};
 pub use ctx::{KernelDeadline, OutputLimit, StepCtx};
 pub use failure::{Failure, StepFailure};
+pub use guest::ModelHandle;
 pub use instance::{describe, Instance, StepSetup};
 pub use ledger::HostMemoryLimit;
 pub use spill::{SpillError, SpillLimit, Spilled};
