@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "target/bench-data"
 WORK = ROOT / "target/bench-python"
 WASM = {"rust": ROOT / "target/wasm32-wasip2/release/scale.wasm", "python": WORK / "scale.wasm"}
-COMPILERS = {"python": "auto", "python-cranelift": "cranelift", "rust": "auto"}
+COMPILERS = {"python": "winch", "python-cranelift": "cranelift", "rust": "auto"}
 COLUMNS = [f"f{i}" for i in range(8)]
 
 

@@ -829,10 +829,20 @@ pub fn python_unittests(cwd: &Path, tests: &str, pythonpath: &[PathBuf]) -> Stri
 }
 
 /// `weft build DIR` of a Python step, with the test venv's componentize-py
-/// first on PATH: the component's path (the last line it printed).
+/// first on PATH and the suite's compile cache (where the build leaves
+/// Cranelift's code): the component's path (the last line it printed).
 pub fn weft_build_python(dir: &Path) -> PathBuf {
+    weft_build_python_into(dir, &cache_dir())
+}
+
+/// [`weft_build_python`] with the compile cache `cache`.
+pub fn weft_build_python_into(dir: &Path, cache: &Path) -> PathBuf {
     let path = venv_path();
-    let built = weft_with(dir, ["build", "."], &[("PATH", OsStr::new(&path))]);
+    let envs = [
+        ("PATH", OsStr::new(&path)),
+        ("WEFT_CACHE_DIR", cache.as_os_str()),
+    ];
+    let built = weft_with(dir, ["build", "."], &envs);
     built.ok();
     PathBuf::from(
         built

@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use served::{request_columns, training, Served};
 use weft_tests::{
     assert_close, f64s, plugin, python_unittests, read_json, read_parquet, weft_build_python,
-    workspace, Pipeline, Workdir,
+    weft_build_python_into, weft_with, workspace, Pipeline, Workdir,
 };
 
 /// `plugins-py/<name>` built into a component by `weft build` (into its
@@ -78,9 +78,8 @@ fn python_scale_equals_rust_scale_bit_for_bit() {
             (read_parquet(&dir.join(out).join("data.parquet")), state)
         };
         let (rust, rust_state) = run(&plugin("scale"), "rust/", &[]);
-        // A Python step compiles with Winch by default; Cranelift's code
-        // must give the same bits.
-        for compiler in ["auto", "cranelift"] {
+        // Winch's code and Cranelift's give the same bits.
+        for compiler in ["winch", "cranelift"] {
             let (py, py_state) = run(&wasm, "py/", &["--compiler", compiler]);
             for column in ["x", "y"] {
                 let bits = |b| {
@@ -105,6 +104,71 @@ fn python_scale_equals_rust_scale_bit_for_bit() {
         }
         std::fs::remove_dir_all(dir.join("rust")).unwrap();
     }
+}
+
+/// The compiled code files in the compile cache `dir`, by compiler.
+fn cached(dir: &Path, compiler: &str) -> usize {
+    std::fs::read_dir(dir).map_or(0, |entries| {
+        entries
+            .flatten()
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .contains(&format!("-{compiler}-"))
+            })
+            .count()
+    })
+}
+
+#[test]
+fn a_python_step_runs_on_winch_until_weft_build_leaves_cranelift_code() {
+    let dir = Workdir::new();
+    input(&dir);
+    let source = workspace().join("plugins-py/scale");
+    for file in ["scale.py", "pyproject.toml"] {
+        dir.write(
+            format!("scale/{file}"),
+            std::fs::read(source.join(file)).unwrap(),
+        );
+    }
+    let cache = dir.join("aot");
+    let fresh = dir.join("fresh");
+    let run = |wasm: &Path, cache: &Path| {
+        let manifest = Pipeline::new("in.csv")
+            .plugin("scale", wasm)
+            .step(
+                "s",
+                "scale",
+                json!({ "columns": ["x"], "method": "standard" }),
+                "",
+            )
+            .write(&dir, "pipeline.yaml");
+        let envs = [("WEFT_CACHE_DIR", cache.as_os_str())];
+        weft_with(
+            dir.path(),
+            ["run".as_ref(), "--no-cache".as_ref(), manifest.as_os_str()],
+            &envs,
+        )
+        .ok();
+    };
+    let wasm = weft_build_python_into(&dir.join("scale"), &cache);
+    assert_eq!(
+        (cached(&cache, "cranelift"), cached(&cache, "winch")),
+        (1, 0),
+        "weft build compiles with Cranelift"
+    );
+    run(&wasm, &cache);
+    assert_eq!(
+        cached(&cache, "winch"),
+        0,
+        "a run uses the cached Cranelift code"
+    );
+    run(&wasm, &fresh);
+    assert_eq!(
+        (cached(&fresh, "cranelift"), cached(&fresh, "winch")),
+        (0, 1),
+        "without it, Winch"
+    );
 }
 
 #[test]

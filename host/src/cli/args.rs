@@ -26,9 +26,10 @@ pub struct Cli {
 #[derive(Debug, clap::Args)]
 pub(super) struct CompilerArg {
     /// Which compiler turns plugins into machine code: `auto` (Winch, which
-    /// compiles several times faster, for components of 8 MiB and more,
-    /// such as Python steps; Cranelift, which makes faster code, for the
-    /// others), `cranelift` or `winch`.
+    /// compiles about 4x faster, for components of 8 MiB and more, such as
+    /// Python steps, unless Cranelift's code for one is already in the
+    /// compile cache, as `weft build` leaves it; Cranelift, which makes
+    /// faster code, for the others), `cranelift` or `winch`.
     #[arg(
         long,
         value_name = "auto|cranelift|winch",

@@ -17,7 +17,7 @@ use anyhow::{Context, Result};
 
 use weft_engine::exec::{self, Part, RunError, RunOptions, RunReport};
 use weft_engine::plugin::{Cache, Plugin};
-use weft_engine::sandbox::{PoolSize, Sandbox};
+use weft_engine::sandbox::{Compiler, CompilerChoice, PoolSize, Sandbox};
 use weft_manifest::Manifest;
 use weft_operator::StageSummary;
 use weft_report::exposition;
@@ -259,12 +259,18 @@ fn validate(path: &Path, rows: usize) -> Result<ExitCode> {
 
 /// Load the plugin component at `path`, as `inspect` and `build` look at it.
 fn load_plugin(path: &Path) -> Result<Plugin> {
+    load_plugin_with(path, CompilerChoice::Auto)
+}
+
+/// [`load_plugin`], compiled as `choice` says.
+fn load_plugin_with(path: &Path, choice: CompilerChoice) -> Result<Plugin> {
     let sandbox = Sandbox::new(PoolSize {
         instances: 2,
         max_memory_bytes: 512 << 20,
         fuel: false,
     })
-    .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+    .map_err(|e| anyhow::anyhow!("{e:#}"))?
+    .with_compiler(choice);
     Ok(Plugin::load(
         &sandbox,
         &Cache::default_location(),
@@ -273,9 +279,11 @@ fn load_plugin(path: &Path) -> Result<Plugin> {
     )?)
 }
 
+/// Build, check, and leave Cranelift's code in the compile cache, so that
+/// later runs on this machine need not compile (nor settle for Winch).
 fn build(dir: &Path) -> Result<ExitCode> {
     let wasm = author::build(dir)?;
-    let plugin = load_plugin(&wasm)?;
+    let plugin = load_plugin_with(&wasm, CompilerChoice::Only(Compiler::Cranelift))?;
     let meta = &plugin.meta;
     eprintln!(
         "built {} {} ({:?} step)",

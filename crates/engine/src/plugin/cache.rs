@@ -28,6 +28,24 @@ impl Cache {
         Cache::new(dir)
     }
 
+    /// Whether `tier`'s compiled code for the component whose sha256 is
+    /// `digest` is cached.
+    pub fn holds(&self, tier: &Tier, digest: &str) -> bool {
+        self.file(tier, digest).is_some_and(|f| f.exists())
+    }
+
+    /// Where `tier`'s code for the component `digest` is kept: the name
+    /// carries the digest, the compiler and the engine's settings.
+    fn file(&self, tier: &Tier, digest: &str) -> Option<PathBuf> {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        tier.engine()
+            .precompile_compatibility_hash()
+            .hash(&mut hasher);
+        let compiler = tier.compiler().name();
+        let name = format!("{digest}-{compiler}-{:016x}.cwasm", hasher.finish());
+        self.dir.as_ref().map(|d| d.join(name))
+    }
+
     /// The component for `bytes` whose sha256 is `digest`, compiled by
     /// `tier`'s engine.
     pub fn component(
@@ -37,16 +55,9 @@ impl Cache {
         bytes: &[u8],
     ) -> wasmtime::Result<Component> {
         let engine = tier.engine();
-        let Some(dir) = &self.dir else {
+        let Some(file) = self.file(tier, digest) else {
             return Component::new(engine, bytes);
         };
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        engine.precompile_compatibility_hash().hash(&mut hasher);
-        let compiler = tier.compiler().name();
-        let file = dir.join(format!(
-            "{digest}-{compiler}-{:016x}.cwasm",
-            hasher.finish()
-        ));
         if file.exists() {
             // SAFETY: the file was written by `Component::serialize` of this
             // engine configuration (the name carries both the module digest

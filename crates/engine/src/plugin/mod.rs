@@ -150,7 +150,8 @@ impl Plugin {
             path: path.to_owned(),
             message,
         };
-        let tier = sandbox.tier_for(&bytes);
+        let optimized = cache.holds(sandbox.optimizing(), &digest);
+        let tier = sandbox.tier_for(&bytes, optimized);
         let component = cache
             .component(&tier, &digest, &bytes)
             .map_err(|e| invalid(unloadable(&e, sandbox)))?;

@@ -88,12 +88,15 @@ impl Sandbox {
         self
     }
 
-    /// The engine and linker that compile and run a component of `bytes`:
-    /// Winch's for a large component when the choice is `Auto` (see
-    /// [`Compiler::for_component`]), falling back to Cranelift's where
-    /// Winch cannot run (a CPU without AVX).
-    pub fn tier_for(&self, bytes: &[u8]) -> Tier {
+    /// The engine and linker that compile and run a component of `bytes`.
+    /// Under `Auto` a large component (see [`Compiler::for_component`])
+    /// gets Winch's, unless Cranelift's code for it is already compiled
+    /// (`optimized_cached`: `weft build` and `--compiler cranelift` leave
+    /// it in the compile cache); Cranelift's where Winch cannot run (a CPU
+    /// without AVX).
+    pub fn tier_for(&self, bytes: &[u8], optimized_cached: bool) -> Tier {
         let compiler = match self.choice {
+            CompilerChoice::Auto if optimized_cached => Compiler::Cranelift,
             CompilerChoice::Auto => Compiler::for_component(bytes),
             CompilerChoice::Only(compiler) => compiler,
         };
@@ -106,6 +109,11 @@ impl Sandbox {
                 self.optimizing.clone()
             }),
         }
+    }
+
+    /// The optimizing (Cranelift) engine and linker.
+    pub fn optimizing(&self) -> &Tier {
+        &self.optimizing
     }
 
     fn baseline(&self) -> wasmtime::Result<Tier> {
