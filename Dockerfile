@@ -7,9 +7,22 @@
 # On NVIDIA nodes the NVIDIA container runtime injects the driver and its
 # Vulkan ICD, because NVIDIA_DRIVER_CAPABILITIES below asks for `graphics`.
 # `--build-arg LAVAPIPE=1` adds Mesa's CPU Vulkan driver (for trying the GPU
-# path without a GPU; about 100 MB more).
+# path without a GPU; about 100 MB more). ONNX Runtime (the `onnx-model`
+# step's runtime, docs/models.md) comes from the PyPI wheel, as
+# /usr/local/lib/libonnxruntime.so beside the binary's ../lib, where weft
+# looks for it; `--build-arg ONNXRUNTIME=` leaves it out (33 MiB less).
 
 ARG RUST_VERSION=1.95
+ARG ONNXRUNTIME=1.32.0
+
+FROM python:3.11-slim-bookworm AS onnxruntime
+ARG ONNXRUNTIME
+RUN mkdir -p /out \
+ && if [ -n "$ONNXRUNTIME" ]; then \
+      pip download --quiet --no-deps --only-binary :all: --dest /wheel "onnxruntime==$ONNXRUNTIME" \
+      && python -m zipfile -e /wheel/*.whl /unpacked \
+      && cp /unpacked/onnxruntime/capi/libonnxruntime.so.* /out/libonnxruntime.so; \
+    fi
 
 FROM rust:${RUST_VERSION}-bookworm AS build
 RUN rustup target add wasm32-wasip2
@@ -34,6 +47,7 @@ RUN apt-get update \
  && useradd --uid 65532 --gid 65532 --no-create-home --home-dir /tmp --shell /usr/sbin/nologin weft
 COPY --from=build /out/weft /usr/local/bin/weft
 COPY --from=build /out/plugins/ /opt/weft/plugins/
+COPY --from=onnxruntime /out/ /usr/local/lib/
 # The compile cache goes to /tmp: the root filesystem is read-only in the chart.
 ENV WEFT_CACHE_DIR=/tmp/weft-cache \
     HOME=/tmp \
