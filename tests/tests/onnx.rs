@@ -333,19 +333,35 @@ fn without_onnx_runtime_the_error_says_where_to_get_it() {
 fn the_churn_example_scores_its_exported_model_as_training_prepared_it() {
     let churn = workspace().join("examples/churn");
     let manifest = churn.join("pipeline-model.yaml");
-    weft_in(workspace(), ["run".as_ref(), "--no-cache".as_ref(), manifest.as_os_str()]).ok();
+    weft_in(
+        workspace(),
+        ["run".as_ref(), "--no-cache".as_ref(), manifest.as_os_str()],
+    )
+    .ok();
     let out = read_parquet(&churn.join("out/model/data.parquet"));
     // The same model on the features as train_model.py prepares them.
     let script = "import sys, json, onnxruntime as ort, pandas as pd; sys.path.insert(0, sys.argv[1]); \
                   import train_model as t; x = t.features(pd.read_csv(sys.argv[1] + '/data/train.csv')); \
                   s = ort.InferenceSession(sys.argv[1] + '/models/churn.onnx'); \
                   print(json.dumps(s.run(['probabilities'], {'input': x})[0][:, 1].tolist()))";
-    let printed = Command::new(python()).args(["-c", script]).arg(&churn).output().unwrap();
-    assert!(printed.status.success(), "{}", String::from_utf8_lossy(&printed.stderr));
+    let printed = Command::new(python())
+        .args(["-c", script])
+        .arg(&churn)
+        .output()
+        .unwrap();
+    assert!(
+        printed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&printed.stderr)
+    );
     let want: Vec<Option<f64>> = serde_json::from_slice(&printed.stdout).unwrap();
     assert_close("churn_1", &f64s(&out, "churn_1"), &want, 0.0, 1e-6);
     // roc_auc 0.887, as train_model.py prints it; the gate asks 0.8.
     let report = read_json(&churn.join("out/model/report.json"));
     let gate = &report["steps"][4]["gates"][0];
-    assert_eq!((gate["metric"].as_str(), gate["passed"].as_bool()), (Some("roc_auc"), Some(true)), "{gate}");
+    assert_eq!(
+        (gate["metric"].as_str(), gate["passed"].as_bool()),
+        (Some("roc_auc"), Some(true)),
+        "{gate}"
+    );
 }
