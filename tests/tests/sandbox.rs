@@ -631,7 +631,7 @@ fn a_kernels_working_space_counts_against_host_memory() {
         };
         dir.run(&pipeline("4Mi"), &[]).failed().stderr_has(&[
             "step \"fit\" failed in",
-            "bytes of host memory in columns and batches (limits.hostMemory)",
+            "bytes of host memory in columns, batches and models (limits.hostMemory)",
         ]);
         assert_no_outputs(&dir.join("out"));
         dir.run(&pipeline("16Mi"), &[]).ok();
