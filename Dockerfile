@@ -8,9 +8,9 @@
 # Vulkan ICD, because NVIDIA_DRIVER_CAPABILITIES below asks for `graphics`.
 # `--build-arg LAVAPIPE=1` adds Mesa's CPU Vulkan driver (for trying the GPU
 # path without a GPU; about 100 MB more). ONNX Runtime (the `onnx-model`
-# step's runtime, docs/models.md) comes from the PyPI wheel, as
-# /usr/local/lib/libonnxruntime.so beside the binary's ../lib, where weft
-# looks for it; `--build-arg ONNXRUNTIME=` leaves it out (33 MiB less).
+# step's runtime, docs/models.md) comes from the PyPI wheel, into
+# /usr/local/lib (the binary's ../lib, where weft looks for it) linked as
+# libonnxruntime.so; `--build-arg ONNXRUNTIME=` leaves it out (33 MiB less).
 
 ARG RUST_VERSION=1.95
 ARG ONNXRUNTIME=1.32.0
@@ -21,7 +21,8 @@ RUN mkdir -p /out \
  && if [ -n "$ONNXRUNTIME" ]; then \
       pip download --quiet --no-deps --only-binary :all: --dest /wheel "onnxruntime==$ONNXRUNTIME" \
       && python -m zipfile -e /wheel/*.whl /unpacked \
-      && cp /unpacked/onnxruntime/capi/libonnxruntime.so.* /out/libonnxruntime.so; \
+      && cp /unpacked/onnxruntime/capi/libonnxruntime.so.* /out/ \
+      && ln -s "$(basename /out/libonnxruntime.so.*)" /out/libonnxruntime.so; \
     fi
 
 FROM rust:${RUST_VERSION}-bookworm AS build

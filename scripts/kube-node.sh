@@ -180,11 +180,16 @@ YAML
 }
 
 # The weft image from this checkout's release build: imported as weft:dev,
-# pushed to the local registry as 127.0.0.1:PORT/weft:dev.
+# pushed to the local registry as 127.0.0.1:PORT/weft:dev. It carries the
+# test venv's ONNX Runtime (the onnx-model step's) when setup installed it.
 load_image() {
-  local port
+  local port runtime
   port="$(cat "$dir/registry.port")"
-  python3 scripts/weft-image.py "$dir/weft-image.tar" --tag weft:dev --binary "$binary"
+  runtime=()
+  for lib in .venv/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.*; do
+    [ -f "$lib" ] && runtime=(--onnxruntime "$lib")
+  done
+  python3 scripts/weft-image.py "$dir/weft-image.tar" --tag weft:dev --binary "$binary" "${runtime[@]}"
   ctr -a "$run/containerd.sock" -n k8s.io images import "$dir/weft-image.tar" >/dev/null
   skopeo copy --quiet --dest-tls-verify=false "docker-archive:$dir/weft-image.tar" \
     "docker://127.0.0.1:$port/weft:dev"

@@ -5,12 +5,17 @@ environment), made from what this checkout's build produced.
 
     scripts/weft-image.py OUT.tar [--tag weft:dev] [--binary target/release/weft]
                           [--plugins target/wasm32-wasip2/release]
+                          [--onnxruntime .venv/.../libonnxruntime.so.1.32.0]
     scripts/weft-image.py OUT.tar --pause PROGRAM --tag registry.local/pause:3.2
 
 Layer: the `weft` binary at /usr/local/bin, every plugin under plugins/ at
 /opt/weft/plugins, the shared libraries the binary links (as `ldd` lists
 them) and the Vulkan loader it opens at run time when the machine has one,
-the CA bundle, /etc/passwd and /etc/group with the user 65532, and /tmp.
+the CA bundle, /etc/passwd and /etc/group with the user 65532, and /tmp;
+with --onnxruntime, that library (the onnx-model step's runtime) in
+/usr/local/lib under its own name (which says its version), linked as
+libonnxruntime.so, where weft finds it, with the libraries it links, as
+the Dockerfile's image has it.
 `ctr -n k8s.io images import OUT.tar` makes it `docker.io/library/<tag>`;
 `skopeo copy docker-archive:OUT.tar docker://REGISTRY/<tag>` pushes it.
 With --pause, the image is only the static PROGRAM at /pause: the sandbox
@@ -45,11 +50,12 @@ def fail(message):
     sys.exit(f"weft-image: {message}")
 
 
-def libraries(binary):
-    """The absolute paths `ldd` resolves for `binary` (and for the optional
-    run-time libraries present here)."""
+def libraries(binary, extra=()):
+    """The absolute paths `ldd` resolves for `binary`, the optional run-time
+    libraries present here and `extra`."""
     found = []
-    for target in [binary] + [p for p in OPTIONAL if p.endswith(".so.1") and os.path.exists(p)]:
+    optional = [p for p in OPTIONAL if p.endswith(".so.1") and os.path.exists(p)]
+    for target in [binary, *optional, *extra]:
         out = subprocess.run(["ldd", target], capture_output=True, text=True)
         if out.returncode != 0:
             fail(f"ldd {target}: {out.stderr.strip() or out.stdout.strip()}")
@@ -112,12 +118,16 @@ class Layer:
         mode = os.stat(real).st_mode & 0o777
         if path == source and real != source:
             self.file(real, data, mode)
-            self.mkdir(os.path.dirname(path))
-            link = self._info(path, tarfile.SYMTYPE, 0o777)
-            link.linkname = os.path.relpath(real, os.path.dirname(path))
-            self.tar.addfile(link)
+            self.link(path, os.path.relpath(real, os.path.dirname(path)))
         else:
             self.file(path, data, mode)
+
+    def link(self, path, target):
+        """A symbolic link at `path` to `target`."""
+        self.mkdir(os.path.dirname(path))
+        link = self._info(path, tarfile.SYMTYPE, 0o777)
+        link.linkname = target
+        self.tar.addfile(link)
 
     def bytes(self):
         self.tar.close()
@@ -134,15 +144,20 @@ def stripped(binary, scratch):
     return binary if done.returncode else copy
 
 
-def build_layer(binary, plugin_dir):
+def build_layer(binary, plugin_dir, onnxruntime=None):
     layer = Layer()
     layer.mkdir("/tmp", 0o1777)
     with tempfile.TemporaryDirectory() as scratch:
         layer.copy(stripped(binary, scratch), "/usr/local/bin/weft")
     for wasm in plugins(plugin_dir):
         layer.copy(wasm, "/opt/weft/plugins/" + os.path.basename(wasm))
-    for lib in libraries(binary):
+    extra = [onnxruntime] if onnxruntime else []
+    for lib in libraries(binary, extra):
         layer.copy(lib)
+    if onnxruntime:
+        name = os.path.basename(onnxruntime)
+        layer.copy(onnxruntime, "/usr/local/lib/" + name)
+        layer.link("/usr/local/lib/libonnxruntime.so", name)
     for extra in OPTIONAL:
         if os.path.exists(extra):
             layer.copy(extra)
@@ -195,6 +210,7 @@ def main():
     parser.add_argument("--tag", default="weft:dev")
     parser.add_argument("--binary", default=os.path.join(ROOT, "target/release/weft"))
     parser.add_argument("--plugins", default=os.path.join(ROOT, "target/wasm32-wasip2/release"))
+    parser.add_argument("--onnxruntime", metavar="LIB", help="libonnxruntime.so to carry (from the onnxruntime wheel)")
     parser.add_argument("--pause", metavar="PROGRAM", help="write a pause image of PROGRAM instead")
     args = parser.parse_args()
     if args.pause:
@@ -203,7 +219,7 @@ def main():
     else:
         if not os.access(args.binary, os.X_OK):
             fail(f"no weft binary at {args.binary}: run cargo build --release -p weft")
-        layer = build_layer(args.binary, args.plugins)
+        layer = build_layer(args.binary, args.plugins, args.onnxruntime)
         entrypoint = ["/usr/local/bin/weft", "--help"]
         diff_id = write_archive(args.out, args.tag, layer, entrypoint, f"{UID}:{UID}", ENV)
     print(f"weft-image: {args.tag} ({len(layer) >> 20} MiB, layer {diff_id[:19]}) -> {args.out}",

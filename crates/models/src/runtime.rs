@@ -86,10 +86,11 @@ fn candidates() -> Vec<PathBuf> {
     paths
 }
 
-/// The version in the library's file name (`libonnxruntime.so.1.23.2`),
-/// else what ONNX Runtime's build string says.
+/// The version in the library's file name, links followed
+/// (`libonnxruntime.so.1.32.0`), else what ONNX Runtime's build string says.
 fn version_of(path: &Path) -> String {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let real = path.canonicalize().unwrap_or_else(|_| path.to_owned());
+    let name = real.file_name().map(|n| n.to_string_lossy().into_owned());
     name.as_deref()
         .and_then(|n| n.strip_prefix("libonnxruntime.so."))
         .filter(|v| v.contains('.'))

@@ -30,17 +30,8 @@ const ROWS: u64 = 2000;
 /// its own, and `evaluate` another), 8 s of a slow pass-through step when
 /// `slow` (retried twice).
 fn churn(name: &str, slow: bool) -> Yaml {
-    let demo = std::fs::read_to_string(workspace().join("examples/churn/pipeline.yaml")).unwrap();
-    let mut doc: Yaml = serde_yaml::from_str(&demo).unwrap();
-    doc["metadata"]["name"] = name.into();
+    let mut doc = example("pipeline.yaml", name);
     let spec = &mut doc["spec"];
-    for (_, plugin) in spec["plugins"].as_mapping_mut().unwrap().iter_mut() {
-        let file = Path::new(plugin["path"].as_str().unwrap())
-            .file_name()
-            .unwrap();
-        plugin["path"] = format!("/opt/weft/plugins/{}", file.to_string_lossy()).into();
-    }
-    spec["storage"] = yaml(&format!("{{ claimName: data, subPath: {name} }}"));
     let steps = spec["steps"].as_sequence_mut().unwrap();
     steps[4]["resources"] = yaml("{ memory: 256Mi }");
     if slow {
@@ -52,6 +43,23 @@ fn churn(name: &str, slow: bool) -> Yaml {
         steps.insert(2, yaml(wait));
         steps[3]["needs"] = yaml("[fill-numbers, wait]");
     }
+    doc
+}
+
+/// The churn example's `file` as the Pipeline `name`, working in the
+/// volume's folder `name`, with the plugins of the image.
+fn example(file: &str, name: &str) -> Yaml {
+    let text = std::fs::read_to_string(workspace().join("examples/churn").join(file)).unwrap();
+    let mut doc: Yaml = serde_yaml::from_str(&text).unwrap();
+    doc["metadata"]["name"] = name.into();
+    let spec = &mut doc["spec"];
+    for (_, plugin) in spec["plugins"].as_mapping_mut().unwrap().iter_mut() {
+        let file = Path::new(plugin["path"].as_str().unwrap())
+            .file_name()
+            .unwrap();
+        plugin["path"] = format!("/opt/weft/plugins/{}", file.to_string_lossy()).into();
+    }
+    spec["storage"] = yaml(&format!("{{ claimName: data, subPath: {name} }}"));
     doc
 }
 
@@ -180,6 +188,36 @@ fn the_churn_demo_runs_in_stages_and_equals_a_local_run() {
     assert_same_output(&case.join("out/data.parquet"), &local.join("data.parquet"));
     let report = read_json(&case.join("out/report.json"));
     assert_eq!(report["rowsOut"].as_u64(), Some(ROWS));
+}
+
+/// The churn example that scores its exported model: the stage pods run the
+/// model with the image's ONNX Runtime, from the volume's `models/`, and
+/// write what a local run writes.
+#[test]
+fn the_churn_model_example_scores_on_the_node_as_here() {
+    let Some(node) = node() else { return };
+    let doc = example("pipeline-model.yaml", "churn-model");
+    let case = submit(&node, &doc);
+    let status = node.finished("churn-model", &["Succeeded"], 300);
+    let gate = &step(&status, "evaluate")["gates"][0];
+    assert_eq!(gate["passed"].as_bool(), Some(true), "{status:#}");
+    let local = local_run(&doc, &case);
+    let output = case.join("out/model");
+    assert_same_output(
+        &output.join("data.parquet"),
+        &local.join("model/data.parquet"),
+    );
+    let report = read_json(&output.join("report.json"));
+    let score = report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "score")
+        .unwrap();
+    assert!(
+        score["compute"].to_string().contains("onnxruntime 1."),
+        "{score:#}"
+    );
 }
 
 #[test]
