@@ -171,6 +171,84 @@ fn a_python_step_runs_on_winch_until_weft_build_leaves_cranelift_code() {
     );
 }
 
+/// A Python step that scores the churn example's model through the SDK's
+/// `weft_sdk.model`.
+const PYSCORE: &str = r#"
+from dataclasses import dataclass
+
+import weft_sdk as weft
+from weft_sdk import Batch
+from weft_sdk.model import Model
+
+
+@dataclass
+class Config:
+    model: str
+    features: list[str]
+
+
+class Score(weft.Transform):
+    meta = weft.Meta("pyscore", "0.1.0", "Score an ONNX model from Python")
+
+    def configure(self, config: Config) -> None:
+        self.config = config
+        self.model = Model.open(config.model)
+
+    def transform(self, batch: Batch) -> Batch:
+        features = [batch.numeric(name) for name in self.config.features]
+        [[_, p1]] = self.model.run(features, ["probabilities"])
+        return batch.with_columns({"py_1": p1})
+
+
+Step = weft.export(Score)
+"#;
+
+#[test]
+fn a_python_step_scores_a_model_as_the_rust_step_does() {
+    let dir = Workdir::new();
+    let churn = workspace().join("examples/churn");
+    dir.write(
+        "train.csv",
+        std::fs::read(churn.join("data/train.csv")).unwrap(),
+    );
+    dir.write(
+        "models/churn.onnx",
+        std::fs::read(churn.join("models/churn.onnx")).unwrap(),
+    );
+    dir.write("pyscore/pyscore.py", PYSCORE);
+    let pyproject =
+        std::fs::read_to_string(workspace().join("plugins-py/scale/pyproject.toml")).unwrap();
+    dir.write(
+        "pyscore/pyproject.toml",
+        pyproject.replace("\"scale\"", "\"pyscore\""),
+    );
+    let wasm = weft_build_python(&dir.join("pyscore"));
+    let features = json!([
+        "age",
+        "income",
+        "plan=basic",
+        "plan=enterprise",
+        "plan=pro",
+        "tenure_months",
+        "monthly_charges"
+    ]);
+    let mount = "mounts: [{ path: models, as: /models }], needs: [encode]";
+    let manifest = Pipeline::new("train.csv")
+        .plugin("impute", &plugin("impute"))
+        .plugin("one-hot", &plugin("one-hot"))
+        .plugin("onnx", &plugin("onnx-model"))
+        .plugin("pyscore", &wasm)
+        .step("fill", "impute", json!({"columns": ["age", "income"], "strategy": "median"}), "")
+        .step("fill-plan", "impute", json!({"columns": ["plan"], "strategy": "most_frequent"}), "")
+        .step("encode", "one-hot", json!({"columns": ["plan"]}), "needs: [fill, fill-plan]")
+        .step("rust", "onnx", json!({"model": "/models/churn.onnx", "features": features, "outputs": {"probabilities": "rs"}}), mount)
+        .step("python", "pyscore", json!({"model": "/models/churn.onnx", "features": features}), mount)
+        .write(&dir, "pipeline.yaml");
+    dir.run(&manifest, &[]).ok();
+    let out = read_parquet(&dir.join("out/data.parquet"));
+    assert_close("py_1", &f64s(&out, "py_1"), &f64s(&out, "rs_1"), 0.0, 0.0);
+}
+
 #[test]
 fn weft_serve_answers_with_the_python_step_as_the_batch_run_wrote() {
     let dir = Workdir::new();

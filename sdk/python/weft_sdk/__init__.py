@@ -16,7 +16,7 @@ with the host's semantics, so a step is unit-tested without WebAssembly;
 :class:`weft_sdk.testing.Harness` runs it the way the host does.
 """
 
-from . import compute, log, metrics
+from . import compute, log, metrics, model
 from ._runtime import export
 from .config import config_schema, field, parse_config
 from .data import Batch, Column
@@ -47,5 +47,6 @@ __all__ = [
     "field",
     "log",
     "metrics",
+    "model",
     "parse_config",
 ]

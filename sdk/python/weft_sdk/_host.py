@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any, Protocol, Sequence
 
-from .types import DeviceInfo, Dtype, Indicator, QuantileMethod, Scalar, Stats, UnknownPolicy
+from .types import DeviceInfo, Dtype, Indicator, Port, QuantileMethod, Scalar, Stats, UnknownPolicy
 
 if TYPE_CHECKING:
     from ._runtime import Runner
@@ -21,7 +21,7 @@ Handle = Any
 
 
 class Host(Protocol):
-    """The WIT imports (``types``, ``compute``, ``log``, ``metrics``) as the
+    """The WIT imports (``types``, ``compute``, ``model``, ``log``, ``metrics``) as the
     SDK calls them, and the export of a step. Errors are raised as
     :class:`~weft_sdk.errors.StepError`."""
 
@@ -58,6 +58,12 @@ class Host(Protocol):
         buffers: list[tuple[bytes | Handle, bool]],
         workgroups: tuple[int, int, int],
     ) -> list[bytes]: ...
+
+    def model_open(self, path: str) -> Handle: ...
+    def model_from_bytes(self, data: bytes) -> Handle: ...
+    def model_digest(self, model: Handle) -> str: ...
+    def model_ports(self, model: Handle, which: str) -> list[Port]: ...
+    def model_run(self, model: Handle, features: list[Handle], outputs: list[str]) -> list[list[Handle]]: ...
 
     def log(self, level: str, message: str) -> None: ...
     def emit(self, name: str, value: float, labels: list[tuple[str, str]]) -> None: ...

@@ -28,7 +28,8 @@ from ._kernels import (
     values_f32,
 )
 from .errors import Internal, InvalidInput, as_step_error
-from .types import DeviceInfo, Dtype, Metric
+from ._onnx import NativeModel
+from .types import DeviceInfo, Dtype, Metric, Port
 
 if TYPE_CHECKING:
     from ._runtime import Runner
@@ -154,6 +155,25 @@ class NativeHost:
             f"run_wgsl({entry!r}): custom GPU kernels run only inside the weft host; "
             "test this step with `weft run`"
         )
+
+    def model_open(self, path: str) -> NativeModel:
+        try:
+            with open(path, "rb") as f:
+                return NativeModel(f.read())
+        except OSError as e:
+            raise InvalidInput(f"model {path!r}: {e.strerror}") from None
+
+    def model_from_bytes(self, data: bytes) -> NativeModel:
+        return NativeModel(bytes(data))
+
+    def model_digest(self, model: NativeModel) -> str:
+        return model.digest
+
+    def model_ports(self, model: NativeModel, which: str) -> list[Port]:
+        return model.ports(which)
+
+    def model_run(self, model: NativeModel, features: list[pa.Array], outputs: list[str]) -> list[list[pa.Array]]:
+        return model.run(features, outputs)
 
     def log(self, level: str, message: str) -> None:
         print(f"{level}: {message}", file=sys.stderr)

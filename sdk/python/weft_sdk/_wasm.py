@@ -17,10 +17,11 @@ from wit_world.exports import step as wit_step
 from wit_world.imports import compute as wit_compute
 from wit_world.imports import log as wit_log
 from wit_world.imports import metrics as wit_metrics
+from wit_world.imports import model as wit_model
 from wit_world.imports import types as wit
 
 from .errors import Internal, InvalidConfig, InvalidInput, StepError, as_step_error
-from .types import DeviceInfo, Dtype, Indicator, QuantileMethod, Scalar, Stats, UnknownPolicy
+from .types import DeviceInfo, Dtype, Indicator, Port, QuantileMethod, Scalar, Stats, UnknownPolicy
 
 if TYPE_CHECKING:
     from ._runtime import Runner
@@ -166,6 +167,23 @@ class WasmHost:
     ) -> list[bytes]:
         bound = [wit_compute.Buffer(_buffer_source(s), writable) for s, writable in buffers]
         return host(wit_compute.run_wgsl, source, entry, bound, workgroups)
+
+    def model_open(self, path: str) -> wit_model.Model:
+        return host(wit_model.Model.open, path)
+
+    def model_from_bytes(self, data: bytes) -> wit_model.Model:
+        return host(wit_model.Model.from_bytes, data)
+
+    def model_digest(self, model: wit_model.Model) -> str:
+        return model.digest()
+
+    def model_ports(self, model: wit_model.Model, which: str) -> list[Port]:
+        ports = model.inputs() if which == "inputs" else model.outputs()
+        return [Port(p.name, p.onnx_type, None if p.dtype is None else Dtype[p.dtype.name], list(p.shape))
+                for p in ports]
+
+    def model_run(self, model: wit_model.Model, features: list[wit.Column], outputs: list[str]) -> list[list[wit.Column]]:
+        return host(model.run, features, outputs)
 
     def log(self, level: str, message: str) -> None:
         wit_log.log(wit_log.Level[level.upper()], message)

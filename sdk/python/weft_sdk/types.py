@@ -143,3 +143,17 @@ class Meta:
     version: str
     description: str = ""
     stateful: bool = False
+
+
+@dataclass(frozen=True)
+class Port:
+    """An input or output of a model."""
+
+    name: str
+    """The name in the graph."""
+    onnx_type: str
+    """ONNX Runtime's spelling of its type, e.g. ``Tensor<f32>(dyn, 8)``."""
+    dtype: Dtype | None
+    """The column type of its values, when the host feeds or reads it."""
+    shape: list[int]
+    """Dimensions; -1 where dynamic (the rows)."""
