@@ -20,6 +20,7 @@ features f0..f7) plus a regression target, fits six models and writes to DIR:
                       predict_proba(x)[:, 1] at threshold 0.5
     unsupported.onnx  a valid model whose node `mystery` is an operator
                       no runtime has (`Mystery` of domain `weft.test`)
+    wide.onnx         the input tiled 625 times: an output [N, 5000]
 
 The ONNX outputs, in order, and the expected columns they match:
 
@@ -52,6 +53,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import onnx.numpy_helper
 import onnxruntime as ort
 import pandas as pd
 from lightgbm import LGBMClassifier
@@ -175,6 +177,18 @@ def unsupported() -> onnx.ModelProto:
         helper.make_opsetid("", OPSET), helper.make_opsetid("weft.test", 1)])
 
 
+def wide() -> onnx.ModelProto:
+    """A model whose output is 625 copies of its input side by side."""
+    repeats = onnx.numpy_helper.from_array(np.array([1, 625], dtype=np.int64), "repeats")
+    node = helper.make_node("Tile", ["input", "repeats"], ["wide"], name="tile")
+    graph = helper.make_graph(
+        [node], "wide",
+        [helper.make_tensor_value_info("input", onnx.TensorProto.FLOAT, [None, len(FEATURES)])],
+        [helper.make_tensor_value_info("wide", onnx.TensorProto.FLOAT, [None, 625 * len(FEATURES)])],
+        [repeats])
+    return helper.make_model(graph, ir_version=8, opset_imports=[helper.make_opsetid("", OPSET)])
+
+
 def value_info(value: onnx.ValueInfoProto) -> dict:
     """Name, shape (None for an unknown dimension) and element type."""
     tensor = value.type.tensor_type
@@ -219,6 +233,7 @@ def export(out: Path, rows: int, seed: int) -> None:
               for name in estimators(seed) if name not in REGRESSORS}
     (out / "metrics.json").write_text(json.dumps(scores, indent=2) + "\n")
     onnx.save(unsupported(), out / "unsupported.onnx")
+    onnx.save(wide(), out / "wide.onnx")
     df.to_parquet(out / "data.parquet", index=False)
     pd.DataFrame(expected).to_parquet(out / "expected.parquet", index=False)
     (out / "models.json").write_text(json.dumps(described, indent=2) + "\n")

@@ -51,15 +51,26 @@ pub struct Models {
 
 impl Models {
     /// The model in `bytes`, compiled now or shared with another loader.
+    /// It compiles outside the lock, so one large model does not hold up
+    /// the others (two loaders of the same new model may both compile it;
+    /// the first one kept wins).
     pub fn load(&self, bytes: Vec<u8>) -> Result<Arc<Model>, ModelError> {
         let digest = hex::encode(Sha256::digest(&bytes));
-        let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(model) = loaded.get(&digest).and_then(Weak::upgrade) {
+        if let Some(model) = self.get(&digest) {
             return Ok(model);
         }
         let model = Arc::new(Model::load(bytes.into(), digest.clone())?);
+        let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(kept) = loaded.get(&digest).and_then(Weak::upgrade) {
+            return Ok(kept);
+        }
         loaded.retain(|_, m| m.strong_count() > 0);
         loaded.insert(digest, Arc::downgrade(&model));
         Ok(model)
+    }
+
+    fn get(&self, digest: &str) -> Option<Arc<Model>> {
+        let loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+        loaded.get(digest).and_then(Weak::upgrade)
     }
 }

@@ -69,11 +69,6 @@ impl Model {
         &self.digest
     }
 
-    /// The size of the model file.
-    pub fn size(&self) -> usize {
-        self.bytes.len()
-    }
-
     /// The inputs, in the graph's order.
     pub fn inputs(&self) -> &[Port] {
         &self.inputs
@@ -86,11 +81,13 @@ impl Model {
 
     /// Run the model on `columns` (filling the inputs in order, see
     /// [`tensor::inputs`]) and return the columns of each output named in
-    /// `wanted`; past `deadline` the run is stopped.
+    /// `wanted`, refused when they would take more than `budget` bytes;
+    /// past `deadline` the run is stopped.
     pub fn run(
         &self,
         columns: &[ArrayRef],
         wanted: &[String],
+        budget: u64,
         deadline: Option<Instant>,
     ) -> Result<Vec<Vec<ArrayRef>>, ModelError> {
         let ports = wanted
@@ -106,15 +103,7 @@ impl Model {
                 session.run_with_options(values, &options)
             });
             match ran {
-                Ok(outputs) => ports
-                    .iter()
-                    .map(|port| {
-                        let value = outputs.get(&port.name).ok_or_else(|| {
-                            ModelError::Output(format!("output {:?} was not computed", port.name))
-                        })?;
-                        tensor::columns(port, value, rows)
-                    })
-                    .collect::<Result<Vec<_>, _>>(),
+                Ok(outputs) => read(&ports, &outputs, rows, budget),
                 Err(_) if deadline.is_some_and(|d| Instant::now() >= d) => {
                     Err(ModelError::Deadline)
                 }
@@ -146,6 +135,30 @@ impl Model {
             None => session(&self.bytes, &self.prepacked),
         }
     }
+}
+
+/// The columns of `ports` in `outputs`, checked to fit `budget` bytes
+/// before any is made.
+fn read(
+    ports: &[&Port],
+    outputs: &ort::session::SessionOutputs<'_>,
+    rows: usize,
+    budget: u64,
+) -> Result<Vec<Vec<ArrayRef>>, ModelError> {
+    let mut left = budget;
+    let mut values = Vec::with_capacity(ports.len());
+    for port in ports {
+        let value = outputs.get(&port.name).ok_or_else(|| {
+            ModelError::Output(format!("output {:?} was not computed", port.name))
+        })?;
+        left -= tensor::output_bytes(port, value, left)?;
+        values.push(value);
+    }
+    ports
+        .iter()
+        .zip(values)
+        .map(|(port, value)| tensor::columns(port, value, rows))
+        .collect()
 }
 
 /// A load error with the nodes whose operators it names, or a word on a
@@ -194,7 +207,9 @@ fn watch<T>(deadline: Option<Instant>, options: &RunOptions, run: impl FnOnce() 
     };
     let (done, finished) = mpsc::channel::<()>();
     std::thread::scope(|scope| {
-        scope.spawn(move || {
+        // Without a watchdog thread (none could start) the run goes on
+        // unbounded; the step's own deadline still ends the call after it.
+        let _ = std::thread::Builder::new().spawn_scoped(scope, move || {
             let left = deadline.saturating_duration_since(Instant::now());
             if finished.recv_timeout(left).is_err() {
                 let _ = options.terminate();

@@ -58,6 +58,22 @@ pub fn inputs(ports: &[Port], columns: &[ArrayRef]) -> Result<Vec<(String, DynVa
         )));
     }
     let rows = columns.first().map_or(0, |c| c.len());
+    if let Some(j) = columns.iter().position(|c| c.len() != rows) {
+        return Err(ModelError::Input(format!(
+            "feature {} has {} rows, feature 1 has {rows}: features must be columns of one batch",
+            j + 1,
+            columns[j].len()
+        )));
+    }
+    for (j, column) in columns.iter().enumerate() {
+        if !(column.data_type().is_numeric() || column.data_type() == &DataType::Boolean) {
+            return Err(ModelError::Input(format!(
+                "feature {} is a {} column: a model takes numbers and booleans",
+                j + 1,
+                column.data_type()
+            )));
+        }
+    }
     let mut at = 0;
     let mut values = Vec::with_capacity(ports.len());
     for (port, width) in ports.iter().zip(widths) {
@@ -87,13 +103,22 @@ fn input(port: &Port, group: &[ArrayRef], shape: Vec<i64>) -> Result<DynValue, M
             })?;
             Tensor::from_array((shape, data)).map(|t| t.into_dyn())
         }
-        Some(Dtype::S64) if port.onnx_type.contains("i64") => {
+        Some(Dtype::S64) if port.onnx_type.contains("i32") => {
+            let data = interleave(group, |c| {
+                integers(c)?
+                    .into_iter()
+                    .map(|v| i32::try_from(v).map_err(|_| out_of_range(v)))
+                    .collect()
+            })?;
+            Tensor::from_array((shape, data)).map(|t| t.into_dyn())
+        }
+        Some(Dtype::S64) => {
             let data = interleave(group, integers)?;
             Tensor::from_array((shape, data)).map(|t| t.into_dyn())
         }
         _ => {
             return Err(ModelError::Input(format!(
-                "input {:?} is {}: weft feeds float, double and int64 tensors",
+                "input {:?} is {}: weft feeds float, double, int64 and int32 tensors",
                 port.name, port.onnx_type
             )))
         }
@@ -148,11 +173,47 @@ fn integers(column: &ArrayRef) -> Result<Vec<i64>, ModelError> {
     Ok(cast.as_primitive::<Int64Type>().values().to_vec())
 }
 
+fn out_of_range(value: i64) -> ModelError {
+    ModelError::Input(format!("{value} does not fit the model's int32 input"))
+}
+
 fn not_numeric(column: &ArrayRef) -> ModelError {
     ModelError::Input(format!(
         "a model input takes numeric columns, got a {} column",
         column.data_type()
     ))
+}
+
+/// Most columns one output may give.
+pub const MAX_OUTPUT_COLUMNS: i64 = 10_000;
+
+/// The bytes the columns of output `value` would take; refused past
+/// `budget` or [`MAX_OUTPUT_COLUMNS`], before any is made.
+pub fn output_bytes(port: &Port, value: &DynValue, budget: u64) -> Result<u64, ModelError> {
+    let ort::value::ValueType::Tensor { ty, shape, .. } = value.dtype() else {
+        return Err(unreadable(port));
+    };
+    let width = shape.get(1).copied().unwrap_or(1);
+    if width > MAX_OUTPUT_COLUMNS {
+        return Err(ModelError::Output(format!(
+            "output {:?} has {width} columns: more than the {MAX_OUTPUT_COLUMNS} weft reads",
+            port.name
+        )));
+    }
+    let element = match ty {
+        TensorElementType::Float32 | TensorElementType::Int32 => 4,
+        TensorElementType::Bool => 1,
+        _ => 8,
+    };
+    let count = shape.iter().map(|&d| d.max(0) as u64).product::<u64>();
+    let bytes = count.saturating_mul(element);
+    if bytes > budget {
+        return Err(ModelError::Output(format!(
+            "output {:?} would take {bytes} bytes as columns: more than the {budget} the step has room for (limits.hostMemory)",
+            port.name
+        )));
+    }
+    Ok(bytes)
 }
 
 /// The columns of output `port` in `value`, for `rows` input rows.
@@ -224,4 +285,44 @@ fn split<T: Clone>(
     Ok((0..width)
         .map(|j| build(data.iter().skip(j).step_by(width.max(1)).cloned().collect()))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow::array::{Float64Array, StringArray};
+
+    use super::*;
+
+    fn port(shape: Vec<i64>) -> Port {
+        Port {
+            name: "x".into(),
+            onnx_type: "Tensor<f32>(dyn, 2)".into(),
+            dtype: Some(Dtype::F32),
+            shape,
+        }
+    }
+
+    fn refusal(columns: &[ArrayRef]) -> String {
+        match inputs(&[port(vec![-1, 2])], columns) {
+            Err(ModelError::Input(message)) => message,
+            Err(other) => panic!("{other}"),
+            Ok(_) => panic!("accepted"),
+        }
+    }
+
+    #[test]
+    fn features_of_other_lengths_or_types_are_refused_by_position() {
+        let long: ArrayRef = Arc::new(Float64Array::from(vec![1.0, 2.0, 3.0]));
+        let short: ArrayRef = Arc::new(Float64Array::from(vec![1.0, 2.0]));
+        let text: ArrayRef = Arc::new(StringArray::from(vec!["1", "2", "3"]));
+        let message = refusal(&[long.clone(), short]);
+        assert!(
+            message.contains("feature 2 has 2 rows, feature 1 has 3"),
+            "{message}"
+        );
+        let message = refusal(&[long.clone(), text]);
+        assert!(message.contains("feature 2 is a Utf8 column"), "{message}");
+        let message = refusal(&[long]);
+        assert!(message.contains("takes 2 feature columns"), "{message}");
+    }
 }

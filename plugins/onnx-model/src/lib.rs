@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use weft_sdk::model::Model;
-use weft_sdk::{log, Batch, Column, Meta, Result, Step, StepError, Transform};
+use weft_sdk::{log, Batch, Column, Meta, Port, Result, Step, StepError, Transform};
 
 /// `{"model": PATH, "features": [...], "outputs": {onnx_output: column}}`.
 #[derive(Deserialize, JsonSchema)]
@@ -49,8 +49,8 @@ pub struct Config {
 pub struct OnnxModel {
     features: Vec<String>,
     model: Model,
-    /// ONNX output names, in the model's order, and their column names.
-    outputs: Vec<(String, String)>,
+    /// The outputs written, in the model's order.
+    outputs: Vec<Output>,
 }
 
 impl Step for OnnxModel {
@@ -75,12 +75,22 @@ impl Step for OnnxModel {
     }
 }
 
+/// An output to write: its name in the model, its column name, and whether
+/// it is one column (`[N]`, `[N, 1]`) or numbered ones (`[N, C]`).
+struct Output {
+    onnx: String,
+    column: String,
+    single: bool,
+}
+
 /// The outputs to write: those `renames` names, else every tensor output.
-fn chosen(
-    model: &Model,
-    renames: Option<BTreeMap<String, String>>,
-) -> Result<Vec<(String, String)>> {
+fn chosen(model: &Model, renames: Option<BTreeMap<String, String>>) -> Result<Vec<Output>> {
     let ports = model.outputs();
+    let output = |p: &Port, column: String| Output {
+        onnx: p.name.clone(),
+        column,
+        single: matches!(p.shape.as_slice(), [_] | [_, 1]),
+    };
     let Some(mut renames) = renames else {
         for port in ports.iter().filter(|p| p.dtype.is_none()) {
             log::info(&format!(
@@ -88,11 +98,8 @@ fn chosen(
                 port.name, port.onnx_type
             ));
         }
-        return Ok(ports
-            .into_iter()
-            .filter(|p| p.dtype.is_some())
-            .map(|p| (p.name.clone(), p.name))
-            .collect());
+        let tensors = ports.iter().filter(|p| p.dtype.is_some());
+        return Ok(tensors.map(|p| output(p, p.name.clone())).collect());
     };
     let known: Vec<&str> = ports.iter().map(|p| p.name.as_str()).collect();
     if let Some(unknown) = renames.keys().find(|k| !known.contains(&k.as_str())) {
@@ -101,13 +108,27 @@ fn chosen(
             known.join(", ")
         )));
     }
+    if let Some(p) = ports
+        .iter()
+        .find(|p| p.dtype.is_none() && renames.contains_key(&p.name))
+    {
+        return Err(StepError::InvalidConfig(format!(
+            "outputs: {:?} is {}, not a tensor: export the model without it (skl2onnx: \
+             options={{'zipmap': False}})",
+            p.name, p.onnx_type
+        )));
+    }
+    let mut columns: Vec<&String> = renames.values().collect();
+    columns.sort();
+    if let Some(twice) = columns.windows(2).find(|w| w[0] == w[1]) {
+        return Err(StepError::InvalidConfig(format!(
+            "outputs: two outputs would both be written as {:?}",
+            twice[0]
+        )));
+    }
     Ok(ports
         .iter()
-        .filter_map(|p| {
-            renames
-                .remove(&p.name)
-                .map(|column| (p.name.clone(), column))
-        })
+        .filter_map(|p| renames.remove(&p.name).map(|column| output(p, column)))
         .collect())
 }
 
@@ -145,26 +166,27 @@ impl Transform for OnnxModel {
             .iter()
             .map(|name| batch.numeric(name))
             .collect::<Result<Vec<_>>>()?;
-        let names: Vec<&str> = self.outputs.iter().map(|(o, _)| o.as_str()).collect();
+        let names: Vec<&str> = self.outputs.iter().map(|o| o.onnx.as_str()).collect();
         let made = self
             .model
             .run(&features.iter().collect::<Vec<_>>(), &names)?;
         let mut columns: Vec<(String, Column)> = Vec::new();
-        for ((output, name), group) in self.outputs.iter().zip(made) {
-            let single = group.len() == 1;
+        for (output, group) in self.outputs.iter().zip(made) {
+            let single = output.single && group.len() == 1;
             for (i, column) in group.into_iter().enumerate() {
-                let column_name = if single {
-                    name.clone()
+                let name = if single {
+                    output.column.clone()
                 } else {
-                    format!("{name}_{i}")
+                    format!("{}_{i}", output.column)
                 };
-                if batch.get(&column_name).is_some() {
+                if batch.get(&name).is_some() || columns.iter().any(|(n, _)| *n == name) {
                     return Err(StepError::InvalidConfig(format!(
-                        "outputs: the model's output would replace the input column {column_name:?}; \
-                         rename it, e.g. outputs: {{{output}: predicted}}"
+                        "outputs: the model's output {:?} would replace the column {name:?}; \
+                         rename it, e.g. outputs: {{{}: predicted}}",
+                        output.onnx, output.onnx
                     )));
                 }
-                columns.push((column_name, column));
+                columns.push((name, column));
             }
         }
         let pairs: Vec<(&str, &Column)> = columns.iter().map(|(n, c)| (n.as_str(), c)).collect();

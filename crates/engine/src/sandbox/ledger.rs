@@ -30,6 +30,8 @@ pub struct HostMemoryLimit {
 pub(crate) struct Ledger {
     limit: u64,
     held: u64,
+    /// Of `held`, the bytes of models the step holds (which no spill frees).
+    models: u64,
     peak: u64,
     made: HashMap<usize, Made>,
 }
@@ -46,6 +48,7 @@ impl Ledger {
         Ledger {
             limit,
             held: 0,
+            models: 0,
             peak: 0,
             made: HashMap::new(),
         }
@@ -69,9 +72,7 @@ impl Ledger {
         if self.made.contains_key(&column.identity()) {
             return Ok(());
         }
-        self.check(bytes)?;
-        self.held += bytes;
-        self.peak = self.peak.max(self.held);
+        self.add(bytes)?;
         self.made
             .insert(column.identity(), Made { bytes, handles: 0 });
         Ok(())
@@ -99,17 +100,29 @@ impl Ledger {
         }
     }
 
-    /// Charge `bytes` the step holds outside columns (a model it loaded).
-    pub(crate) fn take(&mut self, bytes: u64) -> Result<(), HostMemoryLimit> {
+    fn add(&mut self, bytes: u64) -> Result<(), HostMemoryLimit> {
         self.check(bytes)?;
         self.held += bytes;
         self.peak = self.peak.max(self.held);
         Ok(())
     }
 
+    /// Charge the `bytes` of a model the step loaded.
+    pub(crate) fn take(&mut self, bytes: u64) -> Result<(), HostMemoryLimit> {
+        self.add(bytes)?;
+        self.models += bytes;
+        Ok(())
+    }
+
     /// Release `bytes` charged by [`Ledger::take`].
     pub(crate) fn give_back(&mut self, bytes: u64) {
         self.held = self.held.saturating_sub(bytes);
+        self.models = self.models.saturating_sub(bytes);
+    }
+
+    /// Bytes held in columns and batches (what a spill can free).
+    pub(crate) fn in_columns(&self) -> u64 {
+        self.held - self.models
     }
 
     /// Bytes held now.

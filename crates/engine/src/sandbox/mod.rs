@@ -22,10 +22,8 @@ pub mod stdio;
 mod tier;
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
-
-use wasmtime::Engine;
 
 pub use columns::{Batch, BatchError, Column, Kept};
 pub use ctx::{KernelDeadline, OutputLimit, StepCtx};
@@ -54,7 +52,7 @@ pub struct Grant {
 #[derive(Clone)]
 pub struct Sandbox {
     optimizing: Tier,
-    baseline: Arc<Mutex<Option<Tier>>>,
+    baseline: Arc<OnceLock<Result<Tier, String>>>,
     pool: PoolSize,
     choice: CompilerChoice,
 }
@@ -102,12 +100,10 @@ impl Sandbox {
         };
         match compiler {
             Compiler::Cranelift => self.optimizing.clone(),
-            Compiler::Winch => self.baseline().unwrap_or_else(|e| {
-                tracing::warn!(
-                    "the Winch compiler is unavailable ({e:#}); compiling with Cranelift"
-                );
-                self.optimizing.clone()
-            }),
+            Compiler::Winch => match self.baseline() {
+                Ok(tier) => tier.clone(),
+                Err(_) => self.optimizing.clone(),
+            },
         }
     }
 
@@ -116,19 +112,17 @@ impl Sandbox {
         &self.optimizing
     }
 
-    fn baseline(&self) -> wasmtime::Result<Tier> {
-        let mut baseline = self.baseline.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(tier) = &*baseline {
-            return Ok(tier.clone());
-        }
-        let tier = Tier::new(self.pool, Compiler::Winch)?;
-        *baseline = Some(tier.clone());
-        Ok(tier)
-    }
-
-    /// The optimizing (Cranelift) engine.
-    pub fn engine(&self) -> &Engine {
-        self.optimizing.engine()
+    /// Winch's engine, made on first use; where it cannot be made (a CPU
+    /// without AVX), that is said once and Cranelift's serves.
+    fn baseline(&self) -> &Result<Tier, String> {
+        self.baseline.get_or_init(|| {
+            Tier::new(self.pool, Compiler::Winch).map_err(|e| {
+                tracing::warn!(
+                    "the Winch compiler is unavailable ({e:#}); compiling with Cranelift"
+                );
+                format!("{e:#}")
+            })
+        })
     }
 
     /// The largest linear memory an instance may have (the largest

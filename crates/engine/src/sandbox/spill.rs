@@ -165,7 +165,7 @@ impl StepCtx {
     /// (the run's input) is written once and stays charged until that
     /// holder lets go.
     pub fn spill_if_over(&mut self) -> Result<(), SpillError> {
-        if !self.spill.enabled() || self.held.held() <= self.held.limit() / 4 {
+        if !self.spill.enabled() || self.held.in_columns() <= self.held.limit() / 4 {
             return Ok(());
         }
         let mut written = HashMap::new();

@@ -4,6 +4,7 @@
 //! charged to the step's host memory while it holds the model; a run is
 //! bounded by the step's deadline.
 
+use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, LazyLock};
 
@@ -19,10 +20,12 @@ type Fallible<T> = wasmtime::Result<Result<T, StepError>>;
 /// The models of this process, by digest.
 static MODELS: LazyLock<Models> = LazyLock::new(Models::default);
 
-/// A model a step holds, and the host memory charged for it.
+/// A model a step holds, the host memory charged for it, and how errors
+/// name it (`model "/models/churn.onnx"`).
 pub struct ModelHandle {
     model: Arc<Model>,
     bytes: u64,
+    what: String,
 }
 
 impl StepCtx {
@@ -35,30 +38,48 @@ impl StepCtx {
                  {{path, as}}) and name the file as the step sees it"
             ))
         };
-        for grant in &self.grants {
-            let Ok(rest) = Path::new(path).strip_prefix(&grant.guest) else {
-                continue;
-            };
-            if rest
-                .components()
-                .any(|c| !matches!(c, Component::Normal(_)))
-            {
-                return Err(refused("the path leaves its grant"));
-            }
-            let root = grant
-                .host
-                .canonicalize()
-                .map_err(|e| refused(&e.to_string()))?;
-            let file = root
-                .join(rest)
-                .canonicalize()
-                .map_err(|e| refused(&e.to_string()))?;
-            if !file.starts_with(&root) || !file.is_file() {
-                return Err(refused("not a file inside its grant"));
-            }
-            return Ok(file);
+        // The grant with the longest matching path, as WASI resolves
+        // nested mounts.
+        let (grant, rest) = self
+            .grants
+            .iter()
+            .filter_map(|g| Path::new(path).strip_prefix(&g.guest).ok().map(|r| (g, r)))
+            .max_by_key(|(g, _)| Path::new(&g.guest).components().count())
+            .ok_or_else(|| refused("no grant of the step holds it"))?;
+        if rest
+            .components()
+            .any(|c| !matches!(c, Component::Normal(_)))
+        {
+            return Err(refused("the path leaves its grant"));
         }
-        Err(refused("no grant of the step holds it"))
+        let root = grant
+            .host
+            .canonicalize()
+            .map_err(|e| refused(&e.to_string()))?;
+        let file = root
+            .join(rest)
+            .canonicalize()
+            .map_err(|e| refused(&e.to_string()))?;
+        if !file.starts_with(&root) || !file.is_file() {
+            return Err(refused("not a file inside its grant"));
+        }
+        Ok(file)
+    }
+
+    /// The bytes of `file`, opened once: its size, taken from the open
+    /// file, must fit the step's host memory, and no more than that is read.
+    fn read_within(&self, file: &Path, what: &str) -> Result<Vec<u8>, StepError> {
+        let unreadable = |e: std::io::Error| StepError::InvalidConfig(format!("{what}: {e}"));
+        let mut opened = std::fs::File::open(file).map_err(unreadable)?;
+        let size = opened.metadata().map_err(unreadable)?.len();
+        self.room_for(what, size)?;
+        let mut bytes = Vec::with_capacity(size as usize);
+        opened
+            .by_ref()
+            .take(size)
+            .read_to_end(&mut bytes)
+            .map_err(unreadable)?;
+        Ok(bytes)
     }
 
     /// Whether the step's host memory has room for a model of `size` bytes.
@@ -82,7 +103,11 @@ impl StepCtx {
             Err(e) => return Ok(Err(StepError::InvalidInput(format!("{what}: {e}")))),
         };
         self.held.take(size)?;
-        let handle = ModelHandle { model, bytes: size };
+        let handle = ModelHandle {
+            model,
+            bytes: size,
+            what: what.to_owned(),
+        };
         Ok(Ok(self.table.push(handle)?))
     }
 }
@@ -109,15 +134,9 @@ impl model::HostModel for StepCtx {
             Err(e) => return Ok(Err(e)),
         };
         let what = format!("model {path:?}");
-        let size = std::fs::metadata(&file).map_or(0, |m| m.len());
-        if let Err(e) = self.room_for(&what, size) {
-            return Ok(Err(e));
-        }
-        match std::fs::read(&file) {
+        match self.read_within(&file, &what) {
             Ok(bytes) => self.load_model(&what, bytes),
-            Err(e) => Ok(Err(StepError::InvalidConfig(format!(
-                "model {path:?}: {e}"
-            )))),
+            Err(e) => Ok(Err(e)),
         }
     }
 
@@ -157,17 +176,19 @@ impl model::HostModel for StepCtx {
         features: Vec<Resource<Column>>,
         outputs: Vec<String>,
     ) -> Fallible<Vec<Vec<Resource<Column>>>> {
-        let model = self.table.get(&m)?.model.clone();
+        let handle = self.table.get(&m)?;
+        let (model, what) = (handle.model.clone(), handle.what.clone());
         let arrays = self.arrays(&features)?;
         let rows = arrays.first().map_or(0, |a| a.len()) as u64;
         self.working_space(rows * arrays.len() as u64 * 8)?;
         let runtime = weft_models::runtime::runtime().map(|r| r.version.clone());
         self.devices
             .insert(format!("onnxruntime {} (cpu)", runtime.unwrap_or_default()));
-        let made = match model.run(&arrays, &outputs, Some(self.deadline())) {
+        let budget = self.held.limit().saturating_sub(self.held.held());
+        let made = match model.run(&arrays, &outputs, budget, Some(self.deadline())) {
             Ok(made) => made,
             Err(ModelError::Deadline) => return Err(wasmtime::Error::new(KernelDeadline)),
-            Err(e) => return Ok(Err(StepError::InvalidInput(e.to_string()))),
+            Err(e) => return Ok(Err(StepError::InvalidInput(format!("{what}: {e}")))),
         };
         let mut handed = Vec::with_capacity(made.len());
         for group in made {
