@@ -21,6 +21,10 @@ features f0..f7) plus a regression target, fits six models and writes to DIR:
     unsupported.onnx  a valid model whose node `mystery` is an operator
                       no runtime has (`Mystery` of domain `weft.test`)
     wide.onnx         the input tiled 625 times: an output [N, 5000]
+    slow.onnx         40 chained 2048 x 2048 matrix products: seconds a batch
+    nulls.parquet     data.parquet's features with every 7th f0 and every
+                      11th f3 missing, and xgb_p1, lgbm_p1: the libraries'
+                      predict_proba on them (both read a missing value)
 
 The ONNX outputs, in order, and the expected columns they match:
 
@@ -189,6 +193,32 @@ def wide() -> onnx.ModelProto:
     return helper.make_model(graph, ir_version=8, opset_imports=[helper.make_opsetid("", OPSET)])
 
 
+def slow() -> onnx.ModelProto:
+    """A model that takes seconds a batch: 40 products by one 2048 x 2048
+    matrix, after widening the input to 2048 columns."""
+    rng = np.random.default_rng(0)
+    widen = onnx.numpy_helper.from_array(rng.normal(0, 0.01, (len(FEATURES), 2048)).astype(np.float32), "widen")
+    square = onnx.numpy_helper.from_array(rng.normal(0, 0.01, (2048, 2048)).astype(np.float32), "square")
+    nodes = [helper.make_node("MatMul", ["input", "widen"], ["h0"], name="widen")]
+    nodes += [helper.make_node("MatMul", [f"h{i}", "square"], [f"h{i + 1}"], name=f"square{i}") for i in range(40)]
+    graph = helper.make_graph(
+        nodes, "slow",
+        [helper.make_tensor_value_info("input", onnx.TensorProto.FLOAT, [None, len(FEATURES)])],
+        [helper.make_tensor_value_info("h40", onnx.TensorProto.FLOAT, [None, 2048])],
+        [widen, square])
+    return helper.make_model(graph, ir_version=8, opset_imports=[helper.make_opsetid("", OPSET)])
+
+
+def with_nulls(df: pd.DataFrame, fitted: dict[str, BaseEstimator]) -> pd.DataFrame:
+    """The features with gaps, and XGBoost's and LightGBM's scores of them."""
+    gaps = df[FEATURES].copy()
+    gaps.loc[gaps.index % 7 == 0, "f0"] = np.nan
+    gaps.loc[gaps.index % 11 == 0, "f3"] = np.nan
+    for name in ["xgb", "lgbm"]:
+        gaps[f"{name}_p1"] = fitted[name].predict_proba(gaps[FEATURES].to_numpy())[:, 1].astype(np.float64)
+    return gaps
+
+
 def value_info(value: onnx.ValueInfoProto) -> dict:
     """Name, shape (None for an unknown dimension) and element type."""
     tensor = value.type.tensor_type
@@ -215,8 +245,8 @@ def export(out: Path, rows: int, seed: int) -> None:
     out.mkdir(parents=True, exist_ok=True)
     df = dataset(rows, seed)
     x = df[FEATURES].to_numpy()
-    expected, described = {}, {}
-    for name, model in estimators(seed).items():
+    expected, described, models = {}, {}, estimators(seed)
+    for name, model in models.items():
         start = time.perf_counter()
         y = df["target"] if name in REGRESSORS else df["label"]
         with warnings.catch_warnings():
@@ -234,6 +264,8 @@ def export(out: Path, rows: int, seed: int) -> None:
     (out / "metrics.json").write_text(json.dumps(scores, indent=2) + "\n")
     onnx.save(unsupported(), out / "unsupported.onnx")
     onnx.save(wide(), out / "wide.onnx")
+    onnx.save(slow(), out / "slow.onnx")
+    with_nulls(df, models).to_parquet(out / "nulls.parquet", index=False)
     df.to_parquet(out / "data.parquet", index=False)
     pd.DataFrame(expected).to_parquet(out / "expected.parquet", index=False)
     (out / "models.json").write_text(json.dumps(described, indent=2) + "\n")

@@ -147,6 +147,49 @@ fn every_model_scores_as_its_library_predicts() {
 }
 
 #[test]
+fn missing_values_read_as_the_libraries_read_them() {
+    let data = fixture().join("nulls.parquet");
+    let mut p = Pipeline::new(data.to_str().unwrap())
+        .plugin("onnx", &plugin("onnx-model"))
+        .spec("batchRows: 512");
+    for name in ["xgb", "lgbm"] {
+        p = score(p, name, json!({"probabilities": format!("{name}_p")}));
+    }
+    let dir = workdir();
+    let manifest = p.write(&dir, "pipeline.yaml");
+    dir.run(&manifest, &[]).ok();
+    let (out, want) = (
+        read_parquet(&dir.join("out/data.parquet")),
+        read_parquet(&data),
+    );
+    assert!(
+        f64s(&want, "f0").iter().any(Option::is_none),
+        "the fixture has gaps"
+    );
+    for name in ["xgb", "lgbm"] {
+        let got = f64s(&out, &format!("{name}_p_1"));
+        assert_close(
+            name,
+            &got,
+            &f64s(&want, &format!("{name}_p1")),
+            0.0,
+            TOLERANCE,
+        );
+    }
+}
+
+#[test]
+fn a_model_past_the_steps_deadline_is_stopped() {
+    let dir = workdir();
+    let config = json!({"model": "/models/slow.onnx", "features": features()});
+    let extra = format!("{MOUNT}, limits: {{ timeoutSeconds: 1 }}");
+    one_step(&dir, config, &extra).failed().stderr_has(&[
+        "step \"s\"",
+        "ran longer than its limit of 1s (limits.timeoutSeconds)",
+    ]);
+}
+
+#[test]
 fn metrics_of_the_scores_are_the_librarys() {
     let want: Value = read_json(&fixture().join("metrics.json"));
     let mut p = pipeline();
