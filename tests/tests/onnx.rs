@@ -428,3 +428,30 @@ fn the_churn_example_scores_its_exported_model_as_training_prepared_it() {
         "{gate}"
     );
 }
+
+#[test]
+fn weft_inspect_shows_what_the_step_makes_of_a_model() {
+    let model = fixture().join("xgb.onnx");
+    weft_in(workspace(), ["inspect".as_ref(), model.as_os_str()])
+        .ok()
+        .stdout_has(&[
+            "inputs (features: 8 columns, in this order)",
+            "input            Tensor<f32>(dyn, 8)",
+            "probabilities_0 .. probabilities_1",
+            "operators: ai.onnx.ml:TreeEnsembleClassifier",
+        ]);
+    let json = weft_in(
+        workspace(),
+        ["inspect".as_ref(), "--json".as_ref(), model.as_os_str()],
+    );
+    let doc: Value = serde_json::from_str(&json.ok().stdout).unwrap();
+    assert_eq!(doc["inputs"][0]["shape"], json!([-1, 8]), "{doc}");
+    assert_eq!(doc["sha256"].as_str().map(str::len), Some(64));
+    let broken = Workdir::new();
+    let bytes = std::fs::read(&model).unwrap();
+    let half = broken.write("half.onnx", &bytes[..bytes.len() / 2]);
+    broken
+        .weft(["inspect".as_ref(), half.as_os_str()])
+        .failed()
+        .stderr_has(&["half.onnx", "corrupt or truncated"]);
+}

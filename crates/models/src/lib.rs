@@ -6,7 +6,7 @@
 //! `libonnxruntime.so` ([`runtime`]), so weft builds, and runs pipelines
 //! without models, where it is not installed.
 
-mod graph;
+pub mod graph;
 mod model;
 pub mod runtime;
 mod tensor;

@@ -176,9 +176,11 @@ pub(super) enum Command {
         #[arg(default_value = ".")]
         dir: PathBuf,
     },
-    /// Show what a plugin is: metadata, contract version, imports, exports, config schema.
+    /// Show what a plugin is (metadata, contract version, imports, exports,
+    /// config schema), or what a model is (a `.onnx` file: its inputs and
+    /// outputs, the columns `onnx-model` makes of them, its operators).
     Inspect {
-        /// A plugin component (.wasm).
+        /// A plugin component (.wasm) or an ONNX model (.onnx).
         plugin: PathBuf,
         /// Print JSON instead of text.
         #[arg(long)]

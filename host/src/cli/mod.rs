@@ -294,6 +294,9 @@ fn build(dir: &Path) -> Result<ExitCode> {
 }
 
 fn inspect(path: &Path, json: bool) -> Result<ExitCode> {
+    if path.extension().is_some_and(|e| e == "onnx") {
+        return inspect_model(path, json);
+    }
     let plugin = load_plugin(path)?;
     if json {
         let doc = serde_json::json!({
@@ -303,6 +306,35 @@ fn inspect(path: &Path, json: bool) -> Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
         print!("{}", table::inspect(&plugin));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `weft inspect MODEL.onnx`: what `onnx-model` would see of it.
+fn inspect_model(path: &Path, json: bool) -> Result<ExitCode> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let nodes = weft_models::graph::nodes(&bytes).unwrap_or_default();
+    let model = weft_models::Models::default()
+        .load(bytes)
+        .with_context(|| format!("{}", path.display()))?;
+    if json {
+        let ports = |ports: &[weft_models::Port]| {
+            ports
+                .iter()
+                .map(|p| serde_json::json!({"name": p.name, "type": p.onnx_type, "shape": p.shape}))
+                .collect::<Vec<_>>()
+        };
+        let ops: Vec<String> = nodes
+            .iter()
+            .map(|n| format!("{}:{}", n.domain, n.op_type))
+            .collect();
+        let doc = serde_json::json!({
+            "path": path, "sha256": model.digest(), "inputs": ports(model.inputs()),
+            "outputs": ports(model.outputs()), "operators": ops,
+        });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        print!("{}", table::model(path, &model, &nodes));
     }
     Ok(ExitCode::SUCCESS)
 }

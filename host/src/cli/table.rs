@@ -1,10 +1,13 @@
 //! Plain-text tables for the terminal.
 
 use std::fmt::Write;
+use std::path::Path;
 
 use weft_engine::plugin::Plugin;
 use weft_manifest::Pipeline;
 use weft_manifest::{Role, Stage};
+use weft_models::graph::Node;
+use weft_models::Model;
 use weft_record::RunReport;
 
 /// Columns padded to their widest cell.
@@ -135,6 +138,48 @@ pub fn inspect(plugin: &Plugin) -> String {
         "config schema:\n{}",
         serde_json::to_string_pretty(&m.config_schema).unwrap_or_default()
     );
+    out
+}
+
+/// `weft inspect MODEL.onnx`: inputs, outputs with the columns
+/// `onnx-model` names after them, and the operators used.
+pub fn model(path: &Path, model: &Model, nodes: &[Node]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "file:    {}\nsha256:  {}",
+        path.display(),
+        model.digest()
+    );
+    let width: usize = model
+        .inputs()
+        .iter()
+        .map(|p| match p.shape.as_slice() {
+            [_, k] if *k > 0 => *k as usize,
+            _ => 1,
+        })
+        .sum();
+    let _ = writeln!(out, "inputs (features: {width} columns, in this order):");
+    for port in model.inputs() {
+        let _ = writeln!(out, "  {:<16} {}", port.name, port.onnx_type);
+    }
+    let _ = writeln!(out, "outputs (and the columns onnx-model writes):");
+    for port in model.outputs() {
+        let columns = match (port.dtype, port.shape.as_slice()) {
+            (None, _) => "not a tensor: skipped".to_owned(),
+            (_, [_] | [_, 1]) => port.name.clone(),
+            (_, [_, c]) if *c > 1 => format!("{0}_0 .. {0}_{1}", port.name, c - 1),
+            _ => format!("{0}_0, {0}_1, ...", port.name),
+        };
+        let _ = writeln!(out, "  {:<16} {:<28} {columns}", port.name, port.onnx_type);
+    }
+    let mut ops: Vec<String> = nodes
+        .iter()
+        .map(|n| format!("{}:{}", n.domain, n.op_type))
+        .collect();
+    ops.sort();
+    ops.dedup();
+    let _ = writeln!(out, "operators: {}", ops.join(", "));
     out
 }
 
