@@ -10,11 +10,7 @@
 # are removed after each run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-build=1
-args=()
-for arg in "$@"; do
-  if [ "$arg" = --no-build ]; then build=0; else args+=("$arg"); fi
-done
+. bench/args.sh "$@"
 if [ "$build" = 1 ]; then
   cargo build --release -p weft
   cargo build --release --target wasm32-wasip2 -p impute -p scale -p one-hot

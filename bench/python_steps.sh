@@ -6,11 +6,7 @@
 #   ./bench/python_steps.sh --rows 1000000 --repeats 1
 set -euo pipefail
 cd "$(dirname "$0")/.."
-build=1
-args=()
-for arg in "$@"; do
-  if [ "$arg" = --no-build ]; then build=0; else args+=("$arg"); fi
-done
+. bench/args.sh "$@"
 if [ "$build" = 1 ]; then
   cargo build --release -p weft -p weft-bench
   cargo build --release --target wasm32-wasip2 -p scale
