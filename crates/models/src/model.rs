@@ -8,7 +8,7 @@ use std::time::Instant;
 use arrow::array::ArrayRef;
 use ort::session::builder::{GraphOptimizationLevel, PrepackedWeights};
 use ort::session::{RunOptions, Session};
-use ort::value::ValueType;
+use ort::value::{TensorElementType, ValueType};
 use weft_types::Dtype;
 
 use crate::{graph, runtime, tensor, ModelError};
@@ -25,6 +25,8 @@ pub struct Port {
     pub dtype: Option<Dtype>,
     /// Dimensions, `-1` where dynamic (the rows).
     pub shape: Vec<i64>,
+    /// The tensor's element type, as the host feeds it.
+    pub(crate) element: Option<TensorElementType>,
 }
 
 /// A model ready to run: compiled once, run by any number of threads.
@@ -77,6 +79,12 @@ impl Model {
     /// The outputs, in the graph's order.
     pub fn outputs(&self) -> &[Port] {
         &self.outputs
+    }
+
+    /// How many feature columns the inputs take, when every input's width
+    /// is fixed (see [`tensor::inputs`]).
+    pub fn feature_columns(&self) -> Option<usize> {
+        self.inputs.iter().map(tensor::fixed_width).sum()
     }
 
     /// Run the model on `columns` (filling the inputs in order, see
@@ -222,14 +230,15 @@ fn watch<T>(deadline: Option<Instant>, options: &RunOptions, run: impl FnOnce() 
 }
 
 fn port(name: &str, ty: &ValueType) -> Port {
-    let (dtype, shape) = match ty {
-        ValueType::Tensor { ty, shape, .. } => (tensor::dtype_of(*ty), shape.to_vec()),
+    let (element, shape) = match ty {
+        ValueType::Tensor { ty, shape, .. } => (Some(*ty), shape.to_vec()),
         _ => (None, Vec::new()),
     };
     Port {
         name: name.to_owned(),
         onnx_type: ty.to_string(),
-        dtype,
+        dtype: element.and_then(tensor::dtype_of),
         shape,
+        element,
     }
 }

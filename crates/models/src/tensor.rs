@@ -25,15 +25,24 @@ pub fn dtype_of(ty: TensorElementType) -> Option<Dtype> {
     }
 }
 
-/// How many columns each input takes: its second dimension (`[N]` takes
-/// one); a dynamic one only for a model of one input, which takes them all.
+/// How many columns an input takes when that is fixed: its second
+/// dimension, or one for `[N]`.
+pub fn fixed_width(port: &Port) -> Option<usize> {
+    match port.shape.as_slice() {
+        [_] => Some(1),
+        [_, k] if *k > 0 => Some(*k as usize),
+        _ => None,
+    }
+}
+
+/// How many columns each input takes: its fixed width; a dynamic one only
+/// for a model of one input, which takes them all.
 fn widths(ports: &[Port], given: usize) -> Result<Vec<usize>, ModelError> {
     ports
         .iter()
-        .map(|port| match port.shape.as_slice() {
-            [_] => Ok(1),
-            [_, k] if *k > 0 => Ok(*k as usize),
-            [_, _] if ports.len() == 1 => Ok(given),
+        .map(|port| match (fixed_width(port), port.shape.as_slice()) {
+            (Some(width), _) => Ok(width),
+            (None, [_, _]) if ports.len() == 1 => Ok(given),
             _ => Err(ModelError::Input(format!(
                 "input {:?} is {}: weft feeds inputs of shape [N] or [N, k] with k fixed",
                 port.name, port.onnx_type
@@ -103,7 +112,7 @@ fn input(port: &Port, group: &[ArrayRef], shape: Vec<i64>) -> Result<DynValue, M
             })?;
             Tensor::from_array((shape, data)).map(|t| t.into_dyn())
         }
-        Some(Dtype::S64) if port.onnx_type.contains("i32") => {
+        Some(Dtype::S64) if port.element == Some(TensorElementType::Int32) => {
             let data = interleave(group, |c| {
                 integers(c)?
                     .into_iter()
@@ -299,6 +308,7 @@ mod tests {
             onnx_type: "Tensor<f32>(dyn, 2)".into(),
             dtype: Some(Dtype::F32),
             shape,
+            element: Some(TensorElementType::Float32),
         }
     }
 

@@ -151,14 +151,9 @@ pub fn model(path: &Path, model: &Model, nodes: &[Node]) -> String {
         path.display(),
         model.digest()
     );
-    let width: usize = model
-        .inputs()
-        .iter()
-        .map(|p| match p.shape.as_slice() {
-            [_, k] if *k > 0 => *k as usize,
-            _ => 1,
-        })
-        .sum();
+    let width = model
+        .feature_columns()
+        .map_or_else(|| "any number of".to_owned(), |w| w.to_string());
     let _ = writeln!(out, "inputs (features: {width} columns, in this order):");
     for port in model.inputs() {
         let _ = writeln!(out, "  {:<16} {}", port.name, port.onnx_type);

@@ -52,7 +52,7 @@ pub struct Grant {
 #[derive(Clone)]
 pub struct Sandbox {
     optimizing: Tier,
-    baseline: Arc<OnceLock<Result<Tier, String>>>,
+    baseline: Arc<OnceLock<Option<Tier>>>,
     pool: PoolSize,
     choice: CompilerChoice,
 }
@@ -100,10 +100,7 @@ impl Sandbox {
         };
         match compiler {
             Compiler::Cranelift => self.optimizing.clone(),
-            Compiler::Winch => match self.baseline() {
-                Ok(tier) => tier.clone(),
-                Err(_) => self.optimizing.clone(),
-            },
+            Compiler::Winch => self.baseline().unwrap_or(&self.optimizing).clone(),
         }
     }
 
@@ -114,15 +111,17 @@ impl Sandbox {
 
     /// Winch's engine, made on first use; where it cannot be made (a CPU
     /// without AVX), that is said once and Cranelift's serves.
-    fn baseline(&self) -> &Result<Tier, String> {
-        self.baseline.get_or_init(|| {
-            Tier::new(self.pool, Compiler::Winch).map_err(|e| {
-                tracing::warn!(
-                    "the Winch compiler is unavailable ({e:#}); compiling with Cranelift"
-                );
-                format!("{e:#}")
-            })
-        })
+    fn baseline(&self) -> Option<&Tier> {
+        let made = self.baseline.get_or_init(|| {
+            Tier::new(self.pool, Compiler::Winch)
+                .inspect_err(|e| {
+                    tracing::warn!(
+                        "the Winch compiler is unavailable ({e:#}); compiling with Cranelift"
+                    );
+                })
+                .ok()
+        });
+        made.as_ref()
     }
 
     /// The largest linear memory an instance may have (the largest

@@ -85,11 +85,16 @@ pub(super) fn kernel_method(m: QuantileMethod) -> k::QuantileMethod {
 /// The step-visible type of an Arrow type; types weft has no name for
 /// read as text.
 pub(super) fn wit_dtype(data_type: &DataType) -> Dtype {
-    match k::Dtype::of(data_type) {
-        Some(k::Dtype::F32) => Dtype::F32,
-        Some(k::Dtype::F64) => Dtype::F64,
-        Some(k::Dtype::S64) => Dtype::S64,
-        Some(k::Dtype::Boolean) => Dtype::Boolean,
-        Some(k::Dtype::Text) | None => Dtype::Text,
+    k::Dtype::of(data_type).map_or(Dtype::Text, wit_dtype_of)
+}
+
+/// The WIT form of a column type.
+pub(super) fn wit_dtype_of(dtype: k::Dtype) -> Dtype {
+    match dtype {
+        k::Dtype::F32 => Dtype::F32,
+        k::Dtype::F64 => Dtype::F64,
+        k::Dtype::S64 => Dtype::S64,
+        k::Dtype::Boolean => Dtype::Boolean,
+        k::Dtype::Text => Dtype::Text,
     }
 }

@@ -11,8 +11,9 @@ use std::sync::{Arc, LazyLock};
 use wasmtime::component::Resource;
 use weft_models::{Model, ModelError, Models, Port};
 
+use super::convert::wit_dtype_of;
 use crate::sandbox::bindings::weft::step::model::{self, Port as WitPort};
-use crate::sandbox::bindings::weft::step::types::{Dtype, StepError};
+use crate::sandbox::bindings::weft::step::types::StepError;
 use crate::sandbox::{Column, KernelDeadline, StepCtx};
 
 type Fallible<T> = wasmtime::Result<Result<T, StepError>>;
@@ -93,11 +94,10 @@ impl StepCtx {
         })
     }
 
+    /// Compile `bytes`, whose size was found to fit the step's host
+    /// memory, and charge them to it.
     fn load_model(&mut self, what: &str, bytes: Vec<u8>) -> Fallible<Resource<ModelHandle>> {
         let size = bytes.len() as u64;
-        if let Err(e) = self.room_for(what, size) {
-            return Ok(Err(e));
-        }
         let model = match MODELS.load(bytes) {
             Ok(model) => model,
             Err(e) => return Ok(Err(StepError::InvalidInput(format!("{what}: {e}")))),
@@ -116,13 +116,7 @@ fn wit_port(port: &Port) -> WitPort {
     WitPort {
         name: port.name.clone(),
         onnx_type: port.onnx_type.clone(),
-        dtype: port.dtype.map(|d| match d {
-            weft_types::Dtype::F32 => Dtype::F32,
-            weft_types::Dtype::F64 => Dtype::F64,
-            weft_types::Dtype::S64 => Dtype::S64,
-            weft_types::Dtype::Boolean => Dtype::Boolean,
-            weft_types::Dtype::Text => Dtype::Text,
-        }),
+        dtype: port.dtype.map(wit_dtype_of),
         shape: port.shape.clone(),
     }
 }
@@ -141,7 +135,11 @@ impl model::HostModel for StepCtx {
     }
 
     fn from_bytes(&mut self, bytes: Vec<u8>) -> Fallible<Resource<ModelHandle>> {
-        self.load_model("the model given as bytes", bytes)
+        let what = "the model given as bytes";
+        if let Err(e) = self.room_for(what, bytes.len() as u64) {
+            return Ok(Err(e));
+        }
+        self.load_model(what, bytes)
     }
 
     fn digest(&mut self, m: Resource<ModelHandle>) -> wasmtime::Result<String> {
