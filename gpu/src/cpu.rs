@@ -2,7 +2,11 @@
 //! adapter is used, and the reference the GPU kernels are tested against.
 //! Arguments are already checked by the callers in [`crate::kernels`].
 
+use std::borrow::Cow;
+
 use weft_kernels::Stats;
+
+use crate::{Activation, Layer};
 
 pub(crate) use weft_kernels::matmul_f32 as matmul;
 
@@ -70,4 +74,77 @@ pub(crate) fn histogram(values: &[f32], edges: &[f32]) -> Vec<u64> {
 /// `(x - a) * b` per value, in f32.
 pub(crate) fn affine(values: &[f32], a: f32, b: f32) -> Vec<f32> {
     values.iter().map(|&x| (x - a) * b).collect()
+}
+
+/// `x` (rows×k₀) through the chained `layers`: per layer the product summed
+/// in f32 in order of k, then `alpha·sum + beta·bias` and the activation,
+/// in the same f32 operations as `dense.wgsl` and `softmax.wgsl`.
+pub(crate) fn dense(x: &[f32], layers: &[Layer]) -> Vec<f32> {
+    let mut y = Cow::Borrowed(x);
+    for layer in layers {
+        let rows = y.len() / layer.k;
+        let mut z = matmul(&y, &layer.weights, rows, layer.k, layer.n);
+        for row in z.chunks_exact_mut(layer.n) {
+            for (j, v) in row.iter_mut().enumerate() {
+                let mut sum = layer.alpha * *v;
+                if let Some(bias) = &layer.bias {
+                    sum += layer.beta * bias[j];
+                }
+                *v = activate(sum, layer.activation);
+            }
+            if layer.activation == Activation::Softmax {
+                softmax(row);
+            }
+        }
+        y = Cow::Owned(z);
+    }
+    y.into_owned()
+}
+
+/// The element-wise part of `activation` (softmax is applied per row after
+/// it, so here it is the identity); NaN stays NaN.
+fn activate(v: f32, activation: Activation) -> f32 {
+    match activation {
+        Activation::Identity | Activation::Softmax => v,
+        Activation::Relu => {
+            if v < 0.0 {
+                0.0
+            } else {
+                v
+            }
+        }
+        Activation::Sigmoid => {
+            let e = (-v.abs()).exp();
+            if v >= 0.0 {
+                1.0 / (1.0 + e)
+            } else {
+                e / (1.0 + e)
+            }
+        }
+        Activation::Tanh => {
+            let e = (-2.0 * v.abs()).exp();
+            ((1.0 - e) / (1.0 + e)).copysign(v)
+        }
+        Activation::LeakyRelu(leak) => {
+            if v < 0.0 {
+                leak * v
+            } else {
+                v
+            }
+        }
+    }
+}
+
+/// Softmax of `row` in place: minus the maximum, exponentiated, divided by
+/// the sum taken in order.
+fn softmax(row: &mut [f32]) {
+    let top = row.iter().copied().fold(row[0], f32::max);
+    let mut sum = 0.0f32;
+    for v in row.iter_mut() {
+        *v = (*v - top).exp();
+        sum += *v;
+    }
+    for v in row.iter_mut() {
+        *v /= sum;
+    }
 }

@@ -2,7 +2,8 @@
 
 use std::fmt;
 
-/// A cap of [`crate::Limits`] that a custom kernel call went over.
+/// A cap that a kernel call went over: one of a custom kernel's
+/// [`crate::Limits`], or the device bytes given to [`crate::Device::dense`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LimitKind {
     /// Number of buffers bound to the shader.
@@ -55,11 +56,10 @@ pub enum GpuError {
     /// with `line:column`.
     #[error("invalid WGSL shader: {0}")]
     InvalidShader(String),
-    /// A custom kernel call asked for more than its [`crate::Limits`] allow;
-    /// nothing was dispatched.
-    #[error(
-        "custom kernel exceeds its limit on {kind}: asks for {requested}, the limit is {limit}"
-    )]
+    /// A kernel call asked for more than its limits allow (a custom
+    /// kernel's [`crate::Limits`], or the device bytes given to
+    /// [`crate::Device::dense`]); nothing was dispatched.
+    #[error("kernel call exceeds its limit on {kind}: asks for {requested}, the limit is {limit}")]
     LimitExceeded {
         /// Which cap.
         kind: LimitKind,

@@ -233,12 +233,17 @@ impl Gpu {
         self.queue.submit([encoder.finish()]);
     }
 
-    /// The contents of `buffers`, once the work submitted so far is done.
-    pub(crate) fn read(&self, buffers: &[&wgpu::Buffer]) -> Result<Vec<Vec<u8>>, GpuError> {
+    /// The contents of `buffers`, once the work submitted so far is done;
+    /// waiting longer than `timeout` is [`GpuError::Timeout`].
+    pub(crate) fn read(
+        &self,
+        buffers: &[&wgpu::Buffer],
+        timeout: Option<Duration>,
+    ) -> Result<Vec<Vec<u8>>, GpuError> {
         let encoder = self
             .device
             .create_command_encoder(&wgpu::CommandEncoderDescriptor::default());
-        self.finish(encoder, buffers, None)
+        self.finish(encoder, buffers, timeout)
     }
 
     /// An encoder holding one dispatch of `pipeline`.

@@ -1,7 +1,7 @@
 //! weft's compute offload: a wgpu (Vulkan) backend for the built-in kernels
-//! (matmul, column statistics, histogram, affine) and for custom WGSL
-//! kernels, with a CPU implementation of every built-in kernel used when no
-//! adapter is (see [`Choice`], `WEFT_COMPUTE=auto|gpu|cpu`).
+//! (matmul, dense layers, column statistics, histogram, affine) and for
+//! custom WGSL kernels, with a CPU implementation of every built-in kernel
+//! used when no adapter is (see [`Choice`], `WEFT_COMPUTE=auto|gpu|cpu`).
 //!
 //! Mesa's lavapipe (Debian `mesa-vulkan-drivers`) is a real Vulkan device on
 //! the CPU, so the GPU code paths are tested without a GPU. The API is
@@ -26,6 +26,7 @@ mod shared;
 pub use custom::{Access, Buffer, Limits};
 pub use device::{Choice, Device, Info, Kind, DEFAULT_MAX_BUFFER_BYTES};
 pub use error::{GpuError, LimitKind};
+pub use kernels::{Activation, Layer};
 pub use resident::{Input, KeepAlive, Transfers, Values};
 pub use shared::Shared;
 pub use weft_kernels::Stats;

@@ -166,7 +166,7 @@ impl Values {
             Held::Host(v) => Ok(v.clone()),
             Held::Device { gpu, parts } => {
                 let buffers: Vec<&wgpu::Buffer> = parts.iter().map(|(_, b)| b).collect();
-                let bytes = gpu.scoped(|| gpu.read(&buffers))?;
+                let bytes = gpu.scoped(|| gpu.read(&buffers, None))?;
                 let mut out = Vec::with_capacity(self.len());
                 for ((n, _), b) in parts.iter().zip(bytes) {
                     out.extend_from_slice(&bytemuck::pod_collect_to_vec::<u8, f32>(&b)[..*n]);

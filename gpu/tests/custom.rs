@@ -152,7 +152,7 @@ fn each_limit_is_a_typed_error_and_nothing_runs() {
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "custom kernel exceeds its limit on buffers: asks for 2, the limit is 1"
+        "kernel call exceeds its limit on buffers: asks for 2, the limit is 1"
     );
     let err = device
         .run_wgsl(

@@ -4,19 +4,23 @@
 //!
 //! ONNX Runtime does the work. It is loaded at run time from
 //! `libonnxruntime.so` ([`runtime`]), so weft builds, and runs pipelines
-//! without models, where it is not installed.
+//! without models, where it is not installed. The dense layers a network
+//! starts with run on a GPU (weft-gpu) when the step is given one.
 
+mod dense;
 pub mod graph;
 mod model;
 pub mod runtime;
+mod session;
 mod tensor;
+mod wire;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 
 use sha2::{Digest, Sha256};
 
-pub use model::{Model, Port};
+pub use model::{Model, Offload, Port, Ran};
 
 /// What went wrong with a model; each message says what to do.
 #[derive(Debug, Clone, thiserror::Error)]

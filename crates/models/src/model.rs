@@ -1,17 +1,20 @@
-//! One loaded model: its inputs and outputs, and ONNX Runtime sessions
-//! that run it, one per concurrent caller (ONNX Runtime's sessions are not
-//! safe to run from two threads at once), sharing pre-packed weights.
+//! One loaded model: its inputs and outputs, the ONNX Runtime sessions
+//! that run it and, for a network, its dense layers, which a GPU runs
+//! when the step's compute offers one.
 
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use arrow::array::ArrayRef;
-use ort::session::builder::{GraphOptimizationLevel, PrepackedWeights};
-use ort::session::{RunOptions, Session};
-use ort::value::{TensorElementType, ValueType};
+use arrow::array::{ArrayRef, Float32Array};
+use ort::value::{DynValue, Tensor, TensorElementType, ValueType};
+use weft_gpu::{Device, GpuError};
 use weft_types::Dtype;
 
-use crate::{graph, runtime, tensor, ModelError};
+use crate::dense::{self, Dense};
+use crate::graph::{self, Graph};
+use crate::session::Sessions;
+use crate::{runtime, tensor, ModelError};
 
 /// An input or output of a model.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,37 +35,65 @@ pub struct Port {
 /// A model ready to run: compiled once, run by any number of threads.
 pub struct Model {
     digest: String,
-    bytes: Arc<[u8]>,
     inputs: Vec<Port>,
     outputs: Vec<Port>,
-    idle: Mutex<Vec<Session>>,
-    prepacked: PrepackedWeights,
+    onnxruntime: Sessions,
+    dense: Option<Dense>,
+    /// The model of the nodes after the dense layers, compiled on first use.
+    tail: OnceLock<Option<Sessions>>,
+    /// Whether a GPU run has fallen back to ONNX Runtime (said once).
+    fell_back: AtomicBool,
 }
+
+/// A GPU for a model's dense layers, and how many bytes of its memory they
+/// may take (`limits.gpuMemory`).
+#[derive(Clone, Copy)]
+pub struct Offload<'a> {
+    /// The device.
+    pub device: &'a Device,
+    /// Most bytes of weights and activations on the device at once.
+    pub max_bytes: u64,
+}
+
+/// Where a run computed: report both when a network's dense layers ran on
+/// the GPU and the nodes after them on ONNX Runtime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Ran {
+    /// The dense layers ran on the GPU.
+    pub gpu: bool,
+    /// ONNX Runtime ran the model or its tail.
+    pub onnxruntime: bool,
+}
+
+/// Columns of each wanted output.
+type Made = Vec<Vec<ArrayRef>>;
 
 impl Model {
     /// Compile the ONNX model in `bytes`, whose sha256 is `digest`.
     pub fn load(bytes: Arc<[u8]>, digest: String) -> Result<Model, ModelError> {
         // Every ONNX Runtime call needs the library loaded first.
         runtime::runtime()?;
-        let prepacked = PrepackedWeights::new();
-        let session = session(&bytes, &prepacked).map_err(|e| explain(e, &bytes))?;
-        let inputs = session
-            .inputs()
-            .iter()
-            .map(|o| port(o.name(), o.dtype()))
-            .collect();
-        let outputs = session
-            .outputs()
-            .iter()
-            .map(|o| port(o.name(), o.dtype()))
-            .collect();
+        let onnxruntime = Sessions::compile(bytes.clone()).map_err(|e| explain(e, &bytes))?;
+        let (inputs, outputs) = onnxruntime.with(|session| {
+            let ports = |of: &[ort::value::Outlet]| -> Vec<Port> {
+                of.iter().map(|o| port(o.name(), o.dtype())).collect()
+            };
+            (ports(session.inputs()), ports(session.outputs()))
+        })?;
+        let dense = Graph::parse(&bytes)
+            .ok_or_else(|| "the graph does not parse".to_owned())
+            .and_then(|graph| dense::plan(&graph, &inputs));
+        let dense = dense
+            .inspect_err(|why| tracing::debug!(%digest, "no dense layers for a GPU: {why}"))
+            .ok();
         Ok(Model {
             digest,
-            bytes,
             inputs,
             outputs,
-            idle: Mutex::new(vec![session]),
-            prepacked,
+            onnxruntime,
+            dense,
+            tail: OnceLock::new(),
+            fell_back: AtomicBool::new(false),
         })
     }
 
@@ -87,42 +118,137 @@ impl Model {
         self.inputs.iter().map(tensor::fixed_width).sum()
     }
 
+    /// Whether the model starts with dense layers a GPU can run.
+    pub fn gpu_eligible(&self) -> bool {
+        self.dense.is_some()
+    }
+
     /// Run the model on `columns` (filling the inputs in order, see
     /// [`tensor::inputs`]) and return the columns of each output named in
     /// `wanted`, refused when they would take more than `budget` bytes;
-    /// past `deadline` the run is stopped.
+    /// past `deadline` the run is stopped. With `gpu`, the dense layers
+    /// run there (or, when they do not fit its limits, on ONNX Runtime).
     pub fn run(
         &self,
         columns: &[ArrayRef],
         wanted: &[String],
         budget: u64,
         deadline: Option<Instant>,
-    ) -> Result<Vec<Vec<ArrayRef>>, ModelError> {
+        gpu: Option<Offload<'_>>,
+    ) -> Result<(Made, Ran), ModelError> {
         let ports = wanted
             .iter()
             .map(|name| self.output(name))
             .collect::<Result<Vec<_>, _>>()?;
         let values = tensor::inputs(&self.inputs, columns)?;
         let rows = columns.first().map_or(0, |c| c.len());
-        let mut session = self.checkout()?;
-        let options = RunOptions::new().map_err(|e| ModelError::Run(e.to_string()))?;
-        let result = {
-            let ran = watch(deadline, &options, || {
-                session.run_with_options(values, &options)
-            });
-            match ran {
-                Ok(outputs) => read(&ports, &outputs, rows, budget),
-                Err(_) if deadline.is_some_and(|d| Instant::now() >= d) => {
-                    Err(ModelError::Deadline)
-                }
-                Err(e) => Err(ModelError::Run(e.to_string())),
+        if let (Some(gpu), Some(dense)) = (gpu, &self.dense) {
+            let run = Run {
+                ports: &ports,
+                rows,
+                budget,
+                deadline,
+            };
+            if let Some(made) = self.on_gpu(dense, gpu, &values[0].1, &run)? {
+                return Ok(made);
             }
+        }
+        let made = self.onnxruntime.run(values, deadline, |outputs| {
+            read(&ports, outputs, rows, budget)
+        })?;
+        let ran = Ran {
+            gpu: false,
+            onnxruntime: true,
         };
-        self.idle
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(session);
-        result
+        Ok((made, ran))
+    }
+
+    /// The dense layers on `gpu`, then the tail on ONNX Runtime if a
+    /// wanted output needs it; `None` when the model should run on ONNX
+    /// Runtime instead.
+    fn on_gpu(
+        &self,
+        dense: &Dense,
+        gpu: Offload<'_>,
+        x: &DynValue,
+        run: &Run<'_>,
+    ) -> Result<Option<(Made, Ran)>, ModelError> {
+        let tail_ports: Vec<&Port> = run
+            .ports
+            .iter()
+            .copied()
+            .filter(|p| p.name != dense.boundary)
+            .collect();
+        let tail = match tail_ports.is_empty() {
+            true => None,
+            false => match self.tail(dense) {
+                Some(tail) => Some(tail),
+                None => return Ok(None),
+            },
+        };
+        let (_, x) = x
+            .try_extract_tensor::<f32>()
+            .map_err(|e| ModelError::Run(e.to_string()))?;
+        let y = match dense.run(x, gpu.device, gpu.max_bytes, run.deadline) {
+            Ok(y) => y,
+            Err(GpuError::Timeout(_)) => return Err(ModelError::Deadline),
+            Err(e @ (GpuError::LimitExceeded { .. } | GpuError::InvalidInput(_))) => {
+                if !self.fell_back.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(digest = %self.digest, "the model's dense layers run on ONNX Runtime: {e}");
+                }
+                return Ok(None);
+            }
+            Err(e) => return Err(ModelError::Run(format!("on the GPU: {e}"))),
+        };
+        let shape = [run.rows as i64, dense.width as i64];
+        let mut left = run.budget;
+        let mut head = None;
+        if let Some(port) = run.ports.iter().find(|p| p.name == dense.boundary) {
+            left -= tensor::room(port, &shape, 4, left)?;
+            head = Some(tensor::split(port, &shape, &y, run.rows, |v| {
+                Arc::new(Float32Array::from(v))
+            })?);
+        }
+        let mut rest = match tail {
+            Some(tail) => {
+                let boundary =
+                    Tensor::from_array((shape, y)).map_err(|e| ModelError::Run(e.to_string()))?;
+                let values = vec![(dense.boundary.clone(), boundary.into_dyn())];
+                tail.run(values, run.deadline, |outputs| {
+                    read(&tail_ports, outputs, run.rows, left)
+                })?
+            }
+            None => Vec::new(),
+        }
+        .into_iter();
+        let made = run
+            .ports
+            .iter()
+            .map(|p| match p.name == dense.boundary {
+                true => head.clone().unwrap_or_default(),
+                false => rest.next().unwrap_or_default(),
+            })
+            .collect();
+        Ok(Some((
+            made,
+            Ran {
+                gpu: true,
+                onnxruntime: tail.is_some(),
+            },
+        )))
+    }
+
+    /// The tail's sessions, compiled on first use; `None` (said once) when
+    /// ONNX Runtime refuses it, so the whole model runs there.
+    fn tail(&self, dense: &Dense) -> Option<&Sessions> {
+        self.tail
+            .get_or_init(|| {
+                let bytes = dense.tail.clone()?;
+                Sessions::compile(bytes.into())
+                    .inspect_err(|e| tracing::warn!(digest = %self.digest, "the model runs on ONNX Runtime alone: its tail does not compile: {e}"))
+                    .ok()
+            })
+            .as_ref()
     }
 
     fn output(&self, name: &str) -> Result<&Port, ModelError> {
@@ -134,15 +260,14 @@ impl Model {
             ))
         })
     }
+}
 
-    /// An idle session, or a new one when every session is running.
-    fn checkout(&self) -> Result<Session, ModelError> {
-        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        match idle {
-            Some(session) => Ok(session),
-            None => session(&self.bytes, &self.prepacked),
-        }
-    }
+/// What one run asks for.
+struct Run<'a> {
+    ports: &'a [&'a Port],
+    rows: usize,
+    budget: u64,
+    deadline: Option<Instant>,
 }
 
 /// The columns of `ports` in `outputs`, checked to fit `budget` bytes
@@ -192,41 +317,6 @@ fn explain(error: ModelError, bytes: &[u8]) -> ModelError {
         "{text}; ONNX Runtime has no such operator for {}",
         named.join(", ")
     ))
-}
-
-/// A session of one thread (weft's workers run batches in parallel).
-fn session(bytes: &[u8], prepacked: &PrepackedWeights) -> Result<Session, ModelError> {
-    let runtime = runtime::runtime()?;
-    let built = || -> ort::Result<Session> {
-        Session::builder(&runtime.environment)?
-            .with_optimization_level(GraphOptimizationLevel::All)?
-            .with_intra_threads(1)?
-            .with_inter_threads(1)?
-            .with_prepacked_weights(prepacked)?
-            .commit_from_memory(bytes)
-    };
-    built().map_err(|e| ModelError::Invalid(e.to_string()))
-}
-
-/// Call `run`; when `deadline` passes first, tell ONNX Runtime to stop it.
-fn watch<T>(deadline: Option<Instant>, options: &RunOptions, run: impl FnOnce() -> T) -> T {
-    let Some(deadline) = deadline else {
-        return run();
-    };
-    let (done, finished) = mpsc::channel::<()>();
-    std::thread::scope(|scope| {
-        // Without a watchdog thread (none could start) the run goes on
-        // unbounded; the step's own deadline still ends the call after it.
-        let _ = std::thread::Builder::new().spawn_scoped(scope, move || {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if finished.recv_timeout(left).is_err() {
-                let _ = options.terminate();
-            }
-        });
-        let out = run();
-        let _ = done.send(());
-        out
-    })
 }
 
 fn port(name: &str, ty: &ValueType) -> Port {

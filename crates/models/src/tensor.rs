@@ -202,6 +202,22 @@ pub fn output_bytes(port: &Port, value: &DynValue, budget: u64) -> Result<u64, M
     let ort::value::ValueType::Tensor { ty, shape, .. } = value.dtype() else {
         return Err(unreadable(port));
     };
+    let element = match ty {
+        TensorElementType::Float32 | TensorElementType::Int32 => 4,
+        TensorElementType::Bool => 1,
+        _ => 8,
+    };
+    room(port, shape, element, budget)
+}
+
+/// The bytes of an output of `shape` with elements of `element` bytes;
+/// refused past `budget` or [`MAX_OUTPUT_COLUMNS`].
+pub(crate) fn room(
+    port: &Port,
+    shape: &[i64],
+    element: u64,
+    budget: u64,
+) -> Result<u64, ModelError> {
     let width = shape.get(1).copied().unwrap_or(1);
     if width > MAX_OUTPUT_COLUMNS {
         return Err(ModelError::Output(format!(
@@ -209,11 +225,6 @@ pub fn output_bytes(port: &Port, value: &DynValue, budget: u64) -> Result<u64, M
             port.name
         )));
     }
-    let element = match ty {
-        TensorElementType::Float32 | TensorElementType::Int32 => 4,
-        TensorElementType::Bool => 1,
-        _ => 8,
-    };
     let count = shape.iter().map(|&d| d.max(0) as u64).product::<u64>();
     let bytes = count.saturating_mul(element);
     if bytes > budget {
@@ -274,7 +285,7 @@ fn unreadable(port: &Port) -> ModelError {
 }
 
 /// `[N]` as one column, `[N, C]` as `C`.
-fn split<T: Clone>(
+pub(crate) fn split<T: Clone>(
     port: &Port,
     shape: &[i64],
     data: &[T],

@@ -1,8 +1,7 @@
 //! Dense matrix product.
 
+use super::dense::{product, SHADER};
 use crate::{cpu, Device, GpuError};
-
-const SHADER: &str = include_str!("../shaders/matmul.wgsl");
 
 /// Rows and columns of the output one workgroup computes.
 const TILE: usize = 16;
@@ -53,18 +52,18 @@ impl Device {
             )));
         }
         let rows = (cap / k).min(cap / n).min(max_groups * TILE).max(1);
-        let pipeline = gpu.builtin("matmul", SHADER)?;
+        let pipeline = gpu.builtin("dense", SHADER)?;
         let layout = pipeline.get_bind_group_layout(0);
         gpu.scoped(|| {
             let b = gpu.storage(bytemuck::cast_slice(b));
+            let no_bias = gpu.zeroed(4);
             let mut c = Vec::with_capacity(m * n);
             for block in a.chunks(rows * k) {
                 let rows = block.len() / k;
-                let params =
-                    gpu.uniform(bytemuck::cast_slice(&[rows as u32, k as u32, n as u32, 0]));
+                let params = gpu.uniform(bytemuck::cast_slice(&product(rows, k, n)));
                 let a = gpu.storage(bytemuck::cast_slice(block));
                 let out = gpu.zeroed((rows * n * 4) as u64);
-                let group = gpu.bind(&layout, &[&params, &a, &b, &out]);
+                let group = gpu.bind(&layout, &[&params, &a, &b, &no_bias, &out]);
                 let grid = [n.div_ceil(TILE) as u32, rows.div_ceil(TILE) as u32, 1];
                 let read = gpu.dispatch(&pipeline, &group, grid, &[&out], None)?;
                 c.extend(super::f32s(&read[0]));

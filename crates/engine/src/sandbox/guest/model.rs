@@ -1,6 +1,7 @@
 //! The host side of `weft:step/model`: ONNX models, compiled once per
 //! process and shared by every instance that loads the same bytes, run
-//! natively on the columns a step names by handle. A model's file size is
+//! natively on the columns a step names by handle (a network's dense
+//! layers on the step's GPU, when it has one). A model's file size is
 //! charged to the step's host memory while it holds the model; a run is
 //! bounded by the step's deadline.
 
@@ -9,8 +10,10 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, LazyLock};
 
 use wasmtime::component::Resource;
-use weft_models::{Model, ModelError, Models, Port};
+use weft_gpu::Device;
+use weft_models::{Model, ModelError, Models, Offload, Port, Ran};
 
+use super::compute::device::label;
 use super::convert::wit_dtype_of;
 use crate::sandbox::bindings::weft::step::model::{self, Port as WitPort};
 use crate::sandbox::bindings::weft::step::types::StepError;
@@ -121,6 +124,21 @@ fn wit_port(port: &Port) -> WitPort {
     }
 }
 
+impl StepCtx {
+    /// Record where a model ran: the GPU for its dense layers, ONNX
+    /// Runtime for the rest.
+    fn record(&mut self, ran: Ran, gpu: Option<&Device>) {
+        if let (true, Some(device)) = (ran.gpu, gpu) {
+            self.devices.insert(label(device));
+        }
+        if ran.onnxruntime {
+            let runtime = weft_models::runtime::runtime().map(|r| r.version.clone());
+            self.devices
+                .insert(format!("onnxruntime {} (cpu)", runtime.unwrap_or_default()));
+        }
+    }
+}
+
 impl model::HostModel for StepCtx {
     fn open(&mut self, path: String) -> Fallible<Resource<ModelHandle>> {
         let file = match self.granted(&path) {
@@ -179,15 +197,22 @@ impl model::HostModel for StepCtx {
         let arrays = self.arrays(&features)?;
         let rows = arrays.first().map_or(0, |a| a.len()) as u64;
         self.working_space(rows * arrays.len() as u64 * 8)?;
-        let runtime = weft_models::runtime::runtime().map(|r| r.version.clone());
-        self.devices
-            .insert(format!("onnxruntime {} (cpu)", runtime.unwrap_or_default()));
         let budget = self.held.limit().saturating_sub(self.held.held());
-        let made = match model.run(&arrays, &outputs, budget, Some(self.deadline())) {
+        let gpu = model
+            .gpu_eligible()
+            .then(|| self.device_for(rows as usize * arrays.len()))
+            .flatten();
+        let offload = gpu.as_ref().map(|device| Offload {
+            device,
+            max_bytes: self.gpu_limits.max_total_bytes,
+        });
+        let deadline = Some(self.deadline());
+        let (made, ran) = match model.run(&arrays, &outputs, budget, deadline, offload) {
             Ok(made) => made,
             Err(ModelError::Deadline) => return Err(wasmtime::Error::new(KernelDeadline)),
             Err(e) => return Ok(Err(StepError::InvalidInput(format!("{what}: {e}")))),
         };
+        self.record(ran, gpu.as_ref());
         let mut handed = Vec::with_capacity(made.len());
         for group in made {
             let columns = group

@@ -48,7 +48,7 @@ pub(super) fn step_error(kernel: &str, e: GpuError) -> StepError {
 }
 
 /// How a report names a device.
-pub(super) fn label(device: &Device) -> String {
+pub(in crate::sandbox::guest) fn label(device: &Device) -> String {
     let info = device.info();
     match info.kind {
         Kind::CpuFallback => CPU.to_owned(),
@@ -108,16 +108,22 @@ impl StepCtx {
     /// The GPU device for a built-in kernel over `values` values, or `None`
     /// for the native CPU kernels; records which ran.
     pub(super) fn offload(&mut self, values: usize) -> Option<Device> {
-        let device = match self.compute.choice() {
+        let device = self.device_for(values);
+        self.devices
+            .insert(device.as_ref().map_or_else(|| CPU.to_owned(), label));
+        device
+    }
+
+    /// The GPU device for work over `values` values under the step's
+    /// compute choice, or `None` for the CPU; records nothing.
+    pub(in crate::sandbox::guest) fn device_for(&self, values: usize) -> Option<Device> {
+        match self.compute.choice() {
             Choice::Cpu => None,
             Choice::Auto if values < AUTO_MIN_VALUES => None,
             _ => self.compute.get().ok(),
         }
         .filter(|d| d.info().kind != Kind::CpuFallback)
-        .cloned();
-        self.devices
-            .insert(device.as_ref().map_or_else(|| CPU.to_owned(), label));
-        device
+        .cloned()
     }
 
     /// Record that a kernel ran on the CPU.

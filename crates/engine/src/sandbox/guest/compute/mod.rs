@@ -1,7 +1,7 @@
 //! The host side of `weft:step/compute`: kernels run natively (or on the
 //! GPU, see its `device` module) over the host-resident columns a step names by handle.
 
-mod device;
+pub(super) mod device;
 mod held;
 
 use arrow::array::{Array, ArrayRef};
