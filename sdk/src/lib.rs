@@ -71,7 +71,7 @@ pub mod __rt;
 pub use backend::{compute, f32s_of, log, metrics, model, Batch, Buffer, Column};
 pub use step::{Evaluate, Meta, Metric, Step, Transform};
 pub use types::{DeviceInfo, Port, Result, StepError};
-pub use weft_types::{Dtype, Indicator, QuantileMethod, Scalar, Stats, UnknownPolicy};
+pub use weft_types::{shape, Dtype, Indicator, QuantileMethod, Scalar, Stats, UnknownPolicy};
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;

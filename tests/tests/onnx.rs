@@ -447,6 +447,15 @@ fn weft_inspect_shows_what_the_step_makes_of_a_model() {
     let doc: Value = serde_json::from_str(&json.ok().stdout).unwrap();
     assert_eq!(doc["inputs"][0]["shape"], json!([-1, 8]), "{doc}");
     assert_eq!(doc["sha256"].as_str().map(str::len), Some(64));
+    let mlp = fixture().join("mlp.onnx");
+    let json = weft_in(
+        workspace(),
+        ["inspect".as_ref(), "--json".as_ref(), mlp.as_os_str()],
+    );
+    let doc: Value = serde_json::from_str(&json.ok().stdout).unwrap();
+    let ops = doc["operators"].as_array().unwrap();
+    let matmuls = ops.iter().filter(|op| *op == "ai.onnx:MatMul").count();
+    assert_eq!(matmuls, 1, "each operator once: {doc}");
     let broken = Workdir::new();
     let bytes = std::fs::read(&model).unwrap();
     let half = broken.write("half.onnx", &bytes[..bytes.len() / 2]);

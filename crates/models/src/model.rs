@@ -32,6 +32,14 @@ pub struct Port {
     pub(crate) element: Option<TensorElementType>,
 }
 
+impl Port {
+    /// Whether the output is one column (`[N]` or `[N, 1]`), named after
+    /// it by `onnx-model` ([`weft_types::shape`]).
+    pub fn single_column(&self) -> bool {
+        weft_types::shape::single_column(&self.shape)
+    }
+}
+
 /// A model ready to run: compiled once, run by any number of threads.
 pub struct Model {
     digest: String,

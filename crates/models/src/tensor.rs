@@ -28,11 +28,7 @@ pub fn dtype_of(ty: TensorElementType) -> Option<Dtype> {
 /// How many columns an input takes when that is fixed: its second
 /// dimension, or one for `[N]`.
 pub fn fixed_width(port: &Port) -> Option<usize> {
-    match port.shape.as_slice() {
-        [_] => Some(1),
-        [_, k] if *k > 0 => Some(*k as usize),
-        _ => None,
-    }
+    weft_types::shape::input_width(&port.shape)
 }
 
 /// How many columns each input takes: its fixed width; a dynamic one only

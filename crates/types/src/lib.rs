@@ -2,7 +2,8 @@
 //! [`Dtype`], one [`Stats`] (with its merge), one [`UnknownPolicy`], one
 //! [`Indicator`] and one
 //! [`QuantileMethod`];
-//! and the one implementation of editing a batch's columns ([`edit`]).
+//! the one implementation of editing a batch's columns ([`edit`]); and the
+//! rules mapping a model's tensors onto columns ([`shape`]).
 //!
 //! The crate depends on serde only, so the SDK uses it inside the
 //! WebAssembly sandbox as well as natively; the host's kernels
@@ -10,6 +11,7 @@
 
 pub mod edit;
 mod quantile;
+pub mod shape;
 mod stats;
 
 pub use quantile::QuantileMethod;

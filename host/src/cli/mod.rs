@@ -324,13 +324,9 @@ fn inspect_model(path: &Path, json: bool) -> Result<ExitCode> {
                 .map(|p| serde_json::json!({"name": p.name, "type": p.onnx_type, "shape": p.shape}))
                 .collect::<Vec<_>>()
         };
-        let ops: Vec<String> = nodes
-            .iter()
-            .map(|n| format!("{}:{}", n.domain, n.op_type))
-            .collect();
         let doc = serde_json::json!({
             "path": path, "sha256": model.digest(), "inputs": ports(model.inputs()),
-            "outputs": ports(model.outputs()), "operators": ops,
+            "outputs": ports(model.outputs()), "operators": table::operators(&nodes),
         });
         println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {

@@ -162,20 +162,25 @@ pub fn model(path: &Path, model: &Model, nodes: &[Node]) -> String {
     for port in model.outputs() {
         let columns = match (port.dtype, port.shape.as_slice()) {
             (None, _) => "not a tensor: skipped".to_owned(),
-            (_, [_] | [_, 1]) => port.name.clone(),
+            _ if port.single_column() => port.name.clone(),
             (_, [_, c]) if *c > 1 => format!("{0}_0 .. {0}_{1}", port.name, c - 1),
             _ => format!("{0}_0, {0}_1, ...", port.name),
         };
         let _ = writeln!(out, "  {:<16} {:<28} {columns}", port.name, port.onnx_type);
     }
+    let _ = writeln!(out, "operators: {}", operators(nodes).join(", "));
+    out
+}
+
+/// The operators `nodes` use, each once, as `domain:op_type`, sorted.
+pub fn operators(nodes: &[Node]) -> Vec<String> {
     let mut ops: Vec<String> = nodes
         .iter()
         .map(|n| format!("{}:{}", n.domain, n.op_type))
         .collect();
     ops.sort();
     ops.dedup();
-    let _ = writeln!(out, "operators: {}", ops.join(", "));
-    out
+    ops
 }
 
 /// `weft plan`: one row per stage.

@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use weft_sdk::model::Model;
-use weft_sdk::{log, Batch, Column, Meta, Port, Result, Step, StepError, Transform};
+use weft_sdk::{log, shape, Batch, Column, Meta, Port, Result, Step, StepError, Transform};
 
 /// `{"model": PATH, "features": [...], "outputs": {onnx_output: column}}`.
 #[derive(Deserialize, JsonSchema)]
@@ -80,7 +80,7 @@ impl Step for OnnxModel {
 struct Output {
     onnx: String,
     column: String,
-    single: bool,
+    shape: Vec<i64>,
 }
 
 /// The outputs to write: those `renames` names, else every tensor output.
@@ -89,7 +89,7 @@ fn chosen(model: &Model, renames: Option<BTreeMap<String, String>>) -> Result<Ve
     let output = |p: &Port, column: String| Output {
         onnx: p.name.clone(),
         column,
-        single: matches!(p.shape.as_slice(), [_] | [_, 1]),
+        shape: p.shape.clone(),
     };
     let Some(mut renames) = renames else {
         for port in ports.iter().filter(|p| p.dtype.is_none()) {
@@ -135,17 +135,13 @@ fn chosen(model: &Model, renames: Option<BTreeMap<String, String>>) -> Result<Ve
 /// Whether `features` fill the model's inputs, where their widths are fixed.
 fn check_features(model: &Model, features: &[String]) -> Result<()> {
     let inputs = model.inputs();
-    let widths: Option<Vec<i64>> = inputs
+    let widths: Option<Vec<usize>> = inputs
         .iter()
-        .map(|p| match p.shape.as_slice() {
-            [_] => Some(1),
-            [_, k] if *k > 0 => Some(*k),
-            _ => None,
-        })
+        .map(|p| shape::input_width(&p.shape))
         .collect();
     let Some(widths) = widths else { return Ok(()) };
-    let wanted: i64 = widths.iter().sum();
-    if wanted != features.len() as i64 {
+    let wanted: usize = widths.iter().sum();
+    if wanted != features.len() {
         let shapes: Vec<String> = inputs
             .iter()
             .map(|p| format!("{:?} {}", p.name, p.onnx_type))
@@ -172,13 +168,9 @@ impl Transform for OnnxModel {
             .run(&features.iter().collect::<Vec<_>>(), &names)?;
         let mut columns: Vec<(String, Column)> = Vec::new();
         for (output, group) in self.outputs.iter().zip(made) {
-            let single = output.single && group.len() == 1;
+            let count = group.len();
             for (i, column) in group.into_iter().enumerate() {
-                let name = if single {
-                    output.column.clone()
-                } else {
-                    format!("{}_{i}", output.column)
-                };
+                let name = shape::column_name(&output.column, &output.shape, i, count);
                 if batch.get(&name).is_some() || columns.iter().any(|(n, _)| *n == name) {
                     return Err(StepError::InvalidConfig(format!(
                         "outputs: the model's output {:?} would replace the column {name:?}; \
