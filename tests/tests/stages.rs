@@ -344,3 +344,29 @@ fn a_folder_input_whose_files_differ_names_the_odd_one() {
         .failed()
         .stderr_has(&["the folder holds no data files"]);
 }
+
+/// A mounted folder is part of what the outputs depend on (a retrained
+/// model under the same name); a link looping back up inside it leaves
+/// the run without a key, so it runs, rather than failing or recursing.
+#[test]
+fn a_changed_mounted_file_makes_the_outputs_again() {
+    let dir = Workdir::new();
+    pipeline(&dir);
+    dir.write("models/model.txt", "first");
+    let manifest = Pipeline::new("in.parquet")
+        .plugin("impute", &plugin("impute"))
+        .step(
+            "fill",
+            "impute",
+            json!({"columns": ["x"], "strategy": "mean"}),
+            "mounts: [ { path: models, as: /models } ]",
+        )
+        .write(&dir, "mounted.yaml");
+    dir.run(&manifest, &[]).ok();
+    dir.run(&manifest, &[]).ok().stderr_has(&["up to date"]);
+    dir.write("models/model.txt", "second");
+    dir.run(&manifest, &[]).ok().never_says("up to date");
+    std::os::unix::fs::symlink(dir.join("models"), dir.join("models/loop")).unwrap();
+    dir.run(&manifest, &[]).ok().never_says("up to date");
+    dir.run(&manifest, &[]).ok().never_says("up to date");
+}

@@ -20,6 +20,7 @@ fn key_offset(source: &str, from: usize, key: &str) -> Option<usize> {
 #[cfg(test)]
 mod fuzz_tests;
 mod limits;
+mod mounts;
 mod plugins;
 mod quantity;
 mod share;
@@ -307,6 +308,7 @@ impl Manifest {
                 ),
             ));
         }
+        self.check_mounts(i)?;
         if step.shards == Some(0) {
             return Err(self.step_error(
                 i,

@@ -102,8 +102,8 @@ pub struct PipelineSpec {
     pub storage: Option<Storage>,
     /// Cluster only: a Secret of type kubernetes.io/dockerconfigjson (at
     /// most one) that the kubelet pulls the stage image with and `weft`
-    /// in the stage pods pulls `oci` plugins with (mounted as the pod's
-    /// docker config file).
+    /// in the stage pods pulls `oci` plugins and mounts with (mounted as
+    /// the pod's docker config file).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 1))]
     pub image_pull_secrets: Vec<LocalObjectReference>,
@@ -271,12 +271,30 @@ pub enum Compute {
     Cpu,
 }
 
-/// A read-only host folder granted to a step.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
+/// A read-only folder granted to a step: a host folder (`path`), or the
+/// file of an OCI artifact pulled from a registry (`oci`), exactly one of
+/// the two.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Mount {
     /// Host folder, relative to the manifest.
-    pub path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// A registry reference, `registry/namespace/name:tag` or
+    /// `registry/namespace/name@sha256:<hex>`, of one file pushed in the
+    /// ORAS file layout (`weft push FILE REF`, `oras push REF FILE`); the
+    /// step sees the file under its title, e.g. `/models/churn.onnx`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oci: Option<String>,
+    /// With `oci`: the file's expected sha256, hex; checked when given,
+    /// and a file already pulled is then used without the registry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(r"^[0-9a-fA-F]{64}$"))]
+    pub sha256: Option<String>,
+    /// With `oci`: allow plain HTTP to a registry that is not on loopback
+    /// (loopback registries may always use it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure: bool,
     /// Where the step sees it, e.g. `/models`.
     #[serde(rename = "as")]
     pub guest: String,

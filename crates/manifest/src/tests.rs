@@ -190,3 +190,59 @@ fn one_pull_secret_at_most() {
     );
     assert_eq!((e.line, e.column), (9, 3), "{e}");
 }
+
+#[test]
+fn a_mount_is_a_folder_or_a_registry_file() {
+    let step = |mount: &str| {
+        parse(&format!(
+            "{HEAD}    - name: score\n      plugin: id\n      mounts: [{mount}]\n"
+        ))
+    };
+    let pin = "ab".repeat(32);
+    let m = step(&format!(
+        "{{ oci: \"127.0.0.1:5000/models/churn:1\", sha256: {pin}, as: /models }}"
+    ))
+    .unwrap();
+    let mount = &m.pipeline.spec.steps[0].mounts[0];
+    assert_eq!(mount.oci.as_deref(), Some("127.0.0.1:5000/models/churn:1"));
+    assert_eq!(mount.sha256.as_deref(), Some(pin.as_str()));
+    assert_eq!(
+        (mount.path.as_deref(), mount.guest.as_str()),
+        (None, "/models")
+    );
+    let m = step("{ path: models, as: /models }").unwrap();
+    assert_eq!(
+        m.pipeline.spec.steps[0].mounts[0].path.as_deref(),
+        Some("models")
+    );
+
+    for (mount, says, column) in [
+        (
+            "{ path: models, oci: \"r.io/m:1\", as: /models }".to_owned(),
+            "step \"score\": the mount as \"/models\" needs exactly one of `path`",
+            7,
+        ),
+        ("{ as: /models }".to_owned(), "needs exactly one of `path`", 7),
+        (
+            "{ oci: \"r.io/m:1\", sha256: abc, as: /m }".to_owned(),
+            "the mount as \"/m\" has a sha256 that is not 64 hex digits (as `sha256sum` prints them): \"abc\"",
+            35,
+        ),
+        (
+            format!("{{ path: models, sha256: {pin}, as: /m }}"),
+            "pins the file of an `oci` mount",
+            32,
+        ),
+        (
+            "{ path: models, insecure: true, as: /m }".to_owned(),
+            "goes with `oci`, not `path`",
+            32,
+        ),
+    ] {
+        let e = step(&mount).unwrap_err();
+        assert!(e.message.contains(says), "{e}");
+        assert_eq!((e.line, e.column), (12, column), "{e}");
+    }
+    let e = step("{ oci: r.io/m:1, as: /m, mode: rw }").unwrap_err();
+    assert!(e.message.contains("unknown field `mode`"), "{e}");
+}

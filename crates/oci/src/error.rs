@@ -7,7 +7,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum OciError {
     /// The reference does not parse, or names no registry.
-    #[error("{reference:?} is not a plugin reference: {message}; write registry/namespace/name:tag or registry/namespace/name@sha256:<hex>")]
+    #[error("{reference:?} is not a registry reference: {message}; write registry/namespace/name:tag or registry/namespace/name@sha256:<hex>")]
     Reference {
         /// The reference as given.
         reference: String,
@@ -72,6 +72,26 @@ pub enum OciError {
         /// What was found instead.
         found: String,
     },
+    /// The artifact a mount names is not one file in the ORAS file layout.
+    #[error("{reference}: not a file artifact for a mount: {found}; a mount takes an image manifest with one layer titled by an org.opencontainers.image.title annotation, as `weft push FILE REF` and `oras push REF FILE` write it")]
+    NotFile {
+        /// The reference.
+        reference: String,
+        /// What was found instead.
+        found: String,
+    },
+    /// A file is larger than the caller allows.
+    #[error("{reference}: the file {title:?} is {size} bytes, over the limit of {limit} bytes on what the step may pull (its limits.hostMemory); nothing was cached")]
+    TooLarge {
+        /// The reference.
+        reference: String,
+        /// The file's title.
+        title: String,
+        /// Its size (as the manifest says, or as far as the download got).
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
     /// The pin is not a sha256.
     #[error(
         "{reference}: the pinned sha256 {pin:?} is not 64 hex digits (as `sha256sum` prints them)"
@@ -82,11 +102,14 @@ pub enum OciError {
         /// The pin as given.
         pin: String,
     },
-    /// The component's sha256 is not the one pinned.
-    #[error("{reference}: the component's sha256 is {actual} but {expected} is pinned; nothing was cached. Update the pin if the new artifact is the one you want")]
+    /// The component's (or file's) sha256 is not the one pinned, or not
+    /// the one its manifest names.
+    #[error("{reference}: the {what}'s sha256 is {actual} but {expected} is pinned; nothing was cached. Update the pin if the new artifact is the one you want")]
     Digest {
         /// The reference.
         reference: String,
+        /// What was hashed: `component` or `file`.
+        what: &'static str,
         /// The pinned sha256.
         expected: String,
         /// The sha256 found.

@@ -4,13 +4,18 @@
 //! what `wkg` reads and writes), and [`pull`] a reference into a
 //! content-addressed [`Store`].
 //!
+//! Files a step mounts (a trained model) travel the same way in the ORAS
+//! file layout: [`push_file`], [`pull_file`], [`resolve_file`].
+//!
 //! The component's sha256 (the layer digest) is its identity, the same
-//! sha256 a `path` plugin is pinned by. Credentials come from the docker
-//! config file; plain HTTP is tried only for loopback registries or when
-//! the caller says `insecure`.
+//! sha256 a `path` plugin is pinned by; a file's is its layer's too.
+//! Credentials come from the docker config file; plain HTTP is tried only
+//! for loopback registries or when the caller says `insecure`.
 
+mod artifact;
 mod credentials;
 mod error;
+mod files;
 mod pull;
 mod push;
 mod reference;
@@ -38,21 +43,37 @@ pub struct Pulled {
     pub manifest_digest: Option<String>,
 }
 
+/// A file pulled into the store, for a step mount.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PulledFile {
+    /// The folder that holds the file, and nothing else: what a mount
+    /// grants.
+    pub folder: PathBuf,
+    /// The file, `<folder>/<title>`.
+    pub file: PathBuf,
+    /// sha256 of the file, hex.
+    pub sha256: String,
+    /// The manifest digest (`sha256:<hex>`) the reference resolved to;
+    /// `None` when a pinned file came from the store without asking the
+    /// registry and the reference names a tag.
+    pub manifest_digest: Option<String>,
+}
+
 /// What a reference names at the time it is resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolved {
     /// The manifest digest, `sha256:<hex>`.
     pub manifest_digest: String,
-    /// sha256 of the component, hex.
+    /// sha256 of the component (or, from [`resolve_file`], the file), hex.
     pub sha256: String,
     /// The reference by digest: `registry/repository@sha256:<hex>`.
     pub pinned: String,
 }
 
-/// A component pushed to a registry.
+/// A component (or file) pushed to a registry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pushed {
-    /// sha256 of the component, hex: the pin for a manifest.
+    /// sha256 of the component (or file), hex: the pin for a manifest.
     pub sha256: String,
     /// The manifest's digest, `sha256:<hex>`.
     pub manifest_digest: String,
@@ -109,6 +130,57 @@ pub fn resolve(
 pub fn push(file: &Path, reference: &str, insecure: bool) -> Result<Pushed, OciError> {
     let reference = OciRef::parse(reference)?;
     block_on(&reference, push::push(file, &reference, insecure))
+}
+
+/// Push `file`, whatever it holds, to `reference` (a tag) in the ORAS
+/// file layout: one layer, titled by the file's name, under artifact type
+/// `application/vnd.weft.file.v1` and the empty config.
+pub fn push_file(file: &Path, reference: &str, insecure: bool) -> Result<Pushed, OciError> {
+    let reference = OciRef::parse(reference)?;
+    block_on(&reference, push::push_file(file, &reference, insecure))
+}
+
+/// Pull the one file `reference` names into `store`, for a step mount.
+///
+/// The artifact must be the ORAS file layout with one layer, titled by
+/// an `org.opencontainers.image.title` annotation (any artifact type and
+/// layer media type; a Wasm component is refused). With `pin` (the
+/// file's sha256, hex) a file already in the store is used without
+/// asking the registry; otherwise the pin is checked against the layer
+/// digest before the download. A layer over `limit` bytes is refused
+/// before the download (and a download that passes it is cut off); the
+/// bytes are hashed as they arrive and kept only if they match.
+pub fn pull_file(
+    store: &Store,
+    reference: &str,
+    pin: Option<&str>,
+    insecure: bool,
+    limit: u64,
+) -> Result<PulledFile, OciError> {
+    let reference = OciRef::parse(reference)?;
+    check_pin(&reference, pin)?;
+    block_on(
+        &reference,
+        pull::pull_file(store, &reference, pin, insecure, limit),
+    )
+}
+
+/// Resolve `reference` to the manifest digest and file sha256 it names
+/// now, checking the file layout and `pin` as [`pull_file`] does, without
+/// downloading the file; credentials from `login`. What the operator does
+/// for each registry mount once per run.
+pub fn resolve_file(
+    reference: &str,
+    pin: Option<&str>,
+    insecure: bool,
+    login: &Login,
+) -> Result<Resolved, OciError> {
+    let reference = OciRef::parse(reference)?;
+    check_pin(&reference, pin)?;
+    block_on(
+        &reference,
+        pull::resolve_file(&reference, pin, insecure, login),
+    )
 }
 
 /// Run `future`, about `reference`, to completion on a runtime of its

@@ -118,7 +118,7 @@ mod tests {
         }
         let err = OciRef::parse("ghcr.io/A B").unwrap_err().to_string();
         assert!(
-            err.contains("\"ghcr.io/A B\" is not a plugin reference"),
+            err.contains("\"ghcr.io/A B\" is not a registry reference"),
             "{err}"
         );
     }

@@ -1,5 +1,5 @@
 //! The content-addressed cache of pulled components:
-//! `<dir>/sha256/<hex>.wasm`, each file written under a temporary name in
+//! `<dir>/sha256/<hex>.wasm` (and of files for mounts, `files.rs`), each file written under a temporary name in
 //! the same folder and renamed only once its sha256 is verified, so a
 //! file there is always whole and always what its name says.
 
@@ -13,7 +13,7 @@ use crate::OciError;
 /// The first eight bytes of a component binary (magic, version 0x0d, layer 1).
 const COMPONENT_HEADER: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00];
 
-/// Where pulled components are kept.
+/// Where pulled components and files are kept.
 #[derive(Debug, Clone)]
 pub struct Store {
     dir: PathBuf,
@@ -66,6 +66,7 @@ impl Store {
         if !actual.eq_ignore_ascii_case(expected) {
             return Err(OciError::Digest {
                 reference: reference.to_owned(),
+                what: "component",
                 expected: expected.to_owned(),
                 actual,
             });

@@ -187,13 +187,20 @@ pub(super) enum Command {
         json: bool,
     },
     /// Push a plugin component to an OCI registry in the CNCF Wasm layout
-    /// (as `wkg oci push` does), after checking it loads as a weft step.
+    /// (as `wkg oci push` does), after checking it loads as a weft step;
+    /// or any other file (a trained model) for a step mount.
+    ///
+    /// A file that starts as Wasm does (`\0asm`) is pushed as a plugin;
+    /// any other file, or any file with --file, in the ORAS file layout
+    /// (as `oras push REF FILE` does: one layer titled by the file's name,
+    /// artifact type application/vnd.weft.file.v1), which a step mounts
+    /// with `mounts: [{ oci: REF, sha256: HEX, as: /models }]`.
     ///
     /// Credentials come from the docker config file ($DOCKER_CONFIG/config.json,
     /// else ~/.docker/config.json; `auths` entries only, no credential
     /// helpers). HTTPS unless the registry is on loopback or --insecure.
-    /// Prints the manifest digest, the component's sha256 (the pin for
-    /// `sha256:` in a manifest) and, last, the reference by digest.
+    /// Prints the manifest digest, the component's (or file's) sha256 (the
+    /// pin for `sha256:` in a manifest) and, last, the reference by digest.
     Push(registry::PushArgs),
     /// Pull a plugin component from an OCI registry into the local cache
     /// ($WEFT_CACHE_DIR/oci, else ~/.cache/weft/oci; files named by their

@@ -13,6 +13,7 @@
 //! hostPath volume. Without a node the tests say so and pass.
 
 mod node;
+mod registry;
 
 use std::path::{Path, PathBuf};
 

@@ -13,14 +13,41 @@ use super::{Failure, Instance, Prepared, RunError, RunOptions, StepFailure, Step
 use crate::plugin::{Cache, Plugin, PluginOci};
 use crate::sandbox::{Grant, PoolSize, Sandbox};
 
-/// The folder mount `m` grants, links followed, if it lies under the
+/// The folder mount `m` grants: a host folder ([`folder_grant`]), or the
+/// folder holding the file of an `oci` mount, pulled into the store (or
+/// found there) and refused past `limits.hostMemory` before the
+/// download; the manifest field an error is about, and the error.
+fn grant_of(
+    manifest: &Manifest,
+    m: &Mount,
+    limits: &Limits,
+) -> Result<Grant, (&'static str, String)> {
+    let Some(reference) = &m.oci else {
+        let path = m.path.as_deref().unwrap_or_default();
+        return folder_grant(manifest, path, &m.guest).map_err(|e| ("mounts", e));
+    };
+    let store = Store::default_location();
+    let pin = m.sha256.as_deref();
+    let pulled = weft_oci::pull_file(&store, reference, pin, m.insecure, limits.host_bytes)
+        .map_err(|e| ("oci", format!("the mount as {:?}: {e}", m.guest)))?;
+    let host = pulled.folder.canonicalize().map_err(|e| {
+        let shown = pulled.folder.display();
+        ("oci", format!("the mount as {:?}: {shown}: {e}", m.guest))
+    })?;
+    Ok(Grant {
+        host,
+        guest: m.guest.clone(),
+    })
+}
+
+/// The folder `path` grants, links followed, if it lies under the
 /// manifest's folder or under a folder named in `WEFT_MOUNT_ROOTS`
 /// (colon-separated): a manifest cannot grant a step `/etc`.
-fn grant_of(manifest: &Manifest, m: &Mount) -> Result<Grant, String> {
-    let host = manifest.resolve(&m.path);
+fn folder_grant(manifest: &Manifest, path: &str, guest: &str) -> Result<Grant, String> {
+    let host = manifest.resolve(path);
     let real = host
         .canonicalize()
-        .map_err(|e| format!("mount path {:?} ({}): {e}", m.path, host.display()))?;
+        .map_err(|e| format!("mount path {path:?} ({}): {e}", host.display()))?;
     let base = manifest.resolve(".");
     let roots = std::env::var_os("WEFT_MOUNT_ROOTS").unwrap_or_default();
     let allowed = std::iter::once(base.clone())
@@ -29,15 +56,14 @@ fn grant_of(manifest: &Manifest, m: &Mount) -> Result<Grant, String> {
         .any(|root| real.starts_with(root));
     if !allowed {
         return Err(format!(
-            "mount path {:?} is {}, outside the manifest's folder {}; mounts are folders under it, or under a folder named in WEFT_MOUNT_ROOTS",
-            m.path,
+            "mount path {path:?} is {}, outside the manifest's folder {}; mounts are folders under it, or under a folder named in WEFT_MOUNT_ROOTS",
             real.display(),
             base.display()
         ));
     }
     Ok(Grant {
         host: real,
-        guest: m.guest.clone(),
+        guest: guest.to_owned(),
     })
 }
 
@@ -137,11 +163,11 @@ fn plan(
     let grants = step
         .mounts
         .iter()
-        .map(|m| grant_of(manifest, m))
+        .map(|m| grant_of(manifest, m, &limits))
         .collect::<Result<_, _>>()
-        .map_err(|m| {
+        .map_err(|(field, m)| {
             let message = format!("step {:?}: {m}", step.name);
-            RunError::Manifest(manifest.step_error(at, Some("mounts"), message))
+            RunError::Manifest(manifest.step_error(at, Some(field), message))
         })?;
     let fit = step.fit.unwrap_or(plugin.meta.stateful);
     if step.reference.is_some() && !fit {

@@ -1,9 +1,9 @@
 //! Content-addressed outputs: a run's key digests everything its outputs
-//! depend on (input files, plugins, configs, the states it starts from); a
-//! run whose key matches the report already in its output folder, with the
-//! data and states that report names still there and unchanged, is not run
-//! again. A cluster stage re-run after a failure skips the stages that had
-//! finished this way.
+//! depend on (input files, plugins, configs, mounted files, the states it
+//! starts from); a run whose key matches the report already in its output
+//! folder, with the data and states that report names still there and
+//! unchanged, is not run again. A cluster stage re-run after a failure
+//! skips the stages that had finished this way.
 
 use std::io::Read;
 use std::path::Path;
@@ -21,9 +21,20 @@ fn feed(hash: &mut Sha256, field: &[u8]) {
     hash.update(field);
 }
 
+/// Most folders deep a key reads: past it (a link looping back up, say)
+/// there is no key and the run runs.
+const MAX_DEPTH: usize = 32;
+
 /// Feed the contents of a file, or of every file under a folder (sorted by
 /// path), to `hash`.
 fn feed_path(hash: &mut Sha256, path: &Path) -> std::io::Result<()> {
+    feed_tree(hash, path, 0)
+}
+
+fn feed_tree(hash: &mut Sha256, path: &Path, depth: usize) -> std::io::Result<()> {
+    if depth > MAX_DEPTH {
+        return Err(std::io::Error::other("folders nested too deep"));
+    }
     if path.is_dir() {
         let mut entries: Vec<_> = std::fs::read_dir(path)?
             .map(|e| e.map(|e| e.path()))
@@ -34,7 +45,7 @@ fn feed_path(hash: &mut Sha256, path: &Path) -> std::io::Result<()> {
                 hash,
                 entry.file_name().unwrap_or_default().as_encoded_bytes(),
             );
-            feed_path(hash, &entry)?;
+            feed_tree(hash, &entry, depth + 1)?;
         }
         return Ok(());
     }
@@ -100,6 +111,10 @@ pub(super) fn key(
         }
         if let Some(reference) = &step.reference {
             feed_path(&mut hash, reference).ok()?;
+        }
+        for grant in &step.setup.grants {
+            feed(&mut hash, grant.guest.as_bytes());
+            feed_path(&mut hash, &grant.host).ok()?;
         }
         let gates = serde_json::to_vec(&step.gates).unwrap_or_default();
         feed(&mut hash, &gates);
