@@ -126,6 +126,22 @@ fn a_model_from_the_registry_scores_as_the_same_model_from_a_folder() {
             want
         );
     }
+    // The report says which bytes each step was given.
+    let report = read_json(&dir.join("tag/report.json"));
+    let score = report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["mounts"].is_array());
+    let mounted =
+        json!([{"as": "/models", "reference": reference, "manifestDigest": digest, "sha256": sha}]);
+    assert_eq!(score.map(|s| &s["mounts"]), Some(&mounted), "{report}");
+    let path_report = read_json(&dir.join("by-path/report.json"));
+    let steps = path_report["steps"].as_array().unwrap();
+    assert!(
+        steps.iter().all(|s| s.get("mounts").is_none()),
+        "{path_report}"
+    );
     let folder = format!("{sha}-churn.onnx");
     assert_eq!(cached_files(&dir), vec![format!("{folder}/churn.onnx")]);
     let kept = dir.join(format!("cache/oci/files/{folder}/churn.onnx"));

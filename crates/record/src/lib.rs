@@ -142,6 +142,23 @@ pub struct PluginOci {
     pub manifest_digest: Option<String>,
 }
 
+/// A file mounted into a step from a registry (an `oci` mount).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MountOci {
+    /// Where the step saw it, e.g. `/models`.
+    #[serde(rename = "as")]
+    pub guest: String,
+    /// The reference as the manifest wrote it.
+    pub reference: String,
+    /// The manifest digest (`sha256:<hex>`) it resolved to; absent when a
+    /// pinned file came from the local cache without asking the registry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest_digest: Option<String>,
+    /// sha256 of the file, hex.
+    pub sha256: String,
+}
+
 /// One step in the report.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -157,6 +174,9 @@ pub struct StepReport {
     pub plugin_oci: Option<PluginOci>,
     /// Plugin's own name and version.
     pub plugin_version: String,
+    /// The files mounted into it from a registry, and which bytes they were.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mounts: Vec<MountOci>,
     /// `transform` or `evaluate`.
     pub kind: StepKind,
     /// Rows in.

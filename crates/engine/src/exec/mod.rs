@@ -120,6 +120,8 @@ pub struct StepPlan {
     pub reference: Option<PathBuf>,
     /// Bounds on its metrics.
     pub gates: Vec<Gate>,
+    /// Where its `oci` mounts came from.
+    pub mounts: Vec<weft_record::MountOci>,
 }
 
 impl StepPlan {

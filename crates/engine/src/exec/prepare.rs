@@ -8,6 +8,7 @@ use std::sync::Arc;
 use weft_gpu::{Choice, Shared};
 use weft_manifest::{Compute, Limits, Manifest, Mount};
 use weft_oci::Store;
+use weft_record::MountOci;
 
 use super::{Failure, Instance, Prepared, RunError, RunOptions, StepFailure, StepPlan, StepSetup};
 use crate::plugin::{Cache, Plugin, PluginOci};
@@ -16,15 +17,17 @@ use crate::sandbox::{Grant, PoolSize, Sandbox};
 /// The folder mount `m` grants: a host folder ([`folder_grant`]), or the
 /// folder holding the file of an `oci` mount, pulled into the store (or
 /// found there) and refused past `limits.hostMemory` before the
-/// download; the manifest field an error is about, and the error.
+/// download, with where that file came from; else the manifest field an
+/// error is about, and the error.
 fn grant_of(
     manifest: &Manifest,
     m: &Mount,
     limits: &Limits,
-) -> Result<Grant, (&'static str, String)> {
+) -> Result<(Grant, Option<MountOci>), (&'static str, String)> {
     let Some(reference) = &m.oci else {
         let path = m.path.as_deref().unwrap_or_default();
-        return folder_grant(manifest, path, &m.guest).map_err(|e| ("mounts", e));
+        let grant = folder_grant(manifest, path, &m.guest).map_err(|e| ("mounts", e))?;
+        return Ok((grant, None));
     };
     let store = Store::default_location();
     let pin = m.sha256.as_deref();
@@ -34,10 +37,17 @@ fn grant_of(
         let shown = pulled.folder.display();
         ("oci", format!("the mount as {:?}: {shown}: {e}", m.guest))
     })?;
-    Ok(Grant {
+    let source = MountOci {
+        guest: m.guest.clone(),
+        reference: reference.clone(),
+        manifest_digest: pulled.manifest_digest,
+        sha256: pulled.sha256,
+    };
+    let grant = Grant {
         host,
         guest: m.guest.clone(),
-    })
+    };
+    Ok((grant, Some(source)))
 }
 
 /// The folder `path` grants, links followed, if it lies under the
@@ -160,15 +170,17 @@ fn plan(
             message,
         )));
     }
-    let grants = step
+    let (grants, mounts): (Vec<Grant>, Vec<Option<MountOci>>) = step
         .mounts
         .iter()
         .map(|m| grant_of(manifest, m, &limits))
-        .collect::<Result<_, _>>()
+        .collect::<Result<Vec<_>, _>>()
         .map_err(|(field, m)| {
             let message = format!("step {:?}: {m}", step.name);
             RunError::Manifest(manifest.step_error(at, Some(field), message))
-        })?;
+        })?
+        .into_iter()
+        .unzip();
     let fit = step.fit.unwrap_or(plugin.meta.stateful);
     if step.reference.is_some() && !fit {
         return Err(RunError::Manifest(manifest.step_error(
@@ -196,6 +208,7 @@ fn plan(
         needs: step.needs.iter().map(|n| index[n.as_str()]).collect(),
         reference: step.reference.as_ref().map(|r| manifest.resolve(&r.path)),
         gates: step.gates.clone(),
+        mounts: mounts.into_iter().flatten().collect(),
     })
 }
 

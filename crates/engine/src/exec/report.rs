@@ -102,6 +102,7 @@ pub(super) fn build(
                 plugin_sha256: plan.plugin.digest.clone(),
                 plugin_oci: plan.plugin.oci.clone(),
                 plugin_version: format!("{} {}", plan.plugin.meta.name, plan.plugin.meta.version),
+                mounts: plan.mounts.clone(),
                 kind: plan.kind(),
                 rows_in: s.rows_in,
                 rows_out: s.rows_out,
