@@ -750,6 +750,21 @@ pub fn assert_close(label: &str, got: &[Option<f64>], want: &[Option<f64>], rel:
     );
 }
 
+/// Run `tests/python/SCRIPT ARGS...` with the test venv's Python, for a
+/// fixture it writes; panics with its stderr when it fails.
+pub fn python_fixture(script: &str, args: &[&OsStr]) {
+    let out = Command::new(python())
+        .arg(workspace().join("tests/python").join(script))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("run {script}: {e}"));
+    assert!(
+        out.status.success(),
+        "{script} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// The Python of the parity tests: `<workspace>/.venv`, created on first use
 /// (`python3 -m venv`, then `pip install -r tests/python/requirements.txt`)
 /// when it is missing or lacks scikit-learn, SciPy, pandas, PyArrow,

@@ -31,17 +31,8 @@ fn fixture() -> &'static Path {
     DIR.get_or_init(|| {
         let dir = scratch().join("onnx-models");
         let _ = std::fs::remove_dir_all(&dir);
-        let out = Command::new(python())
-            .arg(workspace().join("tests/python/onnx_models.py"))
-            .args(["export", "--out"])
-            .arg(&dir)
-            .output()
-            .expect("run onnx_models.py");
-        assert!(
-            out.status.success(),
-            "onnx_models.py failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let args = ["export".as_ref(), "--out".as_ref(), dir.as_os_str()];
+        python_fixture("onnx_models.py", &args);
         dir
     })
 }
@@ -139,9 +130,17 @@ fn every_model_scores_as_its_library_predicts() {
     let report = read_json(&dir.join("out/report.json"));
     for step in report["steps"].as_array().unwrap() {
         let compute = step["compute"].to_string();
+        // Tree ensembles run on weft's own evaluator, the rest on ONNX Runtime.
+        let trees = ["forest", "gbr", "xgb", "lgbm"].contains(&step["name"].as_str().unwrap());
+        let ran = if trees {
+            "weft trees (cpu)"
+        } else {
+            "onnxruntime 1."
+        };
         assert!(
-            compute.contains("onnxruntime 1."),
-            "report.json says where the model ran: {compute}"
+            compute.contains(ran) && (trees != compute.contains("onnxruntime")),
+            "report.json says where {} ran: {compute}",
+            step["name"]
         );
     }
 }
@@ -439,6 +438,7 @@ fn weft_inspect_shows_what_the_step_makes_of_a_model() {
             "input            Tensor<f32>(dyn, 8)",
             "probabilities_0 .. probabilities_1",
             "operators: ai.onnx.ml:TreeEnsembleClassifier",
+            "runs on: weft's tree evaluator (cpu)",
         ]);
     let json = weft_in(
         workspace(),
@@ -456,6 +456,12 @@ fn weft_inspect_shows_what_the_step_makes_of_a_model() {
     let ops = doc["operators"].as_array().unwrap();
     let matmuls = ops.iter().filter(|op| *op == "ai.onnx:MatMul").count();
     assert_eq!(matmuls, 1, "each operator once: {doc}");
+    let runs_on = doc["runsOn"].as_str().unwrap();
+    assert!(
+        runs_on.starts_with("its 3 dense layers on a GPU")
+            && runs_on.contains("after them on ONNX Runtime"),
+        "{runs_on}"
+    );
     let broken = Workdir::new();
     let bytes = std::fs::read(&model).unwrap();
     let half = broken.write("half.onnx", &bytes[..bytes.len() / 2]);

@@ -9,7 +9,6 @@
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 
 use arrow::record_batch::RecordBatch;
@@ -33,17 +32,8 @@ fn fixture() -> &'static Path {
     DIR.get_or_init(|| {
         let dir = scratch().join("dense-nets");
         let _ = std::fs::remove_dir_all(&dir);
-        let out = Command::new(python())
-            .arg(workspace().join("tests/python/dense_nets.py"))
-            .args(["export", "--out"])
-            .arg(&dir)
-            .output()
-            .expect("run dense_nets.py");
-        assert!(
-            out.status.success(),
-            "dense_nets.py failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let args = ["export".as_ref(), "--out".as_ref(), dir.as_os_str()];
+        python_fixture("dense_nets.py", &args);
         dir
     })
 }
@@ -133,17 +123,23 @@ fn dense_layers_run_on_lavapipe_as_on_onnx_runtime() {
     for (step, compute) in computes(&gpu) {
         let lavapipe = compute.contains("llvmpipe") && compute.contains("software");
         let onnxruntime = compute.contains("onnxruntime 1.32.0 (cpu)");
+        let trees = compute.contains("weft trees (cpu)");
         let want = match step.as_str() {
             // The dense nets' one output is the last layer's.
-            s if s.starts_with("dense") => (true, false),
+            s if s.starts_with("dense") => (true, false, false),
             // The MLPs' labels come from nodes after the layers.
-            "mlp2" | "mlp3" => (true, true),
-            _ => (false, true),
+            "mlp2" | "mlp3" => (true, true, false),
+            // The forest runs on weft's own tree evaluator.
+            _ => (false, false, true),
         };
-        assert_eq!((lavapipe, onnxruntime), want, "{step}: {compute}");
+        assert_eq!((lavapipe, onnxruntime, trees), want, "{step}: {compute}");
     }
     for (step, compute) in computes(&cpu) {
-        assert_eq!(compute, r#"["onnxruntime 1.32.0 (cpu)"]"#, "{step}");
+        let want = match step.as_str() {
+            "forest" => r#"["weft trees (cpu)"]"#,
+            _ => r#"["onnxruntime 1.32.0 (cpu)"]"#,
+        };
+        assert_eq!(compute, want, "{step}");
     }
     let report = read_json(&gpu.join("out/report.json"));
     let hits = report["gpuTransfers"]["residentHits"].as_u64().unwrap();

@@ -25,6 +25,18 @@ pub(crate) struct Dense {
 }
 
 impl Dense {
+    /// Where a model with this head runs, in words.
+    pub fn describe(&self) -> String {
+        let rest = match self.tail {
+            Some(_) => ", the nodes after them on ONNX Runtime",
+            None => "",
+        };
+        format!(
+            "its {} dense layers on a GPU when the step's compute offers one (else ONNX Runtime){rest}",
+            self.layers.len()
+        )
+    }
+
     /// The layers' result for `x` (rows × features, row-major) on `device`.
     pub fn run(
         &self,
@@ -118,7 +130,7 @@ pub(crate) fn plan(graph: &Graph<'_>, ports: &[Port]) -> Result<Dense, String> {
 }
 
 /// The one input the model reads features from: f32 `[N, k]`, k fixed.
-fn feature_input(graph: &Graph<'_>, ports: &[Port]) -> Result<(String, usize), String> {
+pub(crate) fn feature_input(graph: &Graph<'_>, ports: &[Port]) -> Result<(String, usize), String> {
     let fed: Vec<&str> = graph
         .inputs
         .iter()

@@ -4,6 +4,7 @@
 use ort::value::TensorElementType;
 
 use super::*;
+use crate::testing::model;
 use crate::wire::{put_bytes, put_int};
 
 fn node(op: &str, inputs: &[&str], outputs: &[&str], attributes: &[Vec<u8>]) -> Vec<u8> {
@@ -55,27 +56,6 @@ fn tensor(name: &str, dims: &[i64], values: &[f32], raw: bool) -> Vec<u8> {
     put_bytes(&mut out, if raw { 9 } else { 4 }, &bytes);
     put_bytes(&mut out, 8, name.as_bytes());
     out
-}
-
-fn named(name: &str) -> Vec<u8> {
-    let mut out = Vec::new();
-    put_bytes(&mut out, 1, name.as_bytes());
-    out
-}
-
-/// A model reading `input` [N, k] and giving `outputs`.
-fn model(nodes: &[Vec<u8>], constants: &[Vec<u8>], outputs: &[&str]) -> Vec<u8> {
-    let mut graph = Vec::new();
-    nodes.iter().for_each(|n| put_bytes(&mut graph, 1, n));
-    constants.iter().for_each(|c| put_bytes(&mut graph, 5, c));
-    put_bytes(&mut graph, 11, &named("input"));
-    outputs
-        .iter()
-        .for_each(|o| put_bytes(&mut graph, 12, &named(o)));
-    let mut model = Vec::new();
-    put_int(&mut model, 1, 8);
-    put_bytes(&mut model, 7, &graph);
-    model
 }
 
 fn ports(k: i64) -> Vec<Port> {

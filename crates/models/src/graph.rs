@@ -35,8 +35,12 @@ const NODE_DOMAIN: u64 = 7;
 const ATTRIBUTE_NAME: u64 = 1;
 const ATTRIBUTE_F: u64 = 2;
 const ATTRIBUTE_I: u64 = 3;
+const ATTRIBUTE_S: u64 = 4;
+const ATTRIBUTE_T: u64 = 5;
 const ATTRIBUTE_G: u64 = 6;
 const ATTRIBUTE_FLOATS: u64 = 7;
+const ATTRIBUTE_INTS: u64 = 8;
+const ATTRIBUTE_STRINGS: u64 = 9;
 const ATTRIBUTE_GRAPHS: u64 = 11;
 const TENSOR_DIMS: u64 = 1;
 const TENSOR_DATA_TYPE: u64 = 2;
@@ -79,12 +83,17 @@ pub(crate) struct Op<'a> {
     raw: &'a [u8],
 }
 
-/// A node attribute of the kinds dense layers use.
+/// A node attribute of the kinds dense layers and tree ensembles use.
 pub(crate) struct Attribute {
     pub name: String,
     pub f: Option<f32>,
     pub i: Option<i64>,
+    pub s: Option<String>,
+    /// The values of a float tensor (`None` for other tensors).
+    pub t: Option<Vec<f32>>,
     pub floats: Vec<f32>,
+    pub ints: Vec<i64>,
+    pub strings: Vec<String>,
     /// Whether it holds a subgraph (`If`, `Loop`, `Scan`).
     pub graph: bool,
 }
@@ -253,7 +262,11 @@ impl Attribute {
             name: String::new(),
             f: None,
             i: None,
+            s: None,
+            t: None,
             floats: wire::floats(&fields, ATTRIBUTE_FLOATS)?,
+            ints: wire::varints(&fields, ATTRIBUTE_INTS)?,
+            strings: Vec::new(),
             graph: false,
         };
         for field in &fields {
@@ -263,6 +276,9 @@ impl Attribute {
                     attribute.f = Some(f32::from_bits(bits))
                 }
                 (ATTRIBUTE_I, _) => attribute.i = Some(field.int()?),
+                (ATTRIBUTE_S, _) => attribute.s = Some(field.text()?),
+                (ATTRIBUTE_T, _) => attribute.t = float_tensor(field.bytes()?).map(|(_, v)| v),
+                (ATTRIBUTE_STRINGS, _) => attribute.strings.push(field.text()?),
                 (ATTRIBUTE_G | ATTRIBUTE_GRAPHS, _) => attribute.graph = true,
                 _ => {}
             }
@@ -288,29 +304,35 @@ impl<'a> Initializer<'a> {
     /// The dimensions and values of a float tensor stored in the file;
     /// `None` for other types and for data kept elsewhere.
     pub fn floats(&self) -> Option<(Vec<i64>, Vec<f32>)> {
-        let fields = wire::fields(self.body)?;
-        let int = |number| {
-            fields
-                .iter()
-                .find(|f| f.number == number)
-                .and_then(Field::int)
-        };
-        let elsewhere = int(TENSOR_DATA_LOCATION).is_some_and(|l| l != 0);
-        let segmented = fields.iter().any(|f| f.number == TENSOR_SEGMENT);
-        if int(TENSOR_DATA_TYPE) != Some(FLOAT) || elsewhere || segmented {
-            return None;
-        }
-        let dims = wire::varints(&fields, TENSOR_DIMS)?;
-        let raw = fields.iter().find(|f| f.number == TENSOR_RAW_DATA);
-        let values = match raw {
-            Some(raw) => wire::little_endian(raw.bytes()?)?,
-            None => wire::floats(&fields, TENSOR_FLOAT_DATA)?,
-        };
-        let count = dims
-            .iter()
-            .try_fold(1usize, |n, &d| n.checked_mul(usize::try_from(d).ok()?))?;
-        (values.len() == count).then_some((dims, values))
+        float_tensor(self.body)
     }
+}
+
+/// The dimensions and values of the `TensorProto` in `body` when it is a
+/// float tensor stored in the file; `None` otherwise.
+fn float_tensor(body: &[u8]) -> Option<(Vec<i64>, Vec<f32>)> {
+    let fields = wire::fields(body)?;
+    let int = |number| {
+        fields
+            .iter()
+            .find(|f| f.number == number)
+            .and_then(Field::int)
+    };
+    let elsewhere = int(TENSOR_DATA_LOCATION).is_some_and(|l| l != 0);
+    let segmented = fields.iter().any(|f| f.number == TENSOR_SEGMENT);
+    if int(TENSOR_DATA_TYPE) != Some(FLOAT) || elsewhere || segmented {
+        return None;
+    }
+    let dims = wire::varints(&fields, TENSOR_DIMS)?;
+    let raw = fields.iter().find(|f| f.number == TENSOR_RAW_DATA);
+    let values = match raw {
+        Some(raw) => wire::little_endian(raw.bytes()?)?,
+        None => wire::floats(&fields, TENSOR_FLOAT_DATA)?,
+    };
+    let count = dims
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(usize::try_from(d).ok()?))?;
+    (values.len() == count).then_some((dims, values))
 }
 
 impl<'a> Named<'a> {

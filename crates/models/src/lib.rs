@@ -5,14 +5,20 @@
 //! ONNX Runtime does the work. It is loaded at run time from
 //! `libonnxruntime.so` ([`runtime`]), so weft builds, and runs pipelines
 //! without models, where it is not installed. The dense layers a network
-//! starts with run on a GPU (weft-gpu) when the step is given one.
+//! starts with run on a GPU (weft-gpu) when the step is given one, and a
+//! tree ensemble on weft's own evaluator (`trees`).
 
 mod dense;
+mod ensemble;
 pub mod graph;
 mod model;
 pub mod runtime;
+mod scores;
 mod session;
 mod tensor;
+#[cfg(test)]
+mod testing;
+mod trees;
 mod wire;
 
 use std::collections::HashMap;

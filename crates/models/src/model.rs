@@ -1,6 +1,7 @@
 //! One loaded model: its inputs and outputs, the ONNX Runtime sessions
 //! that run it and, for a network, its dense layers, which a GPU runs
-//! when the step's compute offers one.
+//! when the step's compute offers one; a tree ensemble weft evaluates
+//! itself.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -14,6 +15,7 @@ use weft_types::Dtype;
 use crate::dense::{self, Dense};
 use crate::graph::{self, Graph};
 use crate::session::Sessions;
+use crate::trees::{self, Trees};
 use crate::{runtime, tensor, ModelError};
 
 /// An input or output of a model.
@@ -47,6 +49,8 @@ pub struct Model {
     outputs: Vec<Port>,
     onnxruntime: Sessions,
     dense: Option<Dense>,
+    /// The tree ensemble weft runs instead of ONNX Runtime.
+    trees: Option<Trees>,
     /// The model of the nodes after the dense layers, compiled on first use.
     tail: OnceLock<Option<Sessions>>,
     /// Whether a GPU run has fallen back to ONNX Runtime (said once).
@@ -71,6 +75,8 @@ pub struct Ran {
     pub gpu: bool,
     /// ONNX Runtime ran the model or its tail.
     pub onnxruntime: bool,
+    /// weft's own tree-ensemble evaluator ran the model.
+    pub trees: bool,
 }
 
 /// Columns of each wanted output.
@@ -88,11 +94,16 @@ impl Model {
             };
             (ports(session.inputs()), ports(session.outputs()))
         })?;
-        let dense = Graph::parse(&bytes)
-            .ok_or_else(|| "the graph does not parse".to_owned())
-            .and_then(|graph| dense::plan(&graph, &inputs));
-        let dense = dense
+        let graph = Graph::parse(&bytes).ok_or_else(|| "the graph does not parse".to_owned());
+        let dense = graph
+            .as_ref()
+            .map_err(Clone::clone)
+            .and_then(|graph| dense::plan(graph, &inputs))
             .inspect_err(|why| tracing::debug!(%digest, "no dense layers for a GPU: {why}"))
+            .ok();
+        let trees = graph
+            .and_then(|graph| trees::plan(&graph, &inputs))
+            .inspect_err(|why| tracing::debug!(%digest, "ONNX Runtime runs the model, not weft's trees: {why}"))
             .ok();
         Ok(Model {
             digest,
@@ -100,6 +111,7 @@ impl Model {
             outputs,
             onnxruntime,
             dense,
+            trees,
             tail: OnceLock::new(),
             fell_back: AtomicBool::new(false),
         })
@@ -131,11 +143,21 @@ impl Model {
         self.dense.is_some()
     }
 
+    /// Where runs compute, in words (what `weft inspect` shows).
+    pub fn runs_on(&self) -> String {
+        match (&self.trees, &self.dense) {
+            (Some(_), _) => "weft's tree evaluator (cpu)".to_owned(),
+            (None, Some(dense)) => dense.describe(),
+            (None, None) => "ONNX Runtime (cpu)".to_owned(),
+        }
+    }
+
     /// Run the model on `columns` (filling the inputs in order, see
     /// [`tensor::inputs`]) and return the columns of each output named in
     /// `wanted`, refused when they would take more than `budget` bytes;
-    /// past `deadline` the run is stopped. With `gpu`, the dense layers
-    /// run there (or, when they do not fit its limits, on ONNX Runtime).
+    /// past `deadline` the run is stopped. A tree ensemble weft evaluates
+    /// runs here; otherwise, with `gpu`, the dense layers run there (or,
+    /// when they do not fit its limits, on ONNX Runtime).
     pub fn run(
         &self,
         columns: &[ArrayRef],
@@ -150,6 +172,18 @@ impl Model {
             .collect::<Result<Vec<_>, _>>()?;
         let values = tensor::inputs(&self.inputs, columns)?;
         let rows = columns.first().map_or(0, |c| c.len());
+        if let Some(trees) = &self.trees {
+            let (_, x) = values[0]
+                .1
+                .try_extract_tensor::<f32>()
+                .map_err(|e| ModelError::Run(e.to_string()))?;
+            let made = trees.run(x, rows, &ports, budget, deadline)?;
+            let ran = Ran {
+                trees: true,
+                ..Ran::default()
+            };
+            return Ok((made, ran));
+        }
         if let (Some(gpu), Some(dense)) = (gpu, &self.dense) {
             let run = Run {
                 ports: &ports,
@@ -165,8 +199,8 @@ impl Model {
             read(&ports, outputs, rows, budget)
         })?;
         let ran = Ran {
-            gpu: false,
             onnxruntime: true,
+            ..Ran::default()
         };
         Ok((made, ran))
     }
@@ -242,6 +276,7 @@ impl Model {
             Ran {
                 gpu: true,
                 onnxruntime: tail.is_some(),
+                trees: false,
             },
         )))
     }

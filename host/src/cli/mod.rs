@@ -327,6 +327,7 @@ fn inspect_model(path: &Path, json: bool) -> Result<ExitCode> {
         let doc = serde_json::json!({
             "path": path, "sha256": model.digest(), "inputs": ports(model.inputs()),
             "outputs": ports(model.outputs()), "operators": table::operators(&nodes),
+            "runsOn": model.runs_on(),
         });
         println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {

@@ -169,6 +169,7 @@ pub fn model(path: &Path, model: &Model, nodes: &[Node]) -> String {
         let _ = writeln!(out, "  {:<16} {:<28} {columns}", port.name, port.onnx_type);
     }
     let _ = writeln!(out, "operators: {}", operators(nodes).join(", "));
+    let _ = writeln!(out, "runs on: {}", model.runs_on());
     out
 }
 

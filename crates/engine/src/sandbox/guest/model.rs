@@ -126,10 +126,13 @@ fn wit_port(port: &Port) -> WitPort {
 
 impl StepCtx {
     /// Record where a model ran: the GPU for its dense layers, ONNX
-    /// Runtime for the rest.
+    /// Runtime for the rest, or weft's own tree evaluator.
     fn record(&mut self, ran: Ran, gpu: Option<&Device>) {
         if let (true, Some(device)) = (ran.gpu, gpu) {
             self.devices.insert(label(device));
+        }
+        if ran.trees {
+            self.devices.insert("weft trees (cpu)".to_owned());
         }
         if ran.onnxruntime {
             let runtime = weft_models::runtime::runtime().map(|r| r.version.clone());
