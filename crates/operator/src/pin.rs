@@ -113,7 +113,11 @@ async fn resolve(
         }
         other => Unpinned::Refused(format!("{field}: {other}")),
     })?;
-    tracing::info!(%field, pinned = %resolved.pinned, sha256 = %resolved.sha256, "resolved for this run");
+    let what = match kind {
+        Kind::Plugin => "plugin",
+        Kind::File => "mounted file",
+    };
+    tracing::info!(%field, pinned = %resolved.pinned, sha256 = %resolved.sha256, "{what} resolved for this run");
     Ok(resolved)
 }
 
