@@ -196,3 +196,45 @@ fn without_an_adapter_auto_scores_on_onnx_runtime() {
 fn check_one(dir: &Workdir, name: &str) {
     compare(&read_parquet(&dir.join("out/data.parquet")), name, 2, None);
 }
+
+/// The networks with bytes flipped at random: whatever ONNX Runtime still
+/// loads, weft's planner takes or refuses, and a run on lavapipe (the
+/// dense head, then the tail model written from the mutated graph) scores
+/// or errs, without a panic.
+#[test]
+fn mutated_networks_load_and_run_on_the_gpu_or_are_refused() {
+    let runtime = onnxruntime_lib().expect("the test venv's onnxruntime");
+    std::env::set_var("WEFT_ONNXRUNTIME", runtime);
+    let device = weft_gpu::Device::new(weft_gpu::Choice::Gpu).unwrap();
+    let gpu = weft_models::Offload {
+        device: &device,
+        max_bytes: 64 << 20,
+    };
+    let x = read_parquet(&fixture().join("data.parquet"));
+    let features: Vec<_> = (0..8)
+        .map(|i| x.column_by_name(&format!("f{i}")).unwrap().slice(0, 100))
+        .collect();
+    let models = weft_models::Models::default();
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    let (mut gpu_runs, mut tried) = (0, 0);
+    for (name, _) in &NETS[..5] {
+        let bytes = std::fs::read(fixture().join(format!("{name}.onnx"))).unwrap();
+        for _ in 0..40 {
+            let mut mutant = bytes.clone();
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let at = (seed % mutant.len() as u64) as usize;
+            mutant[at] ^= 1 << ((seed >> 60) % 8);
+            tried += 1;
+            let Ok(model) = models.load(mutant) else {
+                continue;
+            };
+            let wanted: Vec<String> = model.outputs().iter().map(|p| p.name.clone()).collect();
+            if let Ok((_, ran)) = model.run(&features, &wanted, u64::MAX, None, Some(gpu)) {
+                gpu_runs += usize::from(ran.gpu);
+            }
+        }
+    }
+    assert!(gpu_runs > 0, "{gpu_runs} of {tried} mutants ran on the GPU");
+}

@@ -7,7 +7,7 @@
 //! refuses run on ONNX Runtime, and most cases must not be refused.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use arrow::array::{ArrayRef, AsArray, Float32Array};
 use arrow::datatypes::{Float32Type, Int64Type};
@@ -17,19 +17,22 @@ use weft_tests::*;
 const CASES: usize = 300;
 const FEATURES: usize = 5;
 
-/// The random ensembles, their inputs and ONNX Runtime's outputs.
-fn fixture() -> PathBuf {
-    let dir = scratch().join("random-trees");
-    let _ = std::fs::remove_dir_all(&dir);
-    let count = CASES.to_string();
-    let args = [
-        "--count".as_ref(),
-        count.as_ref(),
-        "--out".as_ref(),
-        dir.as_os_str(),
-    ];
-    python_fixture("random_trees.py", &args);
-    dir
+/// The random ensembles, their inputs and ONNX Runtime's outputs, made once.
+fn fixture() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = scratch().join("random-trees");
+        let _ = std::fs::remove_dir_all(&dir);
+        let count = CASES.to_string();
+        let args = [
+            "--count".as_ref(),
+            count.as_ref(),
+            "--out".as_ref(),
+            dir.as_os_str(),
+        ];
+        python_fixture("random_trees.py", &args);
+        dir
+    })
 }
 
 fn le<const N: usize, T>(path: &Path, read: fn([u8; N]) -> T) -> Option<Vec<T>> {
@@ -98,14 +101,14 @@ fn random_tree_ensembles_score_as_onnx_runtime_does() {
         let model = models.load(bytes).unwrap();
         let wanted: Vec<String> = model.outputs().iter().map(|p| p.name.clone()).collect();
         let (made, ran) = model
-            .run(&features(&dir, i), &wanted, u64::MAX, None, None)
+            .run(&features(dir, i), &wanted, u64::MAX, None, None)
             .unwrap();
         if !ran.trees {
             refused += 1;
             continue;
         }
         native += 1;
-        let bad = mismatches(&dir, i, &made);
+        let bad = mismatches(dir, i, &made);
         if !bad.is_empty() {
             wrong.push(format!(
                 "case {i}: {} wrong, e.g. {:?}",
@@ -118,5 +121,47 @@ fn random_tree_ensembles_score_as_onnx_runtime_does() {
     assert!(
         native >= 3 * refused,
         "weft's evaluator took {native} cases and left {refused} to ONNX Runtime"
+    );
+}
+
+/// Ensembles with bytes flipped at random: whatever ONNX Runtime still
+/// loads, weft's graph reader and planners take or refuse, and the run
+/// scores or errs, without a panic.
+#[test]
+fn mutated_ensembles_load_and_run_or_are_refused() {
+    let dir = fixture();
+    let runtime = onnxruntime_lib().expect("the test venv's onnxruntime");
+    std::env::set_var("WEFT_ONNXRUNTIME", runtime);
+    let models = Models::default();
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let (mut loaded, mut tried) = (0, 0);
+    for i in 0..60 {
+        let Ok(bytes) = std::fs::read(dir.join(format!("{i}.onnx"))) else {
+            continue;
+        };
+        for _ in 0..20 {
+            let mut mutant = bytes.clone();
+            for _ in 0..1 + next() % 3 {
+                let at = (next() % mutant.len() as u64) as usize;
+                mutant[at] ^= 1 << (next() % 8);
+            }
+            tried += 1;
+            let Ok(model) = models.load(mutant) else {
+                continue;
+            };
+            loaded += 1;
+            let wanted: Vec<String> = model.outputs().iter().map(|p| p.name.clone()).collect();
+            let _ = model.run(&features(dir, i), &wanted, u64::MAX, None, None);
+        }
+    }
+    assert!(
+        loaded > 0 && loaded < tried,
+        "{loaded} of {tried} mutants loaded"
     );
 }
