@@ -48,6 +48,9 @@ pub(crate) struct Ensemble {
     spans: Vec<(u32, u32)>,
     /// `(target or class, weight)`.
     weights: Vec<(u32, f32)>,
+    /// For each node, its first weight (0 for a branch): what a sum over
+    /// one target adds.
+    first: Vec<f32>,
 }
 
 /// The attribute `name` of `op` as integers (absent: none).
@@ -192,6 +195,13 @@ impl Ensemble {
             _ => MIXED,
         };
         let (spans, weights) = leaves(op, prefix, &at, &steps, width)?;
+        let first = spans
+            .iter()
+            .map(|&(start, end)| match start < end {
+                true => weights[start as usize].1,
+                false => 0.0,
+            })
+            .collect();
         let mut ensemble = Ensemble {
             tracks: steps.iter().any(|s| s.feature & NAN_TRUE != 0),
             steps,
@@ -199,6 +209,7 @@ impl Ensemble {
             trees: Vec::new(),
             spans,
             weights,
+            first,
         };
         // A tree starts where the tree id changes, as in ONNX Runtime; a
         // node no root reaches, or two reach, is refused (ONNX Runtime
@@ -274,6 +285,12 @@ impl Ensemble {
                 *i = step.next[usize::from(holds)];
             }
         }
+    }
+
+    /// The first weight of the leaf at node `leaf`.
+    #[inline(always)]
+    pub fn first(&self, leaf: u32) -> f32 {
+        self.first[leaf as usize]
     }
 
     /// The weights of the leaf at node `leaf`.

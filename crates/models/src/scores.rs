@@ -48,6 +48,17 @@ pub(crate) struct Head {
 }
 
 impl Head {
+    /// Whether scoring is a plain sum of each leaf's first weight: one
+    /// target or weight column, summed or averaged (as [`Head::add`] does
+    /// then).
+    pub fn sums_first(&self) -> bool {
+        let aggregate = match self.kind {
+            Kind::Regressor(aggregate) => aggregate,
+            Kind::Classifier { .. } => Aggregate::Sum,
+        };
+        self.width == 1 && matches!(aggregate, Aggregate::Sum | Aggregate::Average)
+    }
+
     /// Add the `weights` of a leaf a row reached to its `scores`.
     #[inline(always)]
     pub fn add(&self, scores: &mut [f32], has: &mut [bool], weights: &[(u32, f32)]) {

@@ -282,6 +282,9 @@ impl Trees {
         let mut sums = vec![0f32; BLOCK * width];
         let mut has = vec![false; BLOCK * width];
         let mut out = vec![0f32; width];
+        // One weight column summed: the common case (boosting) without
+        // the general per-class accumulation.
+        let summed = self.head.sums_first();
         for start in (0..rows).step_by(BLOCK) {
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Err(ModelError::Deadline);
@@ -292,12 +295,21 @@ impl Trees {
             has.fill(false);
             for &tree in &self.ensemble.trees {
                 self.ensemble.walk(tree, block, k, &mut at[..n]);
+                if summed {
+                    for (sum, &leaf) in sums[..n].iter_mut().zip(&at[..n]) {
+                        *sum += self.ensemble.first(leaf);
+                    }
+                    continue;
+                }
                 for (row, &leaf) in at[..n].iter().enumerate() {
                     let span = row * width..(row + 1) * width;
                     let weights = self.ensemble.weights(leaf);
                     self.head
                         .add(&mut sums[span.clone()], &mut has[span], weights);
                 }
+            }
+            if summed && !self.ensemble.trees.is_empty() {
+                has[..n].fill(true);
             }
             for row in 0..n {
                 let span = row * width..(row + 1) * width;
