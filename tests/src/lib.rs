@@ -295,6 +295,13 @@ pub fn onnxruntime_lib() -> Option<PathBuf> {
     found
 }
 
+/// Point this process's `weft-models` at the test venv's ONNX Runtime,
+/// for tests that load models through the library rather than the binary.
+pub fn use_test_onnxruntime() {
+    let runtime = onnxruntime_lib().expect("the test venv's onnxruntime");
+    std::env::set_var("WEFT_ONNXRUNTIME", runtime);
+}
+
 /// Run `weft` with `args` in `cwd` and extra environment variables.
 #[expect(
     clippy::zombie_processes,

@@ -203,8 +203,7 @@ fn check_one(dir: &Workdir, name: &str) {
 /// or errs, without a panic.
 #[test]
 fn mutated_networks_load_and_run_on_the_gpu_or_are_refused() {
-    let runtime = onnxruntime_lib().expect("the test venv's onnxruntime");
-    std::env::set_var("WEFT_ONNXRUNTIME", runtime);
+    use_test_onnxruntime();
     let device = weft_gpu::Device::new(weft_gpu::Choice::Gpu).unwrap();
     let gpu = weft_models::Offload {
         device: &device,
@@ -215,17 +214,14 @@ fn mutated_networks_load_and_run_on_the_gpu_or_are_refused() {
         .map(|i| x.column_by_name(&format!("f{i}")).unwrap().slice(0, 100))
         .collect();
     let models = weft_models::Models::default();
-    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    let mut rng = weft_fuzz::Rng::new(0x2545_f491_4f6c_dd1d);
     let (mut gpu_runs, mut tried) = (0, 0);
     for (name, _) in &NETS[..5] {
         let bytes = std::fs::read(fixture().join(format!("{name}.onnx"))).unwrap();
         for _ in 0..40 {
             let mut mutant = bytes.clone();
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            let at = (seed % mutant.len() as u64) as usize;
-            mutant[at] ^= 1 << ((seed >> 60) % 8);
+            let at = rng.below(mutant.len());
+            mutant[at] ^= 1 << rng.below(8);
             tried += 1;
             let Ok(model) = models.load(mutant) else {
                 continue;

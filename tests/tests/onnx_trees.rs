@@ -90,8 +90,7 @@ fn mismatches(dir: &Path, i: usize, made: &[Vec<ArrayRef>]) -> Vec<String> {
 #[test]
 fn random_tree_ensembles_score_as_onnx_runtime_does() {
     let dir = fixture();
-    let runtime = onnxruntime_lib().expect("the test venv's onnxruntime");
-    std::env::set_var("WEFT_ONNXRUNTIME", runtime);
+    use_test_onnxruntime();
     let models = Models::default();
     let (mut native, mut refused, mut wrong) = (0, 0, Vec::new());
     for i in 0..CASES {
@@ -130,16 +129,9 @@ fn random_tree_ensembles_score_as_onnx_runtime_does() {
 #[test]
 fn mutated_ensembles_load_and_run_or_are_refused() {
     let dir = fixture();
-    let runtime = onnxruntime_lib().expect("the test venv's onnxruntime");
-    std::env::set_var("WEFT_ONNXRUNTIME", runtime);
+    use_test_onnxruntime();
     let models = Models::default();
-    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut rng = weft_fuzz::Rng::new(0x9e37_79b9_7f4a_7c15);
     let (mut loaded, mut tried) = (0, 0);
     for i in 0..60 {
         let Ok(bytes) = std::fs::read(dir.join(format!("{i}.onnx"))) else {
@@ -147,9 +139,9 @@ fn mutated_ensembles_load_and_run_or_are_refused() {
         };
         for _ in 0..20 {
             let mut mutant = bytes.clone();
-            for _ in 0..1 + next() % 3 {
-                let at = (next() % mutant.len() as u64) as usize;
-                mutant[at] ^= 1 << (next() % 8);
+            for _ in 0..1 + rng.below(3) {
+                let at = rng.below(mutant.len());
+                mutant[at] ^= 1 << rng.below(8);
             }
             tried += 1;
             let Ok(model) = models.load(mutant) else {

@@ -173,11 +173,7 @@ impl Model {
         let values = tensor::inputs(&self.inputs, columns)?;
         let rows = columns.first().map_or(0, |c| c.len());
         if let Some(trees) = &self.trees {
-            let (_, x) = values[0]
-                .1
-                .try_extract_tensor::<f32>()
-                .map_err(|e| ModelError::Run(e.to_string()))?;
-            let made = trees.run(x, rows, &ports, budget, deadline)?;
+            let made = trees.run(floats(&values[0].1)?, rows, &ports, budget, deadline)?;
             let ran = Ran {
                 trees: true,
                 ..Ran::default()
@@ -228,10 +224,13 @@ impl Model {
                 None => return Ok(None),
             },
         };
-        let (_, x) = x
-            .try_extract_tensor::<f32>()
-            .map_err(|e| ModelError::Run(e.to_string()))?;
-        let y = match dense.run(x, gpu.device, gpu.max_bytes, run.deadline) {
+        let shape = [run.rows as i64, dense.width as i64];
+        let boundary = run.ports.iter().find(|p| p.name == dense.boundary);
+        let left = match boundary {
+            Some(port) => run.budget - tensor::room(port, &shape, 4, run.budget)?,
+            None => run.budget,
+        };
+        let y = match dense.run(floats(x)?, gpu.device, gpu.max_bytes, run.deadline) {
             Ok(y) => y,
             Err(GpuError::Timeout(_)) => return Err(ModelError::Deadline),
             Err(e @ (GpuError::LimitExceeded { .. } | GpuError::InvalidInput(_))) => {
@@ -242,15 +241,13 @@ impl Model {
             }
             Err(e) => return Err(ModelError::Run(format!("on the GPU: {e}"))),
         };
-        let shape = [run.rows as i64, dense.width as i64];
-        let mut left = run.budget;
-        let mut head = None;
-        if let Some(port) = run.ports.iter().find(|p| p.name == dense.boundary) {
-            left -= tensor::room(port, &shape, 4, left)?;
-            head = Some(tensor::split(port, &shape, &y, run.rows, |v| {
-                Arc::new(Float32Array::from(v))
-            })?);
-        }
+        let head = boundary
+            .map(|port| {
+                tensor::split(port, &shape, &y, run.rows, |v| {
+                    Arc::new(Float32Array::from(v))
+                })
+            })
+            .transpose()?;
         let mut rest = match tail {
             Some(tail) => {
                 let boundary =
@@ -303,6 +300,14 @@ impl Model {
             ))
         })
     }
+}
+
+/// The values of the f32 feature tensor the trees and dense layers read.
+fn floats(value: &DynValue) -> Result<&[f32], ModelError> {
+    let (_, x) = value
+        .try_extract_tensor::<f32>()
+        .map_err(|e| ModelError::Run(e.to_string()))?;
+    Ok(x)
 }
 
 /// What one run asks for.

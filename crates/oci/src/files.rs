@@ -90,7 +90,12 @@ impl Store {
         capped: Capped,
     ) -> Result<Kept, OciError> {
         if capped.written > capped.limit {
-            return Err(too_large(reference, layer, capped.written, capped.limit));
+            return Err(too_large(
+                reference,
+                &layer.title,
+                capped.written,
+                capped.limit,
+            ));
         }
         let actual = hex::encode(capped.hash.finalize());
         if actual != layer.sha256 {
@@ -126,11 +131,11 @@ impl Store {
     }
 }
 
-/// The error for `layer`, `size` bytes, over `limit`.
-pub(crate) fn too_large(reference: &str, layer: &FileLayer, size: u64, limit: u64) -> OciError {
+/// The error for the file `title`, `size` bytes, over `limit`.
+pub(crate) fn too_large(reference: &str, title: &str, size: u64, limit: u64) -> OciError {
     OciError::TooLarge {
         reference: reference.to_owned(),
-        title: layer.title.clone(),
+        title: title.to_owned(),
         size,
         limit,
     }

@@ -121,15 +121,10 @@ pub(crate) async fn pull_file(
         let file = kept.folder.join(&kept.title);
         let size = std::fs::metadata(&file).map_or(0, |m| m.len());
         if size > limit {
-            return Err(OciError::TooLarge {
-                reference: reference.to_string(),
-                title: kept.title,
-                size,
-                limit,
-            });
+            return Err(too_large(&reference.to_string(), &kept.title, size, limit));
         }
         return Ok(PulledFile {
-            file: kept.folder.join(&kept.title),
+            file,
             folder: kept.folder,
             sha256: pin.unwrap_or_default().to_ascii_lowercase(),
             manifest_digest: reference.digest().map(str::to_owned),
@@ -144,7 +139,12 @@ pub(crate) async fn pull_file(
     .await?;
     let (layer, manifest_digest) = checked_file(&session, pin).await?;
     if layer.size > limit {
-        return Err(too_large(&reference.to_string(), &layer, layer.size, limit));
+        return Err(too_large(
+            &reference.to_string(),
+            &layer.title,
+            layer.size,
+            limit,
+        ));
     }
     let kept = match store.file(&layer.sha256, &layer.title) {
         Some(kept) => kept,
